@@ -1,0 +1,130 @@
+// Package cli is cco's command tree: one file per command group, each
+// command a struct whose flags are bound by Var and whose run method
+// returns an error. Main is the one place that turns errors into output and
+// exit codes.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/version"
+)
+
+// Env is everything a command may touch of the outside world, so that tests
+// can give a command its own.
+type Env struct {
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	// Executable is the path of the running cco, as the user ran it.
+	Executable func() (string, error)
+}
+
+// OSEnv is the real process environment.
+func OSEnv() *Env {
+	return &Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Executable: os.Executable}
+}
+
+// Paths returns the files under CCO_HOME.
+func (e *Env) Paths() (config.Paths, error) { return config.HomeFrom(e.Getenv) }
+
+// Exit codes shared by all commands.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// ExitError carries a specific exit code out of a command; its message, if
+// any, is printed like any other error.
+type ExitError struct {
+	Code int
+	Err  error // nil: exit with Code and print nothing more
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// commandError marks an error returned by a command's own work, as opposed
+// to kingpin's parse errors, which are usage errors.
+type commandError struct{ err error }
+
+func (c commandError) Error() string { return c.err.Error() }
+
+// action adapts a command's run method to kingpin.
+func action(run func() error) kingpin.Action {
+	return func(*kingpin.ParseContext) error {
+		if err := run(); err != nil {
+			return commandError{err}
+		}
+		return nil
+	}
+}
+
+// terminated is how kingpin's --help, --version and completion paths end
+// Main without calling os.Exit.
+type terminated int
+
+// New builds the whole command tree. It reads nothing from disk, so that
+// every Tab press (`cco --completion-bash …`) stays fast.
+func New(e *Env) *kingpin.Application {
+	app := kingpin.New("cco", "Run and keep running the CCO daemon, the local background server of CCO (Claude Code Orchestra).")
+	app.Version(version.String())
+	app.HelpFlag.Short('h')
+	app.UsageWriter(e.Stdout)
+	app.ErrorWriter(e.Stderr)
+	app.Terminate(func(code int) { panic(terminated(code)) })
+
+	daemon := app.Command("daemon", "Start, stop, watch, install and configure the CCO daemon.")
+	configureLifecycleCmds(daemon, e)
+	configureServiceCmds(daemon, e)
+	configureRenderCmd(daemon, e)
+	configureConfigCmd(daemon, e)
+	configureCompletionCmd(app, e)
+	return app
+}
+
+// Main runs cco with args and returns the process exit code.
+func Main(args []string, e *Env) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			t, ok := r.(terminated)
+			if !ok {
+				panic(r)
+			}
+			code = int(t)
+		}
+	}()
+	app := New(e)
+	_, err := app.Parse(args)
+	if err == nil {
+		return exitOK
+	}
+	var exit *ExitError
+	var cmdErr commandError
+	switch {
+	case errors.As(err, &exit):
+		if exit.Err != nil {
+			fmt.Fprintf(e.Stderr, "cco: %v\n", exit.Err)
+		}
+		return exit.Code
+	case errors.As(err, &cmdErr):
+		fmt.Fprintf(e.Stderr, "cco: %v\n", cmdErr.err)
+		return exitError
+	default:
+		fmt.Fprintf(e.Stderr, "cco: %v (try --help)\n", err)
+		return exitUsage
+	}
+}

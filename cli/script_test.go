@@ -1,0 +1,30 @@
+package cli_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/anthropics/cco/cli"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"cco": func() { os.Exit(cli.Main(os.Args[1:], cli.OSEnv())) },
+	})
+}
+
+// TestScripts runs the end-to-end scripts in testdata/script: cco as a user
+// types it, with a temporary HOME and CCO_HOME.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("HOME", env.WorkDir+"/home")
+			env.Setenv("CCO_HOME", env.WorkDir+"/home/.cco")
+			env.Setenv("COLUMNS", "80")
+			return nil
+		},
+	})
+}

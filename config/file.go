@@ -1,0 +1,194 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+
+	"github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
+)
+
+// File is what a config.toml says: the keys it sets, each with its typed
+// value and its line. Keys it does not set take their defaults.
+type File struct {
+	Path   string
+	Values map[string]any // key name -> int64, string or bool
+	Lines  map[string]int // key name -> line of the key in the file
+}
+
+// ReadFile reads and parses a config file. A missing file is an empty File:
+// every key takes its default.
+func ReadFile(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &File{Path: path, Values: map[string]any{}, Lines: map[string]int{}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse reads config.toml text strictly. It reports every problem at once:
+// malformed TOML (line and column), unknown keys (with the nearest known
+// key), values of the wrong type, and values out of their valid range. For
+// well-formed TOML the returned File holds every valid value even when err
+// is not nil, so that `config set` can mend one bad key.
+func Parse(path string, data []byte) (*File, error) {
+	f := &File{Path: path, Values: map[string]any{}, Lines: map[string]int{}}
+	name := filepath.Base(path)
+	var raw map[string]any
+	if err := toml.Unmarshal(data, &raw); err != nil {
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			line, col := de.Position()
+			return nil, &Problem{Where: fmt.Sprintf("%s:%d:%d", name, line, col), Msg: "malformed TOML: " + de.Error()}
+		}
+		return nil, &Problem{Where: name, Msg: "malformed TOML: " + err.Error()}
+	}
+	lines := keyLines(data)
+	var errs problems
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return lines[keys[i]] < lines[keys[j]] })
+	for _, name := range keys {
+		where := fmt.Sprintf("%s:%d", filepath.Base(path), lines[name])
+		k, ok := Lookup(name)
+		if !ok {
+			errs.add(&Problem{Where: where, Msg: unknownKeyError(name)})
+			continue
+		}
+		v, err := typed(k, raw[name])
+		if err != nil {
+			errs.add(&Problem{Where: where, Key: name, Value: displayRaw(raw[name]), Msg: err.Error()})
+			continue
+		}
+		if msg := k.problem(v); msg != "" {
+			errs.add(&Problem{Where: where, Key: name, Value: k.display(v), Msg: msg})
+			continue
+		}
+		f.Values[name] = v
+		f.Lines[name] = lines[name]
+	}
+	return f, errs.err()
+}
+
+// typed checks that a decoded TOML value has the key's kind.
+func typed(k Key, v any) (any, error) {
+	switch x := v.(type) {
+	case int64:
+		if k.Kind == Int {
+			return x, nil
+		}
+	case string:
+		if k.Kind == String {
+			return x, nil
+		}
+	case bool:
+		if k.Kind == Bool {
+			return x, nil
+		}
+	}
+	return nil, fmt.Errorf("is %s, want %s", tomlKind(v), article(k.Kind))
+}
+
+// displayRaw shows a decoded TOML value in a message, strings quoted.
+func displayRaw(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%v", v)
+}
+
+func article(k Kind) string {
+	if k == Int {
+		return "an integer"
+	}
+	return "a " + k.String()
+}
+
+func tomlKind(v any) string {
+	switch v.(type) {
+	case int64:
+		return "an integer"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case float64:
+		return "a float"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	default:
+		return "a date or time"
+	}
+}
+
+// keyLines maps each top-level key (or table name) of a well-formed TOML
+// document to the line it starts on.
+func keyLines(data []byte) map[string]int {
+	lines := map[string]int{}
+	p := unstable.Parser{}
+	p.Reset(data)
+	for p.NextExpression() {
+		e := p.Expression()
+		if e.Kind != unstable.KeyValue && e.Kind != unstable.Table && e.Kind != unstable.ArrayTable {
+			continue
+		}
+		it := e.Key()
+		if !it.Next() {
+			continue
+		}
+		n := it.Node()
+		if _, seen := lines[string(n.Data)]; !seen {
+			lines[string(n.Data)] = p.Shape(n.Raw).Start.Line
+		}
+	}
+	return lines
+}
+
+// Config returns the defaults overridden by the file's values.
+func (f *File) Config() DaemonConfig {
+	c := Defaults()
+	for name, v := range f.Values {
+		k, _ := Lookup(name)
+		c.set(k, v)
+	}
+	return c
+}
+
+// With returns a copy of f with key set to the value typed as text, or
+// removed when text is nil. The whole result is validated: on any problem
+// the error says what and f is untouched.
+func (f *File) With(name string, text *string) (*File, error) {
+	k, err := LookupKey(name)
+	if err != nil {
+		return nil, err
+	}
+	next := &File{Path: f.Path, Values: map[string]any{}, Lines: map[string]int{}}
+	for n, v := range f.Values {
+		next.Values[n] = v
+	}
+	if text == nil {
+		delete(next.Values, name)
+		return next, nil
+	}
+	v, err := k.ParseValue(*text)
+	if err != nil {
+		return nil, err
+	}
+	next.Values[name] = v
+	if err := Validate(next.Config()); err != nil {
+		return nil, err
+	}
+	return next, nil
+}

@@ -1,0 +1,115 @@
+// Package render turns cco's embedded templates into file contents and
+// writes files atomically.
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"sync"
+	"text/template"
+
+	"github.com/Masterminds/sprig/v3"
+
+	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/templates"
+)
+
+var (
+	parseOnce sync.Once
+	parsed    *template.Template
+	parseErr  error
+)
+
+// funcs is sprig's hermetic function map (no clock, environment or
+// randomness, so renders are reproducible) plus cco's own escaping.
+func funcs() template.FuncMap {
+	m := sprig.HermeticTxtFuncMap()
+	m["tomlValue"] = tomlValue
+	return m
+}
+
+// all parses every embedded template once, on first use; a test parses
+// them all so that a broken template never reaches a user.
+func all() (*template.Template, error) {
+	parseOnce.Do(func() {
+		parsed, parseErr = template.New("").Funcs(funcs()).Option("missingkey=error").ParseFS(templates.FS, "*.tmpl")
+	})
+	return parsed, parseErr
+}
+
+// Render executes the named template (its file name, such as
+// "config.toml.tmpl") with data.
+func Render(name string, data any) ([]byte, error) {
+	t, err := all()
+	if err != nil {
+		return nil, fmt.Errorf("parsing templates: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Names lists the embedded templates.
+func Names() ([]string, error) {
+	return fs.Glob(templates.FS, "*.tmpl")
+}
+
+// ConfigEntry is one key of config.toml as the template shows it.
+type ConfigEntry struct {
+	Key   config.Key
+	Set   bool // the file sets the key; otherwise its default is shown commented out
+	Value any
+}
+
+// ConfigTOML renders config.toml for the values f sets; every other key is
+// documented with its default, commented out.
+func ConfigTOML(f *config.File) ([]byte, error) {
+	entries := make([]ConfigEntry, len(config.Keys))
+	for i, k := range config.Keys {
+		v, set := f.Values[k.Name]
+		entries[i] = ConfigEntry{Key: k, Set: set, Value: v}
+	}
+	return Render("config.toml.tmpl", struct{ Entries []ConfigEntry }{entries})
+}
+
+// tomlValue writes a config value as a TOML literal.
+func tomlValue(v any) (string, error) {
+	switch x := v.(type) {
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case string:
+		return tomlString(x), nil
+	}
+	return "", fmt.Errorf("tomlValue: unsupported %T", v)
+}
+
+// tomlString quotes s as a TOML basic string.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
