@@ -114,7 +114,6 @@ func (c *configGetCmd) run() error {
 	return nil
 }
 
-
 type configSetCmd struct {
 	env   *Env
 	key   string

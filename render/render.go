@@ -112,4 +112,3 @@ func tomlString(s string) string {
 	b.WriteByte('"')
 	return b.String()
 }
-
