@@ -47,3 +47,23 @@ type enableCmd struct {
 }
 
 func (c *enableCmd) run() error { return errNotBuilt }
+
+// serviceControl is how start, stop, restart and status reach a daemon that
+// is installed as a per-user service: through its manager, since a SIGTERM
+// alone would be undone by Restart=always / KeepAlive.
+type serviceControl interface {
+	// Name says which service this is, for messages:
+	// "systemd user unit cco-daemon.service".
+	Name() string
+	// Start asks the manager to start the daemon; it returns once the
+	// manager accepted. Readiness is then seen in the state file.
+	Start() error
+	// Stop asks the manager to stop the daemon and keep it stopped.
+	Stop() error
+	// Restart asks the manager to restart the daemon.
+	Restart() error
+}
+
+// installedService returns the service that owns the daemon, or nil when
+// the daemon is not installed as a service on this machine.
+func installedService(e *Env) (serviceControl, error) { return nil, nil }

@@ -5,7 +5,6 @@ package render
 import (
 	"bytes"
 	"fmt"
-	"io/fs"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +15,11 @@ import (
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/templates"
 )
+
+// ownTemplates are the templates this package renders; the generated
+// documentation and completions have templates (man-*, completion-*) of
+// their own with other functions.
+var ownTemplates = []string{"config.toml.tmpl"}
 
 var (
 	parseOnce sync.Once
@@ -35,7 +39,7 @@ func funcs() template.FuncMap {
 // them all so that a broken template never reaches a user.
 func all() (*template.Template, error) {
 	parseOnce.Do(func() {
-		parsed, parseErr = template.New("").Funcs(funcs()).Option("missingkey=error").ParseFS(templates.FS, "*.tmpl")
+		parsed, parseErr = template.New("").Funcs(funcs()).Option("missingkey=error").ParseFS(templates.FS, ownTemplates...)
 	})
 	return parsed, parseErr
 }
@@ -52,11 +56,6 @@ func Render(name string, data any) ([]byte, error) {
 		return nil, fmt.Errorf("rendering %s: %w", name, err)
 	}
 	return buf.Bytes(), nil
-}
-
-// Names lists the embedded templates.
-func Names() ([]string, error) {
-	return fs.Glob(templates.FS, "*.tmpl")
 }
 
 // ConfigEntry is one key of config.toml as the template shows it.
