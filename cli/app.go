@@ -24,11 +24,14 @@ type Env struct {
 	Getenv func(string) string
 	// Executable is the path of the running cco, as the user ran it.
 	Executable func() (string, error)
+	// Args0 is argv[0] as cco was started, for the stable path a service
+	// runs cco by (render.StableExecutable).
+	Args0 string
 }
 
 // OSEnv is the real process environment.
 func OSEnv() *Env {
-	return &Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Executable: os.Executable}
+	return &Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Executable: os.Executable, Args0: os.Args[0]}
 }
 
 // Paths returns the files under CCO_HOME.

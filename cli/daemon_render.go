@@ -1,7 +1,14 @@
 package cli
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/render"
 )
 
 func configureRenderCmd(daemon *kingpin.CmdClause, e *Env) {
@@ -19,4 +26,40 @@ type renderCmd struct {
 	exec   string
 }
 
-func (c *renderCmd) run() error { return errNotBuilt }
+func (c *renderCmd) run() error {
+	exe, err := c.env.servicePath(c.exec)
+	if err != nil {
+		return err
+	}
+	// The defaults, not this machine's configuration: the files are the
+	// same for every user of every machine.
+	files, err := render.PackagerFiles(render.Target{OS: c.os, Exec: exe, Config: config.Defaults()})
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		path := filepath.Join(c.output, f.Path)
+		if err := render.WriteFile(path, f.Data, f.Mode, render.DirMode(0o755)); err != nil {
+			return err
+		}
+		fmt.Fprintln(c.env.Stdout, path)
+	}
+	return nil
+}
+
+// servicePath is the path of cco a service runs: flag, the value of
+// --exec, when given (it must be absolute), else the stable path cco was
+// started by.
+func (e *Env) servicePath(flag string) (string, error) {
+	if flag != "" {
+		if !filepath.IsAbs(flag) {
+			return "", fmt.Errorf("--exec %s: give an absolute path, such as /usr/bin/cco", flag)
+		}
+		return filepath.Clean(flag), nil
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("cannot tell where cco is (%v): give its absolute path with --exec", err)
+	}
+	return render.StableExecutable(e.Args0, e.Getenv("PATH"), cwd, e.Executable)
+}

@@ -4,6 +4,7 @@ package render
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -19,7 +20,7 @@ import (
 // ownTemplates are the templates this package renders; the generated
 // documentation and completions have templates (man-*, completion-*) of
 // their own with other functions.
-var ownTemplates = []string{"config.toml.tmpl"}
+var ownTemplates = []string{"config.toml.tmpl", "cco-daemon.service.tmpl", "com.anthropic.cco.daemon.plist.tmpl"}
 
 var (
 	parseOnce sync.Once
@@ -32,6 +33,9 @@ var (
 func funcs() template.FuncMap {
 	m := sprig.HermeticTxtFuncMap()
 	m["tomlValue"] = tomlValue
+	m["xmlText"] = xmlText
+	m["unitExecArg"] = unitExecArg
+	m["unitEnv"] = unitEnv
 	return m
 }
 
@@ -53,6 +57,10 @@ func Render(name string, data any) ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
+		var bad *UnrepresentableError
+		if errors.As(err, &bad) {
+			return nil, bad
+		}
 		return nil, fmt.Errorf("rendering %s: %w", name, err)
 	}
 	return buf.Bytes(), nil

@@ -8,11 +8,26 @@ import (
 	"github.com/google/renameio/v2"
 )
 
+// WriteOption changes how WriteFile writes.
+type WriteOption func(*writeOptions)
+
+type writeOptions struct{ dirMode os.FileMode }
+
+// DirMode is the mode of the parent directories WriteFile creates (0700
+// unless given): 0755 suits a packager's output directory.
+func DirMode(m os.FileMode) WriteOption {
+	return func(o *writeOptions) { o.dirMode = m }
+}
+
 // WriteFile replaces path with data atomically: readers see the old file or
-// the new one, never a mix. Parent directories are created (mode 0700 when
-// they are new); the file gets exactly mode perm.
-func WriteFile(path string, data []byte, perm os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+// the new one, never a mix. Missing parent directories are created (mode
+// 0700 unless DirMode says otherwise); the file gets exactly mode perm.
+func WriteFile(path string, data []byte, perm os.FileMode, opts ...WriteOption) error {
+	o := writeOptions{dirMode: 0o700}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), o.dirMode); err != nil {
 		return fmt.Errorf("creating the directory of %s: %w", path, err)
 	}
 	if err := renameio.WriteFile(path, data, perm, renameio.WithStaticPermissions(perm)); err != nil {

@@ -1,0 +1,199 @@
+package render
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/anthropics/cco/config"
+)
+
+// The names under which the daemon is known to the service managers.
+const (
+	// UnitName is the systemd user unit.
+	UnitName = "cco-daemon.service"
+	// LaunchdLabel is the launchd job's label; its plist is LaunchdLabel + ".plist".
+	LaunchdLabel = "com.anthropic.cco.daemon"
+	// LaunchdLog is the file, in CCO_HOME, that launchd sends the daemon's
+	// output to. It is not daemon.log: the daemon owns and rotates that
+	// file, and launchd would keep writing into a rotated one.
+	LaunchdLog = "launchd.log"
+)
+
+// Restart policy shared by the unit and the plist.
+const (
+	restartSec = 10 // RestartSec= and ThrottleInterval
+	// StartLimitBurst starts within StartLimitIntervalSec and systemd gives up.
+	startLimitBurst       = 5
+	startLimitIntervalSec = 300
+)
+
+// Target says what to render a service file for.
+type Target struct {
+	// OS is "linux" (systemd user unit) or "darwin" (launchd agent).
+	OS string
+	// Packager renders for every user of a machine: no home directory
+	// appears in the files (the unit uses %h; the plist leaves CCO_HOME,
+	// the working directory and launchd's output to their defaults), and
+	// File.Path is relative to the output directory. CCOHome, UserHome and
+	// XDGConfigHome are then ignored.
+	Packager bool
+	// Exec is the absolute path of cco the service runs: the stable path
+	// the user runs (see StableExecutable), not a versioned one a symlink
+	// points to.
+	Exec string
+	// CCOHome is the absolute path of CCO_HOME.
+	CCOHome string
+	// UserHome is the absolute path of the user's home directory.
+	UserHome string
+	// XDGConfigHome is $XDG_CONFIG_HOME; empty or relative (which the XDG
+	// specification says to ignore) means UserHome/.config. Linux only.
+	XDGConfigHome string
+	// Config is the daemon's effective configuration; the unit reads
+	// health_checks and health_check_interval, the plist auto_start.
+	Config config.DaemonConfig
+}
+
+// File is one file to install.
+type File struct {
+	// Path is absolute for a per-user install; for a packager render it is
+	// relative to the output directory.
+	Path string
+	Data []byte
+	Mode os.FileMode
+}
+
+// ServiceFile renders the systemd user unit (for a per-user install at
+// $XDG_CONFIG_HOME/systemd/user/cco-daemon.service) or the launchd agent
+// (at ~/Library/LaunchAgents/com.anthropic.cco.daemon.plist), mode 0644.
+// For a per-user plist, CCO_HOME must exist before launchd loads it: it is
+// the job's working directory and holds launchd.log. A value the format
+// cannot carry (a control character, invalid UTF-8) is an
+// *UnrepresentableError.
+func ServiceFile(t Target) (File, error) {
+	if err := t.check(); err != nil {
+		return File{}, err
+	}
+	var (
+		name, dir string
+		data      []byte
+		err       error
+	)
+	switch t.OS {
+	case "linux":
+		name, dir = UnitName, filepath.Join(t.configHome(), "systemd", "user")
+		data, err = Render("cco-daemon.service.tmpl", t.unit())
+	case "darwin":
+		name, dir = LaunchdLabel+".plist", filepath.Join(t.UserHome, "Library", "LaunchAgents")
+		data, err = Render("com.anthropic.cco.daemon.plist.tmpl", t.plist())
+	}
+	if err != nil {
+		return File{}, err
+	}
+	if t.Packager {
+		dir = ""
+	}
+	return File{Path: filepath.Join(dir, name), Data: data, Mode: 0o644}, nil
+}
+
+// PackagerFiles renders what a package ships: the service file of
+// ServiceFile and a documented default config.toml, with paths relative to
+// the output directory. t.Packager is implied.
+func PackagerFiles(t Target) ([]File, error) {
+	t.Packager = true
+	svc, err := ServiceFile(t)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := ConfigTOML(&config.File{Values: map[string]any{}})
+	if err != nil {
+		return nil, err
+	}
+	return []File{svc, {Path: "config.toml", Data: cfg, Mode: 0o644}}, nil
+}
+
+func (t Target) check() error {
+	if t.OS != "linux" && t.OS != "darwin" {
+		return fmt.Errorf("unknown OS %q: want linux or darwin", t.OS)
+	}
+	if err := absolute("the path of cco", t.Exec); err != nil {
+		return err
+	}
+	if t.Packager {
+		return nil
+	}
+	if err := absolute("CCO_HOME", t.CCOHome); err != nil {
+		return err
+	}
+	return absolute("the home directory", t.UserHome)
+}
+
+func absolute(what, path string) error {
+	if !filepath.IsAbs(path) {
+		return fmt.Errorf("%s must be an absolute path, not %q", what, path)
+	}
+	return nil
+}
+
+func (t Target) configHome() string {
+	if filepath.IsAbs(t.XDGConfigHome) {
+		return t.XDGConfigHome
+	}
+	return filepath.Join(t.UserHome, ".config")
+}
+
+// unitData is what the unit template shows.
+type unitData struct {
+	Packager                               bool
+	Exec, CCOHome                          string
+	HealthChecks                           bool
+	WatchdogSec                            int64
+	RestartSec                             int
+	StartLimitBurst, StartLimitIntervalSec int
+}
+
+func (t Target) unit() unitData {
+	return unitData{
+		Packager: t.Packager, Exec: t.Exec, CCOHome: t.CCOHome,
+		HealthChecks: t.Config.HealthChecks, WatchdogSec: 2 * t.Config.HealthCheckInterval,
+		RestartSec: restartSec, StartLimitBurst: startLimitBurst, StartLimitIntervalSec: startLimitIntervalSec,
+	}
+}
+
+// plistData is what the plist template shows.
+type plistData struct {
+	Packager                         bool
+	Label, Exec, CCOHome, LaunchdLog string
+	Path                             string
+	RunAtLoad                        bool
+	ThrottleInterval                 int
+}
+
+func (t Target) plist() plistData {
+	dirs := []string{filepath.Dir(t.Exec), "/opt/homebrew/bin", "/usr/local/bin"}
+	if !t.Packager {
+		dirs = append(dirs, filepath.Join(t.UserHome, ".local", "bin"))
+	}
+	dirs = append(dirs, "/usr/bin", "/bin", "/usr/sbin", "/sbin")
+	return plistData{
+		Packager: t.Packager, Label: LaunchdLabel, Exec: t.Exec, CCOHome: t.CCOHome,
+		LaunchdLog: filepath.Join(t.CCOHome, LaunchdLog), Path: searchPath(dirs),
+		RunAtLoad: t.Config.AutoStart, ThrottleInterval: restartSec,
+	}
+}
+
+// searchPath joins dirs into a PATH, each once, leaving out any that holds
+// a colon (which PATH cannot carry; cco itself runs by its absolute path).
+func searchPath(dirs []string) string {
+	var keep []string
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		if seen[d] || strings.Contains(d, ":") {
+			continue
+		}
+		seen[d] = true
+		keep = append(keep, d)
+	}
+	return strings.Join(keep, ":")
+}
