@@ -2,17 +2,28 @@ package cli
 
 import (
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/anthropics/cco/docs"
 )
 
 func configureCompletionCmd(app *kingpin.Application, e *Env) {
-	c := &completionCmd{env: e}
+	c := &completionCmd{env: e, app: app}
 	cc := app.Command("completion", "Print the completion script for a shell (see README for how to turn it on).").Action(action(c.run))
-	cc.Arg("shell", "bash, zsh or fish.").Required().HintOptions("bash", "zsh", "fish").EnumVar(&c.shell, "bash", "zsh", "fish")
+	cc.Arg("shell", "bash, zsh or fish.").Required().HintOptions(docs.Shells...).EnumVar(&c.shell, docs.Shells...)
 }
 
 type completionCmd struct {
 	env   *Env
+	app   *kingpin.Application
 	shell string
 }
 
-func (c *completionCmd) run() error { return errNotBuilt }
+// run prints the script that `make generate` commits to completions/.
+func (c *completionCmd) run() error {
+	script, err := docs.Completion(c.app.Model(), c.shell)
+	if err != nil {
+		return err
+	}
+	_, err = c.env.Stdout.Write(script)
+	return err
+}
