@@ -1,0 +1,175 @@
+// Package service installs and controls the CCO daemon as a per-user
+// service: a systemd user unit on Linux, a LaunchAgent on macOS.
+//
+// Every operation is split in two: a Manager first computes a Plan from the
+// State it probed (pure, so tests and --dry-run can look at it), then Apply
+// carries it out. Installing what is already installed plans nothing.
+package service
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// Manager is one platform's service manager, seen from one user.
+type Manager interface {
+	// Name says which service this is, for messages:
+	// "systemd user unit cco-daemon.service".
+	Name() string
+	// Path is the file install writes.
+	Path() string
+	// State probes what is installed and running.
+	State(ctx context.Context) (State, error)
+
+	// The plans: what each operation does, starting from cur.
+	Install(cur State, content []byte, o InstallOptions) Plan
+	Uninstall(cur State) Plan
+	Enable(cur State, now bool) (Plan, error)
+	Disable(cur State, now bool) (Plan, error)
+	Start(cur State) (Plan, error)
+	Stop(cur State) (Plan, error)
+	Restart(cur State) (Plan, error)
+
+	// Apply carries out a plan, step by step, stopping at the first
+	// failure with an error that says what failed, why, and what to do.
+	// done, if not nil, is called after each step.
+	Apply(ctx context.Context, p Plan, done func(Step)) error
+}
+
+// InstallOptions are the choices of `cco daemon install`.
+type InstallOptions struct {
+	AutoStart bool // start at login (config key auto_start)
+	NoStart   bool // do not start the daemon now
+}
+
+// State is what a probe found.
+type State struct {
+	// Content is the installed file; nil when there is none.
+	Content []byte
+	// Loaded: the manager knows the service (systemd: the unit is loaded;
+	// launchd: the job is bootstrapped into its domain).
+	Loaded bool
+	// Enabled: the service starts at login.
+	Enabled bool
+	// Active: the daemon runs (or is starting or stopping).
+	Active bool
+	// Detail is the manager's own word: "active (running)", "running".
+	Detail string
+	PID    int
+	// Restarts counts restarts done by the manager (systemd's NRestarts).
+	Restarts int
+	// Domain is the launchd domain used ("gui/501" or "user/501").
+	Domain string
+}
+
+// Installed reports whether the service file is in place.
+func (s State) Installed() bool { return s.Content != nil }
+
+// Env is what a Manager may know of the user and the machine.
+type Env struct {
+	Runner Runner
+	// Getenv reads HOME, XDG_CONFIG_HOME, XDG_RUNTIME_DIR,
+	// DBUS_SESSION_BUS_ADDRESS, SSH_CONNECTION and SUDO_USER.
+	Getenv   func(string) string
+	UID      int
+	Username string
+	// LingerDir is where systemd-logind marks users whose services outlive
+	// their sessions; empty means /var/lib/systemd/linger.
+	LingerDir string
+	// Sleep waits between retries; nil means time.Sleep.
+	Sleep func(time.Duration)
+}
+
+func (e Env) sleep(d time.Duration) {
+	if e.Sleep != nil {
+		e.Sleep(d)
+		return
+	}
+	time.Sleep(d)
+}
+
+func (e Env) home() (string, error) {
+	h := e.Getenv("HOME")
+	if h == "" {
+		return "", fmt.Errorf("HOME is not set: cco installs the service under your home directory; set HOME")
+	}
+	return h, nil
+}
+
+// For returns the Manager of the platform goos ("linux" or "darwin"),
+// whatever the platform cco runs on: a preview of another platform only
+// plans, it never applies.
+func For(goos string, env Env) (Manager, error) {
+	switch goos {
+	case "linux":
+		return newSystemd(env)
+	case "darwin":
+		return newLaunchd(env)
+	}
+	return nil, unsupported(goos)
+}
+
+// ErrUnsupported is returned on platforms without a supported service manager.
+type ErrUnsupported struct{ GOOS string }
+
+func (e *ErrUnsupported) Error() string {
+	return fmt.Sprintf("installing the daemon as a service is not supported on %s (only linux with systemd and darwin with launchd): run `cco daemon start` instead", e.GOOS)
+}
+
+func unsupported(goos string) error { return &ErrUnsupported{GOOS: goos} }
+
+// Runner runs a command such as systemctl or launchctl.
+type Runner interface {
+	// Run returns the command's output and exit code; err is set only when
+	// the command could not be run at all (not found, context ended).
+	Run(ctx context.Context, name string, args ...string) (Output, error)
+}
+
+// Output is what a command printed and how it exited.
+type Output struct {
+	Stdout, Stderr string
+	Code           int
+}
+
+// ExecRunner runs commands for real.
+type ExecRunner struct {
+	// Env is the commands' environment; nil means cco's own.
+	Env []string
+}
+
+// Run implements Runner.
+func (r ExecRunner) Run(ctx context.Context, name string, args ...string) (Output, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = r.Env
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	out := Output{Stdout: stdout.String(), Stderr: stderr.String()}
+	if ee, ok := err.(*exec.ExitError); ok && ee.Exited() {
+		out.Code = ee.ExitCode()
+		return out, nil
+	}
+	if err != nil {
+		return out, fmt.Errorf("running %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// readFile returns the file's content, nil when it does not exist.
+func readFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the installed service file: %w", err)
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	return b, nil
+}

@@ -1,0 +1,191 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const showCmd = "systemctl --user show cco-daemon.service --property=LoadState,ActiveState,SubState,UnitFileState,MainPID,NRestarts"
+
+func newTestSystemd(t *testing.T) (*systemd, *recorder, Env) {
+	t.Helper()
+	env, r, _ := testEnv(t)
+	m, err := newSystemd(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, r, env
+}
+
+func TestSystemdPath(t *testing.T) {
+	m, _, env := newTestSystemd(t)
+	if want := filepath.Join(env.Getenv("HOME"), ".config/systemd/user/cco-daemon.service"); m.Path() != want {
+		t.Errorf("path %s, want %s", m.Path(), want)
+	}
+	setenv(&env, "XDG_CONFIG_HOME", "/xdg")
+	m2, _ := newSystemd(env)
+	if m2.Path() != "/xdg/systemd/user/cco-daemon.service" {
+		t.Errorf("with XDG_CONFIG_HOME: path %s", m2.Path())
+	}
+}
+
+func TestSystemdState(t *testing.T) {
+	m, r, _ := newTestSystemd(t)
+	r.answer(showCmd, Output{Stdout: "LoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\nMainPID=4242\nNRestarts=2\n"})
+	st, err := m.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, r, showCmd)
+	if st.Installed() || !st.Loaded || !st.Enabled || !st.Active || st.PID != 4242 || st.Restarts != 2 || st.Detail != "active (running)" {
+		t.Errorf("state %+v", st)
+	}
+}
+
+func TestSystemdNoBus(t *testing.T) {
+	t.Run("no variables", func(t *testing.T) {
+		m, r, env := newTestSystemd(t)
+		setenv(&env, "XDG_RUNTIME_DIR", "")
+		m.env = env
+		_, err := m.State(context.Background())
+		if !errors.Is(err, ErrNoUserBus) {
+			t.Fatalf("err %v, want ErrNoUserBus", err)
+		}
+		wantErr(t, err, "neither XDG_RUNTIME_DIR nor DBUS_SESSION_BUS_ADDRESS", "sudo or su", "machinectl shell ada@", "loginctl enable-linger ada", "XDG_RUNTIME_DIR=/run/user/501")
+		wantCalls(t, r)
+	})
+	t.Run("systemctl says so", func(t *testing.T) {
+		m, r, env := newTestSystemd(t)
+		setenv(&env, "SUDO_USER", "bob")
+		env.UID = 0
+		m.env = env
+		r.answer(showCmd, Output{Code: 1, Stderr: "Failed to connect to bus: No medium found\n"})
+		_, err := m.State(context.Background())
+		if !errors.Is(err, ErrNoUserBus) {
+			t.Fatalf("err %v, want ErrNoUserBus", err)
+		}
+		wantErr(t, err, "Failed to connect to bus: No medium found", "machinectl shell bob@")
+	})
+	t.Run("in the middle of a plan", func(t *testing.T) {
+		m, r, _ := newTestSystemd(t)
+		r.answer("systemctl --user daemon-reload", Output{Code: 1, Stderr: "Failed to connect to user scope bus via local transport: Permission denied\n"})
+		err := m.Apply(context.Background(), m.Install(State{}, []byte("x\n"), InstallOptions{AutoStart: true}), nil)
+		if !errors.Is(err, ErrNoUserBus) {
+			t.Fatalf("err %v, want ErrNoUserBus", err)
+		}
+		wantCalls(t, r, "systemctl --user daemon-reload")
+	})
+}
+
+func TestSystemdInstall(t *testing.T) {
+	const unit = "[Service]\nExecStart=/usr/bin/cco daemon run\n"
+	m, r, _ := newTestSystemd(t)
+
+	p := m.Install(State{}, []byte(unit), InstallOptions{AutoStart: true})
+	done := apply1(t, m, p)
+	wantCalls(t, r,
+		"systemctl --user daemon-reload",
+		"systemctl --user enable cco-daemon.service",
+		"systemctl --user start cco-daemon.service")
+	wantFile(t, m.Path(), unit)
+	if done[0] != "installed "+m.Path() || len(done) != 4 {
+		t.Errorf("done %q", done)
+	}
+	if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "loginctl enable-linger ada") {
+		t.Errorf("notes %q, want the linger note", p.Notes)
+	}
+
+	installed := State{Content: []byte(unit), Loaded: true, Enabled: true, Active: true}
+	p = m.Install(installed, []byte(unit), InstallOptions{AutoStart: true})
+	if len(p.Steps) != 0 || p.Idle != "cco-daemon.service is up to date" {
+		t.Errorf("second install plans %+v", p)
+	}
+
+	p = m.Install(installed, []byte(unit+"# changed\n"), InstallOptions{AutoStart: true})
+	done = apply1(t, m, p)
+	wantCalls(t, r, "systemctl --user daemon-reload", "systemctl --user restart cco-daemon.service")
+	if done[0] != "updated "+m.Path() {
+		t.Errorf("done %q", done)
+	}
+
+	stopped := State{Content: []byte(unit), Loaded: true, Enabled: true}
+	apply1(t, m, m.Install(stopped, []byte(unit), InstallOptions{AutoStart: true}))
+	wantCalls(t, r, "systemctl --user start cco-daemon.service")
+
+	apply1(t, m, m.Install(installed, []byte(unit), InstallOptions{AutoStart: false, NoStart: true}))
+	wantCalls(t, r, "systemctl --user disable cco-daemon.service")
+
+	os.Remove(m.Path())
+	apply1(t, m, m.Install(State{}, []byte(unit), InstallOptions{NoStart: true}))
+	wantCalls(t, r, "systemctl --user daemon-reload")
+}
+
+func TestSystemdLingerOn(t *testing.T) {
+	m, _, env := newTestSystemd(t)
+	os.MkdirAll(env.LingerDir, 0o755)
+	os.WriteFile(filepath.Join(env.LingerDir, "ada"), nil, 0o644)
+	if p := m.Install(State{}, []byte("x"), InstallOptions{}); len(p.Notes) != 0 {
+		t.Errorf("notes %q with linger on", p.Notes)
+	}
+}
+
+func TestSystemdUninstall(t *testing.T) {
+	m, r, _ := newTestSystemd(t)
+	if p := m.Uninstall(State{}); len(p.Steps) != 0 || p.Idle != "cco-daemon.service is not installed" {
+		t.Errorf("uninstall of nothing plans %+v", p)
+	}
+	os.MkdirAll(filepath.Dir(m.Path()), 0o755)
+	os.WriteFile(m.Path(), []byte("x"), 0o644)
+	apply1(t, m, m.Uninstall(State{Content: []byte("x"), Loaded: true, Active: true, Enabled: true}))
+	wantCalls(t, r,
+		"systemctl --user stop cco-daemon.service",
+		"systemctl --user disable cco-daemon.service",
+		"systemctl --user daemon-reload")
+	if _, err := os.Stat(m.Path()); !os.IsNotExist(err) {
+		t.Errorf("unit file still there: %v", err)
+	}
+}
+
+func TestSystemdVerbs(t *testing.T) {
+	m, r, _ := newTestSystemd(t)
+	cur := State{Content: []byte("x"), Loaded: true}
+	for _, tc := range []struct {
+		plan func() (Plan, error)
+		want string
+	}{
+		{func() (Plan, error) { return m.Enable(cur, false) }, "systemctl --user enable cco-daemon.service"},
+		{func() (Plan, error) { return m.Enable(cur, true) }, "systemctl --user enable --now cco-daemon.service"},
+		{func() (Plan, error) { return m.Disable(cur, false) }, "systemctl --user disable cco-daemon.service"},
+		{func() (Plan, error) { return m.Disable(cur, true) }, "systemctl --user disable --now cco-daemon.service"},
+		{func() (Plan, error) { return m.Start(cur) }, "systemctl --user start cco-daemon.service"},
+		{func() (Plan, error) { return m.Stop(cur) }, "systemctl --user stop cco-daemon.service"},
+		{func() (Plan, error) { return m.Restart(cur) }, "systemctl --user restart cco-daemon.service"},
+	} {
+		p, err := tc.plan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		apply1(t, m, p)
+		wantCalls(t, r, tc.want)
+	}
+	_, err := m.Start(State{})
+	wantErr(t, err, "not installed", m.Path(), "cco daemon install")
+}
+
+func TestSystemdFailure(t *testing.T) {
+	m, r, _ := newTestSystemd(t)
+	r.answer("systemctl --user start cco-daemon.service", Output{Code: 1, Stderr: "Job for cco-daemon.service failed because the control process exited with error code.\n"})
+	p, _ := m.Start(State{Content: []byte("x")})
+	err := m.Apply(context.Background(), p, nil)
+	wantErr(t, err, "systemctl --user start cco-daemon.service failed (exit 1): Job for", "systemctl --user status cco-daemon.service")
+}
+
+func TestUnsupported(t *testing.T) {
+	env, _, _ := testEnv(t)
+	_, err := For("windows", env)
+	wantErr(t, err, "not supported on windows", "cco daemon start")
+}
