@@ -60,18 +60,36 @@ func xmlText(s string) (string, error) {
 
 var xmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;")
 
-// unitExecArg writes s as one word of a unit's ExecStart=: double-quoted
-// when it holds anything but plain characters, with `\` and `"` escaped
-// for systemd's unquoting, `%` written `%%` (specifiers) and `$` written
-// `$$` (ExecStart expands environment variables).
-func unitExecArg(s string) (string, error) {
-	return unitWord(s, strings.NewReplacer(`\`, `\\`, `"`, `\"`, "%", "%%", "$", "$$"))
+// In a unit value `\` and `"` are escaped for systemd's unquoting and `%`
+// is written `%%` (specifiers); ExecStart= arguments also expand $VAR, so
+// there `$` is written `$$`.
+var (
+	unitValueEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "%", "%%")
+	unitArgEscaper   = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "%", "%%", "$", "$$")
+)
+
+// unitCommand writes path as the command of ExecStart=, quoted as needed.
+// systemd expands $VAR in every argument, argv[0] included, but not in the
+// path it executes: a path with a `$` is therefore given twice, once as
+// the path (after the `@` prefix) and once as argv[0]. systemd refuses to
+// run a path with a quote or a backslash at all.
+func unitCommand(path string) (string, error) {
+	if strings.ContainsAny(path, `"'\`) {
+		// systemd's own rule (string_is_safe): the unit would not load.
+		return "", &UnrepresentableError{Value: path, Format: unitFormat, Reason: "contains a quote or a backslash, which systemd refuses in the path of a program"}
+	}
+	arg, err := unitWord(path, unitArgEscaper)
+	if err != nil || !strings.Contains(path, "$") {
+		return arg, err
+	}
+	exe, err := unitWord(path, unitValueEscaper)
+	return "@" + exe + " " + arg, err
 }
 
-// unitEnv writes name=value as one assignment of a unit's Environment=.
-// Environment= expands specifiers but not variables, so only `%` doubles.
+// unitEnv writes name=value as one assignment of Environment=, which
+// expands specifiers but not variables.
 func unitEnv(name, value string) (string, error) {
-	return unitWord(name+"="+value, strings.NewReplacer(`\`, `\\`, `"`, `\"`, "%", "%%"))
+	return unitWord(name+"="+value, unitValueEscaper)
 }
 
 func unitWord(s string, escaper *strings.Replacer) (string, error) {

@@ -34,7 +34,7 @@ func funcs() template.FuncMap {
 	m := sprig.HermeticTxtFuncMap()
 	m["tomlValue"] = tomlValue
 	m["xmlText"] = xmlText
-	m["unitExecArg"] = unitExecArg
+	m["unitCommand"] = unitCommand
 	m["unitEnv"] = unitEnv
 	return m
 }

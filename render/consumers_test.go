@@ -1,0 +1,200 @@
+package render
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// need returns the path of a validator the tests run. Without it a test
+// fails under CI=true and is skipped elsewhere, naming what to install.
+func need(t testing.TB, tool, pkg string) string {
+	t.Helper()
+	path, err := exec.LookPath(tool)
+	if err == nil {
+		return path
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is missing (apt-get install %s); CI must run every validator", tool, pkg)
+	}
+	t.Skipf("%s is not installed (apt-get install %s): skipping the check it does", tool, pkg)
+	return ""
+}
+
+// verifyUnit runs `systemd-analyze verify --user` on a unit strictly: its
+// exit code misses unknown keys and bad values, so stderr must be empty.
+func verifyUnit(t *testing.T, unit []byte) {
+	t.Helper()
+	tool := need(t, "systemd-analyze", "systemd")
+	dir := t.TempDir()
+	runtimeDir := filepath.Join(dir, "run")
+	if err := os.Mkdir(runtimeDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, UnitName)
+	if err := os.WriteFile(path, unit, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(tool, "verify", "--user", "--man=no", path)
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+runtimeDir, "HOME="+dir)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+		t.Errorf("systemd-analyze verify --user: %v\n%s\nunit:\n%s", err, stderr.Bytes(), unit)
+	}
+}
+
+// readPlist parses a plist with python3's plistlib, which is strict (a key
+// without a value, an unknown element, bad XML all fail), and returns it
+// as JSON values.
+func readPlist(t *testing.T, plist []byte) map[string]any {
+	t.Helper()
+	python := need(t, "python3", "python3")
+	cmd := exec.Command(python, "-c", `import json, plistlib, sys; json.dump(plistlib.loads(sys.stdin.buffer.read()), sys.stdout)`)
+	cmd.Stdin = bytes.NewReader(plist)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("plistlib: %v\n%s\nplist:\n%s", err, stderr.Bytes(), plist)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// validatePlist checks a plist against the plist DTD with xmllint, offline:
+// a catalog maps Apple's public identifier to testdata/plist-1.0.dtd.
+func validatePlist(t *testing.T, plist []byte) {
+	t.Helper()
+	xmllint := need(t, "xmllint", "libxml2-utils")
+	_, file, _, _ := runtime.Caller(0)
+	dtd := filepath.Join(filepath.Dir(file), "..", "testdata", "plist-1.0.dtd")
+	if _, err := os.Stat(dtd); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	catalog := filepath.Join(dir, "catalog.xml")
+	err := os.WriteFile(catalog, []byte(`<?xml version="1.0"?>
+<catalog xmlns="urn:oasis:names:tc:entity:xmlns:xml:catalog">
+  <public publicId="-//Apple//DTD PLIST 1.0//EN" uri="file://`+filepath.ToSlash(dtd)+`"/>
+</catalog>
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, LaunchdLabel+".plist")
+	if err := os.WriteFile(path, plist, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(xmllint, "--noout", "--nonet", "--valid", path)
+	cmd.Env = append(os.Environ(), "XML_CATALOG_FILES="+catalog)
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("xmllint --valid: %v\n%s\nplist:\n%s", err, out, plist)
+	}
+}
+
+// unitEntries reads a unit file independently of the renderer: key=value
+// lines by section, comments and blank lines skipped.
+func unitEntries(t *testing.T, unit []byte) map[string][]string {
+	t.Helper()
+	entries := map[string][]string{}
+	section := ""
+	for _, line := range strings.Split(string(unit), "\n") {
+		switch {
+		case line == "" || line[0] == '#' || line[0] == ';':
+		case line[0] == '[':
+			section = strings.Trim(line, "[]")
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				t.Fatalf("unit line %q is neither a section, a comment nor key=value", line)
+			}
+			entries[section+"."+k] = append(entries[section+"."+k], v)
+		}
+	}
+	return entries
+}
+
+// unitWords splits a unit value into words as systemd does: double or
+// single quotes group, C escapes are undone, %% is %, and from the word
+// numbered dollarsFrom on (ExecStart= arguments; -1: none) $$ is $ and a
+// lone $ is an error. Other specifiers are kept as written.
+func unitWords(t *testing.T, value string, dollarsFrom int) []string {
+	t.Helper()
+	var words []string
+	var w strings.Builder
+	inWord := false
+	var quote byte
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		switch {
+		case quote == 0 && (c == ' ' || c == '\t'):
+			if inWord {
+				words = append(words, w.String())
+				w.Reset()
+				inWord = false
+			}
+			continue
+		case quote == 0 && (c == '"' || c == '\''):
+			quote = c
+		case quote != 0 && c == quote:
+			quote = 0
+		case c == '\\':
+			i++
+			if i == len(value) {
+				t.Fatalf("unit value %q ends in a backslash", value)
+			}
+			switch value[i] {
+			case '\\', '"', '\'':
+				w.WriteByte(value[i])
+			default:
+				t.Fatalf("unit value %q: escape \\%c is not one cco writes", value, value[i])
+			}
+		case c == '%':
+			i++
+			if i < len(value) && value[i] == '%' {
+				w.WriteByte('%')
+			} else if i < len(value) {
+				w.WriteByte('%')
+				w.WriteByte(value[i])
+			}
+		case dollarsFrom >= 0 && len(words) >= dollarsFrom && c == '$':
+			i++
+			if i == len(value) || value[i] != '$' {
+				t.Fatalf("unit value %q: a lone $ would expand a variable", value)
+			}
+			w.WriteByte('$')
+		default:
+			w.WriteByte(c)
+		}
+		inWord = true
+	}
+	if quote != 0 {
+		t.Fatalf("unit value %q: unterminated quote", value)
+	}
+	if inWord {
+		words = append(words, w.String())
+	}
+	return words
+}
+
+// execStart reads ExecStart= back: the path systemd executes and the argv
+// it passes. With the @ prefix the path is the first word, taken without
+// variable expansion, and argv follows; otherwise the path is argv[0].
+func execStart(t *testing.T, value string) (path string, argv []string) {
+	t.Helper()
+	if rest, ok := strings.CutPrefix(value, "@"); ok {
+		words := unitWords(t, rest, 1)
+		return words[0], words[1:]
+	}
+	words := unitWords(t, value, 0)
+	return words[0], words
+}
