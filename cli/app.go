@@ -13,6 +13,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/docs"
 	"github.com/anthropics/cco/version"
 )
 
@@ -66,6 +67,9 @@ type commandError struct{ err error }
 
 func (c commandError) Error() string { return c.err.Error() }
 
+// Unwrap lets Main find an *ExitError a command returned.
+func (c commandError) Unwrap() error { return c.err }
+
 // action adapts a command's run method to kingpin.
 func action(run func() error) kingpin.Action {
 	return func(*kingpin.ParseContext) error {
@@ -86,6 +90,7 @@ func New(e *Env) *kingpin.Application {
 	app := kingpin.New("cco", "Run and keep running the CCO daemon, the local background server of CCO (Claude Code Orchestra).")
 	app.Version(version.String())
 	app.HelpFlag.Short('h')
+	app.UsageTemplate(docs.UsageTemplate).UsageFuncs(docs.UsageFuncs())
 	app.UsageWriter(e.Stdout)
 	app.ErrorWriter(e.Stderr)
 	app.Terminate(func(code int) { panic(terminated(code)) })

@@ -5,7 +5,7 @@
 # before the cursor, then "--" when the current word is a flag, else "".
 
 _cco() {
-    local cur=${COMP_WORDS[COMP_CWORD]} last= candidate
+    local cur=${COMP_WORDS[COMP_CWORD]} last='' candidate
     [[ $cur == -* ]] && last=--
     COMPREPLY=()
     while IFS= read -r candidate || [[ -n $candidate ]]; do

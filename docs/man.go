@@ -85,7 +85,7 @@ var optionWord = regexp.MustCompile(`(^|[\s(\[/"'=])(--?[A-Za-z0-9][-A-Za-z0-9_]
 func hyphens(s string) string { return strings.ReplaceAll(s, "-", `\-`) }
 
 // roff escapes text written by a person (help texts, key docs) for the body
-// of a man page: backslashes, a leading '.' or '\'' that roff would take for a
+// of a man page: backslashes, a leading period or apostrophe that roff takes for a
 // request, option hyphens and characters beyond ASCII. Paragraphs (split at
 // blank lines) are joined into one line each and separated by .sp.
 func roff(s string) string {
