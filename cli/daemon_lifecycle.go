@@ -1,12 +1,22 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/daemon"
+	"github.com/anthropics/cco/lifecycle"
 )
 
 var errNotBuilt = errors.New("not built yet")
@@ -40,34 +50,196 @@ func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
 	daemon.Command("run", "Run the daemon in the foreground: what start, systemd and launchd execute.").Action(action(run.run))
 }
 
+// exitNotRunning is status's exit code when no daemon runs (LSB).
+const exitNotRunning = 3
+
+// healthTimeout bounds status's GET /health.
+const healthTimeout = time.Second
+
 type startCmd struct {
 	env       *Env
 	overrides config.Overrides
 	wait      time.Duration
 }
 
-func (c *startCmd) run() error { return errNotBuilt }
+func (c *startCmd) run() error {
+	eff, paths, err := loadEffective(c.env, c.overrides)
+	if err != nil {
+		return err
+	}
+	ctl := lifecycle.New(paths)
+	svc, err := installedService(c.env)
+	if err != nil {
+		return err
+	}
+	if svc != nil {
+		return c.startService(ctl, svc)
+	}
+	exe, err := c.env.Executable()
+	if err != nil {
+		return fmt.Errorf("finding the cco binary to run the daemon: %w", err)
+	}
+	s, err := ctl.Start(context.Background(), lifecycle.StartOptions{
+		Executable: exe,
+		Env:        append(os.Environ(), eff.Env()...),
+		Wait:       c.wait,
+	})
+	if err != nil {
+		return err
+	}
+	if s.Already {
+		fmt.Fprintf(c.env.Stdout, "cco daemon already running (pid %d)%s\n", s.PID, onAddr(s.State))
+		return nil
+	}
+	fmt.Fprintf(c.env.Stdout, "cco daemon started (pid %d)%s in %s\n", s.PID, onAddr(s.State), ms(s.Took))
+	return nil
+}
+
+// startService starts the daemon through its service manager and waits for
+// the daemon to serve.
+func (c *startCmd) startService(ctl *lifecycle.Controller, svc serviceControl) error {
+	if len(c.overrides) > 0 {
+		return fmt.Errorf("the daemon runs as the %s, which flags cannot reach: set them with `cco daemon config set` and restart", svc.Name())
+	}
+	begin := time.Now()
+	if err := svc.Start(); err != nil {
+		return fmt.Errorf("starting the %s: %w", svc.Name(), err)
+	}
+	r, err := ctl.WaitRunning(context.Background(), c.wait)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.env.Stdout, "cco daemon started by the %s (pid %d)%s in %s\n", svc.Name(), r.PID, onAddr(r.State), ms(time.Since(begin)))
+	return nil
+}
+
+func onAddr(s *lifecycle.State) string {
+	if s == nil {
+		return ""
+	}
+	return " on " + s.URL()
+}
+
+func ms(d time.Duration) string {
+	return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
+}
 
 type stopCmd struct {
 	env     *Env
 	timeout time.Duration
 }
 
-func (c *stopCmd) run() error { return errNotBuilt }
+func (c *stopCmd) run() error {
+	return stop(c.env, c.timeout)
+}
+
+// stop stops the daemon, through its service manager when it is installed
+// as a service.
+func stop(e *Env, timeout time.Duration) error {
+	paths, err := e.Paths()
+	if err != nil {
+		return err
+	}
+	svc, err := installedService(e)
+	if err != nil {
+		return err
+	}
+	if svc != nil {
+		// The manager must keep it stopped; what it leaves running is
+		// stopped below like any daemon.
+		if err := svc.Stop(); err != nil {
+			return fmt.Errorf("stopping the %s: %w", svc.Name(), err)
+		}
+	}
+	s, err := lifecycle.New(paths).Stop(context.Background(), timeout)
+	if err != nil {
+		return err
+	}
+	if s.Stale != "" {
+		fmt.Fprintln(e.Stderr, "cco: "+s.Stale)
+	}
+	switch {
+	case s.PID == 0:
+		fmt.Fprintln(e.Stdout, "cco daemon is not running")
+	case s.Killed:
+		fmt.Fprintf(e.Stdout, "cco daemon (pid %d) ignored SIGTERM for %v: killed it\n", s.PID, timeout)
+	default:
+		fmt.Fprintf(e.Stdout, "cco daemon stopped (pid %d) in %s\n", s.PID, ms(s.Took))
+	}
+	return nil
+}
 
 type restartCmd struct {
 	startCmd
 	timeout time.Duration
 }
 
-func (c *restartCmd) run() error { return errNotBuilt }
+func (c *restartCmd) run() error {
+	if err := stop(c.env, c.timeout); err != nil {
+		return err
+	}
+	return c.startCmd.run()
+}
 
 type statusCmd struct {
 	env  *Env
 	json bool
 }
 
-func (c *statusCmd) run() error { return errNotBuilt }
+// run prints the daemon's status. With --json it prints lifecycle.Status,
+// whose schema is documented there. Exit 0: running and answering; 1:
+// running but not answering; 3: not running.
+func (c *statusCmd) run() error {
+	paths, err := c.env.Paths()
+	if err != nil {
+		return err
+	}
+	s, err := lifecycle.New(paths).Status(context.Background(), healthTimeout)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		enc := json.NewEncoder(c.env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(s); err != nil {
+			return err
+		}
+	} else {
+		c.print(s)
+	}
+	switch s.State {
+	case lifecycle.StateRunning:
+		return nil
+	case lifecycle.StateUnhealthy:
+		return &ExitError{Code: exitError}
+	default:
+		return &ExitError{Code: exitNotRunning}
+	}
+}
+
+func (c *statusCmd) print(s *lifecycle.Status) {
+	w := c.env.Stdout
+	if s.Stale != "" {
+		fmt.Fprintln(c.env.Stderr, "cco: "+s.Stale)
+	}
+	switch s.State {
+	case lifecycle.StateStopped:
+		fmt.Fprintln(w, "cco daemon is not running")
+		fmt.Fprintf(w, "  log:     %s\n", s.LogFile)
+		return
+	case lifecycle.StateRunning:
+		fmt.Fprintf(w, "cco daemon is running (pid %d) on %s\n", s.PID, s.URL)
+	default:
+		fmt.Fprintf(w, "cco daemon is running (pid %d) but not answering: %s\n", s.PID, s.HealthError)
+	}
+	if s.StartedAt != nil {
+		fmt.Fprintf(w, "  uptime:  %s (since %s)\n", time.Duration(s.UptimeSeconds)*time.Second, s.StartedAt.Local().Format(time.RFC3339))
+	}
+	if s.Version != "" {
+		fmt.Fprintf(w, "  version: %s\n", s.Version)
+	}
+	fmt.Fprintf(w, "  log:     %s\n", s.LogFile)
+}
 
 type logsCmd struct {
 	env    *Env
@@ -75,8 +247,59 @@ type logsCmd struct {
 	follow bool
 }
 
-func (c *logsCmd) run() error { return errNotBuilt }
+// followInterval is how often logs --follow looks for new lines.
+const followInterval = 100 * time.Millisecond
+
+func (c *logsCmd) run() error {
+	paths, err := c.env.Paths()
+	if err != nil {
+		return err
+	}
+	path := paths.LogFile()
+	end, err := lifecycle.Tail(c.env.Stdout, path, c.lines)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s does not exist: the daemon has not run with this CCO_HOME yet (start it with `cco daemon start`)", path)
+	}
+	if err != nil || !c.follow {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return lifecycle.Follow(ctx, c.env.Stdout, path, end, followInterval)
+}
+
+// ignoreTermEnv is for tests only: when set to 1, `daemon run` ignores
+// SIGTERM, so that tests can see stop escalate to SIGKILL.
+const ignoreTermEnv = "CCO_TEST_IGNORE_SIGTERM"
 
 type runCmd struct{ env *Env }
 
-func (c *runCmd) run() error { return errNotBuilt }
+func (c *runCmd) run() error {
+	eff, paths, err := loadEffective(c.env, nil)
+	if err != nil {
+		return err
+	}
+	o := daemon.Options{
+		Paths:  paths,
+		Config: eff.DaemonConfig,
+		Reload: func() (config.DaemonConfig, error) {
+			eff, _, err := loadEffective(c.env, nil)
+			if err != nil {
+				return config.DaemonConfig{}, err
+			}
+			return eff.DaemonConfig, nil
+		},
+		Getenv:      c.env.Getenv,
+		RedirectStd: true,
+		IgnoreTERM:  c.env.Getenv(ignoreTermEnv) == "1",
+	}
+	if fd := c.env.Getenv(lifecycle.ReadyFDEnv); fd != "" {
+		n, err := strconv.Atoi(fd)
+		if err != nil || n < 3 {
+			return fmt.Errorf("%s=%q does not name an inherited file descriptor", lifecycle.ReadyFDEnv, fd)
+		}
+		o.Ready = os.NewFile(uintptr(n), "readiness pipe")
+		os.Unsetenv(lifecycle.ReadyFDEnv)
+	}
+	return daemon.Run(context.Background(), o)
+}

@@ -1,0 +1,269 @@
+// Package daemon is what `cco daemon run` does, whoever starts it (`cco
+// daemon start`, systemd, launchd or a user in a terminal): hold the lock,
+// listen, write the state file, serve /health and /ready, own and rotate its
+// log, reload on SIGHUP, and stop cleanly on SIGTERM or SIGINT.
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/lifecycle"
+	"github.com/anthropics/cco/version"
+)
+
+// ShutdownGrace bounds how long in-flight requests may take to finish once
+// the daemon is told to stop.
+const ShutdownGrace = 5 * time.Second
+
+// Options is what Run needs.
+type Options struct {
+	Paths  config.Paths
+	Config config.DaemonConfig
+	// Reload reads the configuration again, on SIGHUP.
+	Reload func() (config.DaemonConfig, error)
+	// Ready, when not nil, is the readiness pipe of `cco daemon start`:
+	// Run writes lifecycle.ReadyMessage or "error: " and its error, then
+	// closes it.
+	Ready *os.File
+	// Getenv reads NOTIFY_SOCKET and WATCHDOG_*.
+	Getenv func(string) string
+	// RedirectStd points fds 1 and 2 at the log, so that a panic lands
+	// there. Off in tests, which need their own stderr.
+	RedirectStd bool
+	// IgnoreTERM is for tests only: the daemon ignores SIGTERM, so that
+	// stop's escalation to SIGKILL can be seen.
+	IgnoreTERM bool
+}
+
+// Run runs the daemon until SIGTERM or SIGINT, or ctx is done. Any failure
+// before it serves is returned (and reported on the readiness pipe) with
+// nothing left behind: no state file, no lock held.
+func Run(ctx context.Context, o Options) (err error) {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	if o.IgnoreTERM {
+		signal.Ignore(syscall.SIGTERM)
+	}
+	d, err := start(o)
+	if o.Ready != nil {
+		if err != nil {
+			fmt.Fprintf(o.Ready, "error: %v\n", err)
+		} else {
+			fmt.Fprintln(o.Ready, lifecycle.ReadyMessage)
+		}
+		o.Ready.Close()
+	}
+	if err != nil {
+		return err
+	}
+	return d.loop(ctx, sigs)
+}
+
+// daemon is a running daemon.
+type daemon struct {
+	o       Options
+	cfg     config.DaemonConfig
+	lock    *lifecycle.Lock
+	log     *LogFile
+	level   *slog.LevelVar
+	logger  *slog.Logger
+	srv     *http.Server
+	served  chan error
+	state   *lifecycle.State
+	notify  *notifier
+	stopped bool
+}
+
+func start(o Options) (d *daemon, err error) {
+	if err := o.Paths.Ensure(); err != nil {
+		return nil, err
+	}
+	lock, err := lifecycle.AcquireLock(o.Paths.LockFile())
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			lock.Release()
+		}
+	}()
+	cfg := o.Config
+	log, err := OpenLog(o.Paths.LogFile(), cfg.LogRotationSize, cfg.LogMaxFiles, o.RedirectStd)
+	if err != nil {
+		return nil, err
+	}
+	level := new(slog.LevelVar)
+	level.Set(parseLevel(cfg.LogLevel))
+	logger := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: level}))
+	defer func() {
+		if err != nil {
+			logger.Error("not starting", "err", err)
+			log.Close()
+		}
+	}()
+	ln, err := net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s: %v; choose another with --port or `cco daemon config set port N`", cfg.Addr(), errors.Unwrap(err))
+	}
+	n, err := newNotifier(o.Getenv)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	procStart, err := lifecycle.SelfStart()
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("reading this process's start time: %w", err)
+	}
+	exe, _ := os.Executable()
+	port := ln.Addr().(*net.TCPAddr).Port
+	d = &daemon{o: o, cfg: cfg, lock: lock, log: log, level: level, logger: logger, notify: n, served: make(chan error, 1)}
+	d.state = &lifecycle.State{
+		PID: os.Getpid(), StartedAt: time.Now().UTC().Truncate(time.Millisecond),
+		Host: cfg.Host, Port: port, Version: version.String(), Executable: exe,
+		ProcStart: procStart, LogFile: o.Paths.LogFile(),
+	}
+	if err := lifecycle.WriteState(o.Paths.PIDFile(), d.state); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	d.srv = &http.Server{Handler: d.routes(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	go func() { d.served <- d.srv.Serve(ln) }()
+	logger.Info("serving", "addr", d.state.Addr(), "pid", d.state.PID, "version", d.state.Version)
+	if err := n.send("READY=1\nMAINPID=" + strconv.Itoa(d.state.PID)); err != nil {
+		logger.Warn("systemd notify", "err", err)
+	}
+	return d, nil
+}
+
+func (d *daemon) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		s := d.state
+		writeJSON(w, http.StatusOK, lifecycle.Health{
+			Status: "ok", Version: s.Version, PID: s.PID,
+			UptimeSeconds: int64(time.Since(s.StartedAt) / time.Second),
+			StartedAt:     s.StartedAt, Host: s.Host, Port: s.Port,
+		})
+	})
+	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found: " + r.Method + " " + r.URL.Path})
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// loop handles signals and the systemd watchdog until the daemon stops.
+func (d *daemon) loop(ctx context.Context, sigs <-chan os.Signal) error {
+	var watchdog <-chan time.Time
+	if d.notify.watchdog > 0 {
+		t := time.NewTicker(d.notify.watchdog)
+		defer t.Stop()
+		watchdog = t.C
+		d.ping()
+	}
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				d.reload()
+				continue
+			}
+			if sig == syscall.SIGTERM && d.o.IgnoreTERM {
+				continue
+			}
+			d.logger.Info("stopping", "signal", sig.String())
+			return d.shutdown()
+		case <-ctx.Done():
+			d.logger.Info("stopping", "reason", ctx.Err())
+			return d.shutdown()
+		case err := <-d.served:
+			d.logger.Error("the HTTP server failed", "err", err)
+			d.shutdown()
+			return fmt.Errorf("the HTTP server failed: %w", err)
+		case <-watchdog:
+			d.ping()
+		}
+	}
+}
+
+func (d *daemon) ping() {
+	if err := d.notify.send("WATCHDOG=1"); err != nil {
+		d.logger.Warn("systemd watchdog", "err", err)
+	}
+}
+
+// reload applies config.toml again: log level and rotation at once; a new
+// address only at the next start. It also reopens the log file.
+func (d *daemon) reload() {
+	if err := d.log.Reopen(); err != nil {
+		d.logger.Error("reopening the log", "err", err)
+	}
+	cfg, err := d.o.Reload()
+	if err != nil {
+		d.logger.Error("reload failed; keeping the running configuration", "err", err)
+		return
+	}
+	d.level.Set(parseLevel(cfg.LogLevel))
+	d.log.SetLimits(cfg.LogRotationSize, cfg.LogMaxFiles)
+	if cfg.Addr() != d.cfg.Addr() {
+		d.logger.Warn("the address changed; it applies at the next restart (`cco daemon restart`)", "serving", d.cfg.Addr(), "configured", cfg.Addr())
+	}
+	d.cfg.LogLevel, d.cfg.LogRotationSize, d.cfg.LogMaxFiles = cfg.LogLevel, cfg.LogRotationSize, cfg.LogMaxFiles
+	d.logger.Info("reloaded", "log_level", cfg.LogLevel, "log_rotation_size", cfg.LogRotationSize, "log_max_files", cfg.LogMaxFiles)
+}
+
+// shutdown stops accepting, lets in-flight requests finish within
+// ShutdownGrace, removes the state file and releases the lock, in that
+// order, so that a successor's state file is never removed.
+func (d *daemon) shutdown() error {
+	if d.stopped {
+		return nil
+	}
+	d.stopped = true
+	if err := d.notify.send("STOPPING=1"); err != nil {
+		d.logger.Warn("systemd notify", "err", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+	defer cancel()
+	if err := d.srv.Shutdown(ctx); err != nil {
+		d.logger.Warn("requests still in flight were cut off", "after", ShutdownGrace, "err", err)
+		d.srv.Close()
+	}
+	if err := lifecycle.RemoveStateOf(d.o.Paths.PIDFile(), d.state.PID); err != nil {
+		d.logger.Error("removing the state file", "err", err)
+	}
+	d.logger.Info("stopped")
+	d.notify.close()
+	d.log.Close()
+	return d.lock.Release()
+}
+
+func parseLevel(s string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}

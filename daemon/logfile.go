@@ -1,0 +1,117 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// LogFile is the daemon's log: one writer, guarded by a mutex, that rotates
+// by size between whole writes, so that no line is lost or torn however
+// many goroutines log at once. Each Write must be whole lines (slog handlers
+// write one record per call).
+type LogFile struct {
+	mu       sync.Mutex
+	path     string
+	f        *os.File
+	size     int64
+	maxSize  int64
+	maxFiles int
+	// std: point fds 1 and 2 at the current file after every open, so that
+	// a panic's output and anything else written there lands in the log.
+	std bool
+}
+
+// OpenLog opens (appends to) the log at path. It rotates once the file
+// would pass maxSize bytes, keeping maxFiles old files: path.1 the newest.
+func OpenLog(path string, maxSize int64, maxFiles int, std bool) (*LogFile, error) {
+	l := &LogFile{path: path, maxSize: maxSize, maxFiles: maxFiles, std: std}
+	if err := l.open(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *LogFile) open() error {
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening the daemon log: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("opening the daemon log: %w", err)
+	}
+	if l.std {
+		for _, fd := range []int{1, 2} {
+			if err := unix.Dup2(int(f.Fd()), fd); err != nil {
+				f.Close()
+				return fmt.Errorf("pointing fd %d at %s: %w", fd, l.path, err)
+			}
+		}
+	}
+	if l.f != nil {
+		l.f.Close()
+	}
+	l.f, l.size = f, fi.Size()
+	return nil
+}
+
+// Write appends p, rotating first if p would take the file past its size.
+func (l *LogFile) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.size > 0 && l.size+int64(len(p)) > l.maxSize {
+		if err := l.rotate(); err != nil {
+			// Keep logging into the current file rather than lose lines.
+			fmt.Fprintf(l.f, "cco: log rotation failed: %v\n", err)
+		}
+	}
+	n, err := l.f.Write(p)
+	l.size += int64(n)
+	return n, err
+}
+
+// rotate shifts path.N-1 to path.N … path to path.1 and opens a new path.
+func (l *LogFile) rotate() error {
+	for i := l.maxFiles; ; i++ { // files beyond a lowered log_max_files
+		if err := os.Remove(fmt.Sprintf("%s.%d", l.path, i+1)); err != nil {
+			break
+		}
+	}
+	for i := l.maxFiles - 1; i >= 1; i-- {
+		err := os.Rename(fmt.Sprintf("%s.%d", l.path, i), fmt.Sprintf("%s.%d", l.path, i+1))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	if err := os.Rename(l.path, l.path+".1"); err != nil {
+		return err
+	}
+	return l.open()
+}
+
+// SetLimits changes the rotation size and the number of old files kept.
+func (l *LogFile) SetLimits(maxSize int64, maxFiles int) {
+	l.mu.Lock()
+	l.maxSize, l.maxFiles = maxSize, maxFiles
+	l.mu.Unlock()
+}
+
+// Reopen opens the path anew: after someone moved or removed the file.
+func (l *LogFile) Reopen() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open()
+}
+
+// Close closes the file. Fds 1 and 2, if pointed at it, stay open.
+func (l *LogFile) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Close()
+}

@@ -1,0 +1,102 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// The daemon's lock is a POSIX record lock (fcntl F_SETLK) on the whole of
+// $CCO_HOME/daemon.lock rather than a flock: F_GETLK tells who holds it
+// without taking it, so probing never makes a starting daemon fail, and the
+// answer is the holder's pid — the proof that a pid is the daemon. The kernel
+// drops it when the holder exits, before the process is reaped, so a zombie
+// daemon holds nothing.
+
+// Lock is the daemon's lock, held from Acquire until Release or exit.
+type Lock struct{ f *os.File }
+
+// HeldError says another process holds the lock.
+type HeldError struct{ PID int }
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("the daemon is already running (pid %d); stop it with `cco daemon stop`", e.PID)
+}
+
+// AcquireLock takes the lock at path without waiting. When another process
+// holds it the error is a *HeldError naming that process.
+func AcquireLock(path string) (*Lock, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the daemon lock: %w", err)
+	}
+	lk := wholeFile(unix.F_WRLCK)
+	if err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
+			pid, perr := LockHolder(path)
+			if perr == nil && pid != 0 {
+				return nil, &HeldError{PID: pid}
+			}
+		}
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return &Lock{f: f}, nil
+}
+
+// Release drops the lock.
+func (l *Lock) Release() error { return l.f.Close() }
+
+// LockHolder returns the pid of the process holding the lock at path, or 0
+// when nobody does. It does not take the lock.
+func LockHolder(path string) (int, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("probing the daemon lock: %w", err)
+	}
+	defer f.Close()
+	lk := wholeFile(unix.F_WRLCK)
+	if err := unix.FcntlFlock(f.Fd(), unix.F_GETLK, &lk); err != nil {
+		return 0, fmt.Errorf("probing the daemon lock %s: %w", path, err)
+	}
+	if lk.Type == unix.F_UNLCK {
+		return 0, nil
+	}
+	return int(lk.Pid), nil
+}
+
+// watchUnlock returns a channel that yields once nobody holds the lock at
+// path: nil, or the error that ended the wait. It waits in the kernel
+// (F_SETLKW), not by polling, and lets go of the lock before it reports.
+func watchUnlock(path string) <-chan error {
+	done := make(chan error, 1)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		done <- nil
+		return done
+	}
+	if err != nil {
+		done <- fmt.Errorf("waiting on the daemon lock: %w", err)
+		return done
+	}
+	go func() {
+		lk := wholeFile(unix.F_WRLCK)
+		err := unix.FcntlFlock(f.Fd(), unix.F_SETLKW, &lk)
+		for errors.Is(err, unix.EINTR) {
+			err = unix.FcntlFlock(f.Fd(), unix.F_SETLKW, &lk)
+		}
+		f.Close() // drops the lock, before anyone may start a new daemon
+		done <- err
+	}()
+	return done
+}
+
+func wholeFile(typ int16) unix.Flock_t {
+	return unix.Flock_t{Type: typ, Whence: 0, Start: 0, Len: 0}
+}

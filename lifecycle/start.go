@@ -1,0 +1,154 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ReadyFDEnv names the environment variable through which start hands
+// `cco daemon run` the write end of its readiness pipe. The daemon writes
+// ReadyMessage once it serves, or "error: " and its error, then closes it.
+const ReadyFDEnv = "CCO_READY_FD"
+
+// ReadyMessage is what the daemon writes on the readiness pipe once it serves.
+const ReadyMessage = "ready"
+
+// StartOptions says how to start the daemon.
+type StartOptions struct {
+	// Executable is the cco binary to run as `daemon run`.
+	Executable string
+	// Env is the child's whole environment: the caller's, plus the CCO_*
+	// variables that carry its flags.
+	Env []string
+	// Wait bounds the wait for the daemon to serve.
+	Wait time.Duration
+}
+
+// Started is what Start did.
+type Started struct {
+	PID     int
+	State   *State        // nil only when an already running daemon has not written it yet
+	Already bool          // a daemon was running already; nothing was started
+	Took    time.Duration // from spawn to the daemon's readiness
+}
+
+// Start starts the daemon unless one runs, and returns once it serves. Starts
+// are serialized by a lock of their own, so that any number of concurrent
+// starts yield one daemon. When the daemon cannot serve, its own error is
+// returned and neither a process nor a state file is left behind.
+func (c *Controller) Start(ctx context.Context, o StartOptions) (*Started, error) {
+	if err := c.Paths.Ensure(); err != nil {
+		return nil, err
+	}
+	unlock, err := c.startLock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	in, err := c.Inspect()
+	if err != nil {
+		return nil, err
+	}
+	if in.Running != nil {
+		return &Started{PID: in.Running.PID, State: in.Running.State, Already: true}, nil
+	}
+	return c.spawn(ctx, o)
+}
+
+// startLock serializes starts: it blocks while another start runs (which is
+// bounded by that start's --wait).
+func (c *Controller) startLock() (func(), error) {
+	path := filepath.Join(c.Paths.Home, "daemon.start.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the start lock: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("taking the start lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+func (c *Controller) spawn(ctx context.Context, o StartOptions) (*Started, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	// Output the daemon writes before it opens its own log (a crash of the
+	// runtime, say) still lands in the log.
+	logf, err := os.OpenFile(c.Paths.LogFile(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("opening the daemon log: %w", err)
+	}
+	cmd := exec.Command(o.Executable, "daemon", "run")
+	cmd.Env = append(o.Env[:len(o.Env):len(o.Env)], ReadyFDEnv+"=3", "CCO_HOME="+c.Paths.Home)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{w} // fd 3
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	begin := c.Now()
+	err = c.Spawn(cmd)
+	w.Close()
+	logf.Close()
+	if err != nil {
+		return nil, fmt.Errorf("starting %s daemon run: %w", o.Executable, err)
+	}
+	msg, err := readReady(ctx, r, o.Wait)
+	if err == nil && msg == ReadyMessage {
+		took := c.Now().Sub(begin)
+		st, err := ReadState(c.Paths.PIDFile())
+		if err != nil {
+			return nil, fmt.Errorf("the daemon (pid %d) said it serves but its state file is unreadable: %w", cmd.Process.Pid, err)
+		}
+		pid := cmd.Process.Pid
+		cmd.Process.Release()
+		return &Started{PID: pid, State: st, Took: took}, nil
+	}
+	// The daemon failed or is too slow: make sure nothing of it remains.
+	pid := cmd.Process.Pid
+	if err != nil {
+		_ = c.Signal(pid, syscall.SIGKILL)
+	}
+	werr := cmd.Wait()
+	_ = RemoveStateOf(c.Paths.PIDFile(), pid)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("the daemon (pid %d) did not serve within %v: killed it; see `cco daemon logs`", pid, o.Wait)
+	case strings.HasPrefix(msg, "error: "):
+		return nil, errors.New(strings.TrimPrefix(msg, "error: "))
+	default:
+		return nil, fmt.Errorf("the daemon (pid %d) exited before serving (%v); see `cco daemon logs`", pid, werr)
+	}
+}
+
+// readReady reads the daemon's answer on the readiness pipe. An
+// empty answer means the daemon closed the pipe without one (it exited).
+func readReady(ctx context.Context, r *os.File, wait time.Duration) (string, error) {
+	deadline := time.Now().Add(wait)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if err := r.SetReadDeadline(deadline); err != nil {
+		return "", err
+	}
+	msg, err := io.ReadAll(r)
+	return strings.TrimSuffix(string(msg), "\n"), err
+}

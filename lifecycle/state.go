@@ -1,0 +1,103 @@
+// Package lifecycle starts, stops, inspects and reads the logs of the CCO
+// daemon from the outside: its state file, its lock, the proof that a pid is
+// our daemon, start with a readiness pipe, stop with TERM then KILL, status,
+// and the tail of its log. It prints nothing: results and errors go back to
+// the caller, text goes to an io.Writer it is given.
+package lifecycle
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/anthropics/cco/render"
+)
+
+// State is the daemon's state file, $CCO_HOME/daemon.pid: JSON, mode 0600,
+// written atomically by the daemon once it listens and removed by it when it
+// stops. The schema is stable:
+//
+//	pid          int     the daemon's process id
+//	started_at   string  RFC 3339 time the daemon started serving
+//	host, port           the address it listens on
+//	version      string  cco version of the daemon
+//	executable   string  absolute path of the daemon's binary
+//	proc_start   int     the kernel's start time of that process: on Linux
+//	                     clock ticks since boot (/proc/<pid>/stat field 22),
+//	                     on macOS microseconds since the epoch (kern.proc.pid);
+//	                     with pid it names one process, whatever pid reuse does
+//	log_file     string  the daemon's log
+type State struct {
+	PID        int       `json:"pid"`
+	StartedAt  time.Time `json:"started_at"`
+	Host       string    `json:"host"`
+	Port       int       `json:"port"`
+	Version    string    `json:"version"`
+	Executable string    `json:"executable"`
+	ProcStart  uint64    `json:"proc_start"`
+	LogFile    string    `json:"log_file"`
+}
+
+// Addr is host:port.
+func (s *State) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
+
+// URL is the daemon's base URL.
+func (s *State) URL() string { return "http://" + s.Addr() }
+
+// ReadState reads a state file. A missing file is an error that matches
+// fs.ErrNotExist.
+func ReadState(path string) (*State, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s State
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("%s is not a cco state file (%v): remove it", path, err)
+	}
+	if s.PID <= 0 {
+		return nil, fmt.Errorf("%s names no pid: remove it", path)
+	}
+	return &s, nil
+}
+
+// WriteState replaces the state file atomically, mode 0600.
+func WriteState(path string, s *State) error {
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return render.WriteFile(path, append(data, '\n'), 0o600)
+}
+
+// RemoveStateOf removes the state file if it still names pid, so that a
+// daemon never removes the file of its successor.
+func RemoveStateOf(path string, pid int) error {
+	s, err := ReadState(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err == nil && s.PID != pid {
+		return nil
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// Health is the daemon's answer to GET /health.
+type Health struct {
+	Status        string    `json:"status"`
+	Version       string    `json:"version"`
+	PID           int       `json:"pid"`
+	UptimeSeconds int64     `json:"uptime_seconds"`
+	StartedAt     time.Time `json:"started_at"`
+	Host          string    `json:"host"`
+	Port          int       `json:"port"`
+}

@@ -1,0 +1,132 @@
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// The states Status reports.
+const (
+	StateRunning   = "running"   // the daemon runs and answers GET /health
+	StateUnhealthy = "unhealthy" // the daemon runs but does not answer
+	StateStopped   = "stopped"   // no daemon runs
+)
+
+// Status is what `cco daemon status --json` prints. Its schema is stable:
+// fields are added, never renamed or removed.
+//
+//	state           "running", "unhealthy" or "stopped"
+//	pid             the daemon's pid; 0 when stopped
+//	address         host:port it listens on; "" when unknown
+//	url             http://host:port; "" when unknown
+//	started_at      RFC 3339; null when unknown
+//	uptime_seconds  whole seconds since started_at; 0 when unknown
+//	version         cco version of the daemon; "" when unknown
+//	log_file        the daemon's log
+//	state_file      the daemon's state file
+//	health          the daemon's GET /health answer; null when none
+//	health_error    why GET /health failed; "" when it did not
+//	stale           a stale state file was removed, and why; "" when not
+type Status struct {
+	State         string     `json:"state"`
+	PID           int        `json:"pid"`
+	Address       string     `json:"address"`
+	URL           string     `json:"url"`
+	StartedAt     *time.Time `json:"started_at"`
+	UptimeSeconds int64      `json:"uptime_seconds"`
+	Version       string     `json:"version"`
+	LogFile       string     `json:"log_file"`
+	StateFile     string     `json:"state_file"`
+	Health        *Health    `json:"health"`
+	HealthError   string     `json:"health_error"`
+	Stale         string     `json:"stale"`
+}
+
+// Status inspects the daemon and asks it GET /health, waiting at most
+// healthTimeout for the answer.
+func (c *Controller) Status(ctx context.Context, healthTimeout time.Duration) (*Status, error) {
+	in, err := c.Inspect()
+	if err != nil {
+		return nil, err
+	}
+	s := &Status{State: StateStopped, LogFile: c.Paths.LogFile(), StateFile: c.Paths.PIDFile(), Stale: in.Stale}
+	r := in.Running
+	if r == nil {
+		return s, nil
+	}
+	s.PID = r.PID
+	s.State = StateUnhealthy
+	if r.State == nil {
+		s.HealthError = "the daemon has not written its state file yet (starting?)"
+		return s, nil
+	}
+	st := r.State
+	s.Address, s.URL, s.Version = st.Addr(), st.URL(), st.Version
+	started := st.StartedAt
+	s.StartedAt = &started
+	s.UptimeSeconds = int64(c.Now().Sub(started) / time.Second)
+	h, err := fetchHealth(ctx, st.URL()+"/health", healthTimeout)
+	if err != nil {
+		s.HealthError = err.Error()
+		return s, nil
+	}
+	s.Health = h
+	if h.Status == "ok" && h.PID == r.PID {
+		s.State = StateRunning
+	} else {
+		s.HealthError = fmt.Sprintf("GET /health answered status %q from pid %d", h.Status, h.PID)
+	}
+	return s, nil
+}
+
+// healthClient keeps no connections: status is one request per process.
+var healthClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
+
+func fetchHealth(ctx context.Context, url string, timeout time.Duration) (*Health, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := healthClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	var h Health
+	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	return &h, nil
+}
+
+// WaitRunning waits up to wait for a daemon to hold the lock and to have written its state file: how start and restart see a
+// daemon that a service manager starts, since no readiness pipe reaches it.
+// It checks every few milliseconds.
+func (c *Controller) WaitRunning(ctx context.Context, wait time.Duration) (*Running, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		in, err := c.Inspect()
+		if err != nil {
+			return nil, err
+		}
+		if r := in.Running; r != nil && r.State != nil {
+			return r, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("the daemon did not start serving within %v; see `cco daemon logs`", wait)
+		case <-tick.C:
+		}
+	}
+}
