@@ -126,7 +126,7 @@ func unitEntries(t *testing.T, unit []byte) map[string][]string {
 // unitWords splits a unit value into words as systemd does: double or
 // single quotes group, C escapes are undone, %% is %, and from the word
 // numbered dollarsFrom on (ExecStart= arguments; -1: none) $$ is $ and a
-// lone $ is an error. Other specifiers are kept as written.
+// lone $ is an error. %h is kept as written; any other lone % is an error.
 func unitWords(t *testing.T, value string, dollarsFrom int) []string {
 	t.Helper()
 	var words []string
@@ -160,11 +160,13 @@ func unitWords(t *testing.T, value string, dollarsFrom int) []string {
 			}
 		case c == '%':
 			i++
-			if i < len(value) && value[i] == '%' {
+			switch {
+			case i < len(value) && value[i] == '%':
 				w.WriteByte('%')
-			} else if i < len(value) {
-				w.WriteByte('%')
-				w.WriteByte(value[i])
+			case i < len(value) && value[i] == 'h':
+				w.WriteString("%h") // the one specifier cco writes on purpose
+			default:
+				t.Fatalf("unit value %q: a lone %% would be read as a specifier", value)
 			}
 		case dollarsFrom >= 0 && len(words) >= dollarsFrom && c == '$':
 			i++
