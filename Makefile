@@ -37,3 +37,40 @@ clean: ## Remove build output
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+# --- proof: side-by-side benchmarks, soak, fault injection, fuzzing --------
+BENCH_N     ?= 30
+BENCHCOUNT  ?= 6
+SOAK_CYCLES ?= 1000
+SOAK_TIME   ?= 5m
+FUZZTIME    ?= 30s
+
+.PHONY: bench bench-go soak faults fuzz
+
+bench: build ## Side by side with start-stop-daemon, systemd --user, supervisord, pm2 (root; installs peers), then bench-go
+	@command -v tini >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tini)
+	@mkdir -p bench/out
+	$(GO) build -o bench/out/ccobench ./bench
+	tini -s -- bench/out/ccobench -cco ./cco -n $(BENCH_N) -out bench/out/results.md
+	$(MAKE) --no-print-directory bench-go
+
+bench-go: ## Go benchmarks of every package, saved for benchstat in bench/out/go-bench.txt
+	@mkdir -p bench/out
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./... | tee bench/out/go-bench.txt
+
+soak: build ## SOAK_CYCLES start/stop/restart cycles with kill -9 and concurrent status/logs, within SOAK_TIME
+	@command -v tini >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tini)
+	CCO_BIN=$(CURDIR)/cco SOAK_CYCLES=$(SOAK_CYCLES) SOAK_TIME=$(SOAK_TIME) \
+		tini -s -- $(GO) test -count=1 -tags soak -v -timeout 30m ./soak/
+
+faults: build ## Fault injection (root): full, read-only and foreign CCO_HOME, SIGHUP reload, kill -9 mid-write, log dir removed
+	@command -v tini >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tini)
+	CCO_BIN=$(CURDIR)/cco tini -s -- $(GO) test -count=1 -tags faults -v -timeout 20m ./faults/
+
+fuzz: ## Run every Fuzz target of every package for FUZZTIME each
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$t (-fuzztime $(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
