@@ -8,10 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Label is the launchd job label of the daemon.
-const Label = "com.anthropic.cco.daemon"
+	"github.com/anthropics/cco/render"
+)
 
 // launchctl exit codes cco acts on or explains. launchctl exits with an
 // errno (BSD) or one of launchd's own codes; `launchctl error N` names any.
@@ -48,10 +47,10 @@ func newLaunchd(env Env) (*launchd, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &launchd{env: env, path: filepath.Join(home, "Library", "LaunchAgents", Label+".plist")}, nil
+	return &launchd{env: env, path: filepath.Join(home, "Library", "LaunchAgents", render.LaunchdLabel+".plist")}, nil
 }
 
-func (m *launchd) Name() string { return "LaunchAgent " + Label }
+func (m *launchd) Name() string { return "LaunchAgent " + render.LaunchdLabel }
 func (m *launchd) Path() string { return m.path }
 
 func (m *launchd) gui() string  { return "gui/" + strconv.Itoa(m.env.UID) }
@@ -83,7 +82,7 @@ var (
 	printPID   = regexp.MustCompile(`(?m)^\s*pid = (\d+)$`)
 	printRuns  = regexp.MustCompile(`(?m)^\s*runs = (\d+)$`)
 	// print-disabled lists `"label" => disabled` (older: `=> true`).
-	disabledLine = regexp.MustCompile(`"` + regexp.QuoteMeta(Label) + `" => (\w+)`)
+	disabledLine = regexp.MustCompile(`"` + regexp.QuoteMeta(render.LaunchdLabel) + `" => (\w+)`)
 )
 
 func (m *launchd) State(ctx context.Context) (State, error) {
@@ -134,7 +133,16 @@ func (m *launchd) State(ctx context.Context) (State, error) {
 }
 
 // target is the job's service target: gui/501/com.anthropic.cco.daemon.
-func (m *launchd) target(st State) string { return st.Domain + "/" + Label }
+func (m *launchd) target(st State) string { return m.domainOf(st) + "/" + render.LaunchdLabel }
+
+// domainOf is the state's domain; a preview that probed nothing assumes
+// the gui domain.
+func (m *launchd) domainOf(st State) string {
+	if st.Domain == "" {
+		return m.gui()
+	}
+	return st.Domain
+}
 
 func (m *launchd) Apply(ctx context.Context, p Plan, done func(Step)) error {
 	return apply(ctx, p, done, m.runStep)
@@ -155,7 +163,7 @@ func (m *launchd) runStep(ctx context.Context, s Step) error {
 		// A bootstrap refused with 5, 17 or 37: either the job is loaded
 		// already (the goal holds) or the job booted out just before is
 		// still going away (try again shortly).
-		if p, err := m.env.Runner.Run(ctx, "launchctl", "print", domainOf(s.Args)+"/"+Label); err == nil && p.Code == 0 {
+		if p, err := m.env.Runner.Run(ctx, "launchctl", "print", argsDomain(s.Args)+"/"+render.LaunchdLabel); err == nil && p.Code == 0 {
 			return nil
 		}
 		if attempt == bootstrapTries-1 {
@@ -170,13 +178,13 @@ func (m *launchd) runStep(ctx context.Context, s Step) error {
 func (m *launchd) explain(args []string, out Output) error {
 	said := strings.TrimSpace(out.Stderr + out.Stdout)
 	said = strings.ReplaceAll(said, "\n", " ")
-	domain := domainOf(args)
+	domain := argsDomain(args)
 	var why string
 	switch out.Code {
 	case lcIOError:
 		why = "5 is launchd's Input/output error: it refused to load the job. Usually the job is already loaded, " +
 			"or was booted out an instant ago and is not gone yet, or the plist is invalid, or the job is disabled. " +
-			"Check the plist with `plutil -lint " + m.path + "`, see `launchctl print " + args[len(args)-2] + "/" + Label + "`, " +
+			"Check the plist with `plutil -lint " + m.path + "`, see `launchctl print " + domain + "/" + render.LaunchdLabel + "`, " +
 			"then run `cco daemon install` again"
 	case lcNoSuchProc, lcNoService:
 		why = "the job is not loaded in this domain: run `cco daemon start` (or `cco daemon install` if it is not installed)"
@@ -203,8 +211,8 @@ func (m *launchd) explain(args []string, out Output) error {
 	return fmt.Errorf("%s failed (exit %d: %s)\n%s", shellJoin(args), out.Code, said, why)
 }
 
-// domainOf finds the domain (gui/501) in a launchctl command line.
-func domainOf(args []string) string {
+// argsDomain finds the domain (gui/501) in a launchctl command line.
+func argsDomain(args []string) string {
 	for _, a := range args {
 		if strings.HasPrefix(a, "gui/") || strings.HasPrefix(a, "user/") {
 			parts := strings.SplitN(a, "/", 3)
@@ -225,7 +233,7 @@ func (m *launchd) bootout(st State) Step {
 }
 
 func (m *launchd) bootstrap(st State) Step {
-	s := m.cmd("loaded the job into "+st.Domain, "bootstrap", st.Domain, m.path)
+	s := m.cmd("loaded the job into "+m.domainOf(st), "bootstrap", m.domainOf(st), m.path)
 	s.bootstrap = true
 	return s
 }
@@ -270,14 +278,14 @@ func (m *launchd) Install(cur State, content []byte, o InstallOptions) Plan {
 		}
 	}
 	if len(p.Steps) == 0 {
-		p.Idle = Label + " is up to date"
+		p.Idle = render.LaunchdLabel + " is up to date"
 	}
 	return p
 }
 
 func (m *launchd) Uninstall(cur State) Plan {
 	if !cur.Installed() && !cur.Loaded {
-		return Plan{Idle: Label + " is not installed"}
+		return Plan{Idle: render.LaunchdLabel + " is not installed"}
 	}
 	var p Plan
 	if cur.Loaded {
@@ -336,7 +344,7 @@ func (m *launchd) Stop(cur State) (Plan, error) {
 		return Plan{}, m.notInstalled()
 	}
 	if !cur.Loaded {
-		return Plan{Idle: Label + " is not loaded"}, nil
+		return Plan{Idle: render.LaunchdLabel + " is not loaded"}, nil
 	}
 	return Plan{Steps: []Step{m.bootout(cur)}}, nil
 }

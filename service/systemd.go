@@ -8,10 +8,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-)
 
-// Unit is the name of the systemd user unit.
-const Unit = "cco-daemon.service"
+	"github.com/anthropics/cco/render"
+)
 
 // systemd manages the daemon as a systemd user unit.
 type systemd struct {
@@ -20,18 +19,20 @@ type systemd struct {
 }
 
 func newSystemd(env Env) (*systemd, error) {
+	// A relative XDG_CONFIG_HOME is to be ignored, says the XDG
+	// specification.
 	dir := env.Getenv("XDG_CONFIG_HOME")
-	if dir == "" {
+	if !filepath.IsAbs(dir) {
 		home, err := env.home()
 		if err != nil {
 			return nil, err
 		}
 		dir = filepath.Join(home, ".config")
 	}
-	return &systemd{env: env, path: filepath.Join(dir, "systemd", "user", Unit)}, nil
+	return &systemd{env: env, path: filepath.Join(dir, "systemd", "user", render.UnitName)}, nil
 }
 
-func (m *systemd) Name() string { return "systemd user unit " + Unit }
+func (m *systemd) Name() string { return "systemd user unit " + render.UnitName }
 func (m *systemd) Path() string { return m.path }
 
 func systemctl(args ...string) []string {
@@ -74,7 +75,7 @@ func (m *systemd) State(ctx context.Context) (State, error) {
 	if m.env.Getenv("XDG_RUNTIME_DIR") == "" && m.env.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
 		return st, m.noBus("neither XDG_RUNTIME_DIR nor DBUS_SESSION_BUS_ADDRESS is set")
 	}
-	args := systemctl("show", Unit, "--property=LoadState,ActiveState,SubState,UnitFileState,MainPID,NRestarts")
+	args := systemctl("show", render.UnitName, "--property=LoadState,ActiveState,SubState,UnitFileState,MainPID,NRestarts")
 	out, err := m.run(ctx, args)
 	if err != nil {
 		return st, err
@@ -113,7 +114,7 @@ func (m *systemd) run(ctx context.Context, args []string) (Output, error) {
 	if isNoBus(out) {
 		return out, m.noBus(strings.TrimSpace(out.Stderr))
 	}
-	return out, fmt.Errorf("%s failed (exit %d): %s\nSee: systemctl --user status %s", shellJoin(args), out.Code, strings.TrimSpace(out.Stderr), Unit)
+	return out, fmt.Errorf("%s failed (exit %d): %s\nSee: systemctl --user status %s", shellJoin(args), out.Code, strings.TrimSpace(out.Stderr), render.UnitName)
 }
 
 func (m *systemd) runStep(ctx context.Context, s Step) error {
@@ -143,18 +144,18 @@ func (m *systemd) Install(cur State, content []byte, o InstallOptions) Plan {
 	}
 	switch {
 	case o.AutoStart && !cur.Enabled:
-		p.Steps = append(p.Steps, m.step("enabled: starts at login", "enable", Unit))
+		p.Steps = append(p.Steps, m.step("enabled: starts at login", "enable", render.UnitName))
 	case !o.AutoStart && cur.Enabled:
-		p.Steps = append(p.Steps, m.step("disabled: auto_start is false, so it does not start at login", "disable", Unit))
+		p.Steps = append(p.Steps, m.step("disabled: auto_start is false, so it does not start at login", "disable", render.UnitName))
 	}
 	switch {
 	case cur.Active && changed:
-		p.Steps = append(p.Steps, m.step("restarted with the new unit", "restart", Unit))
+		p.Steps = append(p.Steps, m.step("restarted with the new unit", "restart", render.UnitName))
 	case !cur.Active && !o.NoStart:
-		p.Steps = append(p.Steps, m.step("started", "start", Unit))
+		p.Steps = append(p.Steps, m.step("started", "start", render.UnitName))
 	}
 	if len(p.Steps) == 0 {
-		p.Idle = Unit + " is up to date"
+		p.Idle = render.UnitName + " is up to date"
 	}
 	if note := m.lingerNote(); note != "" {
 		p.Notes = append(p.Notes, note)
@@ -176,11 +177,11 @@ func (m *systemd) lingerNote() string {
 
 func (m *systemd) Uninstall(cur State) Plan {
 	if !cur.Installed() && !cur.Loaded {
-		return Plan{Idle: Unit + " is not installed"}
+		return Plan{Idle: render.UnitName + " is not installed"}
 	}
 	return Plan{Steps: []Step{
-		m.step("stopped", "stop", Unit),
-		m.step("disabled", "disable", Unit),
+		m.step("stopped", "stop", render.UnitName),
+		m.step("disabled", "disable", render.UnitName),
 		{Kind: Remove, Path: m.path, Done: "removed " + m.path},
 		m.step("reloaded systemd's view of the unit", "daemon-reload"),
 	}}
@@ -200,22 +201,26 @@ func (m *systemd) one(cur State, done string, args ...string) (Plan, error) {
 
 func (m *systemd) Enable(cur State, now bool) (Plan, error) {
 	if now {
-		return m.one(cur, "enabled (starts at login) and started", "enable", "--now", Unit)
+		return m.one(cur, "enabled (starts at login) and started", "enable", "--now", render.UnitName)
 	}
-	return m.one(cur, "enabled: starts at login", "enable", Unit)
+	return m.one(cur, "enabled: starts at login", "enable", render.UnitName)
 }
 
 func (m *systemd) Disable(cur State, now bool) (Plan, error) {
 	if now {
-		return m.one(cur, "disabled (no start at login) and stopped", "disable", "--now", Unit)
+		return m.one(cur, "disabled (no start at login) and stopped", "disable", "--now", render.UnitName)
 	}
-	return m.one(cur, "disabled: does not start at login", "disable", Unit)
+	return m.one(cur, "disabled: does not start at login", "disable", render.UnitName)
 }
 
-func (m *systemd) Start(cur State) (Plan, error) { return m.one(cur, "started", "start", Unit) }
-func (m *systemd) Stop(cur State) (Plan, error)  { return m.one(cur, "stopped", "stop", Unit) }
+func (m *systemd) Start(cur State) (Plan, error) {
+	return m.one(cur, "started", "start", render.UnitName)
+}
+func (m *systemd) Stop(cur State) (Plan, error) {
+	return m.one(cur, "stopped", "stop", render.UnitName)
+}
 func (m *systemd) Restart(cur State) (Plan, error) {
-	return m.one(cur, "restarted", "restart", Unit)
+	return m.one(cur, "restarted", "restart", render.UnitName)
 }
 
 // equalContent compares an installed file (nil: none) with a fresh render.
