@@ -1,8 +1,26 @@
 package cli
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"runtime"
+	"strconv"
+	"time"
+
 	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/lifecycle"
+	"github.com/anthropics/cco/render"
+	"github.com/anthropics/cco/service"
 )
+
+// serviceWait bounds the wait for a daemon the service manager started to
+// serve, and for a daemon started by hand to stop before install.
+const serviceWait = 10 * time.Second
 
 func configureServiceCmds(daemon *kingpin.CmdClause, e *Env) {
 	install := &installCmd{env: e}
@@ -24,6 +42,55 @@ func configureServiceCmds(daemon *kingpin.CmdClause, e *Env) {
 	dc.Flag("now", "Also stop it now.").BoolVar(&disable.now)
 }
 
+// serviceEnv is what the service managers may know of this user.
+func (e *Env) serviceEnv() service.Env {
+	name := e.Getenv("USER")
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	return service.Env{Runner: service.ExecRunner{}, Getenv: e.Getenv, UID: os.Getuid(), Username: name}
+}
+
+// serviceManager is the manager of goos: this platform's, or another one's
+// for a preview.
+func (e *Env) serviceManager(goos string) (service.Manager, error) {
+	if goos == runtime.GOOS {
+		return service.New(e.serviceEnv())
+	}
+	return service.For(goos, e.serviceEnv())
+}
+
+// hostService is this platform's manager; nil, and no error, on a platform
+// without one.
+func (e *Env) hostService() (service.Manager, error) {
+	m, err := e.serviceManager(runtime.GOOS)
+	var unsupported *service.ErrUnsupported
+	if errors.As(err, &unsupported) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// serviceFile renders the service file install writes for goos, and checks
+// that it goes where the manager looks for it.
+func (e *Env) serviceFile(m service.Manager, goos string, cfg config.DaemonConfig, paths config.Paths) (render.File, error) {
+	exe, err := e.servicePath("")
+	if err != nil {
+		return render.File{}, err
+	}
+	f, err := render.ServiceFile(render.Target{
+		OS: goos, Exec: exe, CCOHome: paths.Home, UserHome: e.Getenv("HOME"),
+		XDGConfigHome: e.Getenv("XDG_CONFIG_HOME"), Config: cfg,
+	})
+	if err != nil {
+		return f, err
+	}
+	if f.Path != m.Path() {
+		return f, fmt.Errorf("cco bug: the service file renders for %s but the %s is at %s", f.Path, m.Name(), m.Path())
+	}
+	return f, nil
+}
+
 type installCmd struct {
 	env     *Env
 	dryRun  bool
@@ -31,14 +98,124 @@ type installCmd struct {
 	noStart bool
 }
 
-func (c *installCmd) run() error { return errNotBuilt }
+func (c *installCmd) run() error {
+	ctx := context.Background()
+	e := c.env
+	goos := runtime.GOOS
+	if c.os != "" && c.os != goos {
+		if !c.dryRun {
+			return fmt.Errorf("--os %s previews another platform: add --dry-run (cco installs only for the platform it runs on, %s)", c.os, goos)
+		}
+		goos = c.os
+	}
+	eff, paths, err := loadEffective(e, nil)
+	if err != nil {
+		return err
+	}
+	m, err := e.serviceManager(goos)
+	if err != nil {
+		return err
+	}
+	f, err := e.serviceFile(m, goos, eff.DaemonConfig, paths)
+	if err != nil {
+		return err
+	}
+	var cur service.State
+	if goos == runtime.GOOS {
+		if cur, err = m.State(ctx); err != nil && !c.dryRun {
+			return err
+		} else if err != nil {
+			fmt.Fprintf(e.Stderr, "note: %v\n", err)
+		}
+	} else {
+		fmt.Fprintf(e.Stdout, "preview for %s: cco did not ask its service manager what is loaded, and assumes nothing is\n", goos)
+	}
+
+	// One daemon: a daemon started by hand makes way for the service.
+	ctl := lifecycle.New(paths)
+	var hand *lifecycle.Running
+	if goos == runtime.GOOS {
+		in, err := ctl.Inspect()
+		if err != nil {
+			return err
+		}
+		if r := in.Running; r != nil && (!cur.Active || r.PID != cur.PID) {
+			hand = r
+		}
+	}
+	opts := service.InstallOptions{AutoStart: eff.AutoStart, NoStart: c.noStart}
+	if c.dryRun {
+		if hand != nil {
+			fmt.Fprintf(e.Stdout, "would stop the daemon started by hand (pid %d), so that only the service runs it\n", hand.PID)
+		}
+		m.Install(cur, f.Data, opts).Describe(e.Stdout)
+		return nil
+	}
+	if hand != nil {
+		fmt.Fprintf(e.Stdout, "stopping the daemon started by hand (pid %d), so that only the service runs it\n", hand.PID)
+		if _, err := ctl.Stop(ctx, serviceWait); err != nil {
+			return fmt.Errorf("stopping the daemon started by hand: %w", err)
+		}
+		if cur, err = m.State(ctx); err != nil {
+			return err
+		}
+	}
+	// The plist names CCO_HOME as the job's working directory: it must exist.
+	if err := paths.Ensure(); err != nil {
+		return err
+	}
+	if err := applyPlan(ctx, e, m, m.Install(cur, f.Data, opts)); err != nil {
+		return err
+	}
+	if c.noStart {
+		return nil
+	}
+	r, err := ctl.WaitRunning(ctx, serviceWait)
+	if err != nil {
+		return fmt.Errorf("the %s did not bring the daemon up: %w", m.Name(), err)
+	}
+	fmt.Fprintf(e.Stdout, "the daemon (pid %d) serves on %s\n", r.PID, r.State.URL())
+	return nil
+}
+
+// applyPlan carries out a plan, saying what each step did, or why there
+// was nothing to do, then the plan's notes.
+func applyPlan(ctx context.Context, e *Env, m service.Manager, p service.Plan) error {
+	if len(p.Steps) == 0 {
+		fmt.Fprintln(e.Stdout, p.Idle)
+	}
+	err := m.Apply(ctx, p, func(s service.Step) { fmt.Fprintln(e.Stdout, s.Done) })
+	if err != nil {
+		return err
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(e.Stderr, "note: %s\n", n)
+	}
+	return nil
+}
 
 type uninstallCmd struct {
 	env    *Env
 	dryRun bool
 }
 
-func (c *uninstallCmd) run() error { return errNotBuilt }
+func (c *uninstallCmd) run() error {
+	ctx := context.Background()
+	m, err := c.env.serviceManager(runtime.GOOS)
+	if err != nil {
+		return err
+	}
+	cur, err := m.State(ctx)
+	if err != nil {
+		return err
+	}
+	p := m.Uninstall(cur)
+	if c.dryRun {
+		p.Describe(c.env.Stdout)
+		return nil
+	}
+	return applyPlan(ctx, c.env, m, p)
+}
 
 type enableCmd struct {
 	env    *Env
@@ -46,7 +223,26 @@ type enableCmd struct {
 	now    bool
 }
 
-func (c *enableCmd) run() error { return errNotBuilt }
+func (c *enableCmd) run() error {
+	ctx := context.Background()
+	m, err := c.env.serviceManager(runtime.GOOS)
+	if err != nil {
+		return err
+	}
+	cur, err := m.State(ctx)
+	if err != nil {
+		return err
+	}
+	plan := m.Disable
+	if c.enable {
+		plan = m.Enable
+	}
+	p, err := plan(cur, c.now)
+	if err != nil {
+		return err
+	}
+	return applyPlan(ctx, c.env, m, p)
+}
 
 // serviceControl is how start, stop, restart and status reach a daemon that
 // is installed as a per-user service: through its manager, since a SIGTERM
@@ -66,4 +262,100 @@ type serviceControl interface {
 
 // installedService returns the service that owns the daemon, or nil when
 // the daemon is not installed as a service on this machine.
-func installedService(e *Env) (serviceControl, error) { return nil, nil }
+func installedService(e *Env) (serviceControl, error) {
+	m, err := e.hostService()
+	if m == nil || err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(m.Path()); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("looking for the %s: %w", m.Name(), err)
+	}
+	return managed{m}, nil
+}
+
+// managed is an installed service, controlled through its manager.
+type managed struct{ m service.Manager }
+
+func (s managed) Name() string   { return s.m.Name() }
+func (s managed) Start() error   { return s.do(s.m.Start) }
+func (s managed) Stop() error    { return s.do(s.m.Stop) }
+func (s managed) Restart() error { return s.do(s.m.Restart) }
+
+func (s managed) do(plan func(service.State) (service.Plan, error)) error {
+	ctx := context.Background()
+	cur, err := s.m.State(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := plan(cur)
+	if err != nil {
+		return err
+	}
+	return s.m.Apply(ctx, p, nil)
+}
+
+// serviceState is what `cco daemon status` says about the service.
+type serviceState struct {
+	Name      string `json:"name"`
+	Path      string `json:"path"`
+	Installed bool   `json:"installed"`
+	Enabled   bool   `json:"enabled"`
+	Active    bool   `json:"active"`
+	// UpToDate: the installed file is what install would write now.
+	UpToDate bool `json:"up_to_date"`
+	// Detail is the manager's word: "active (running)", "not loaded".
+	Detail   string `json:"detail"`
+	PID      int    `json:"pid"`
+	Restarts int    `json:"restarts"`
+}
+
+// String is one line for `cco daemon status`.
+func (s *serviceState) String() string {
+	if !s.Installed {
+		return "service: not installed (cco daemon install)"
+	}
+	line := "service: " + s.Name + ", " + s.Detail
+	if s.Enabled {
+		line += ", enabled (starts at login)"
+	} else {
+		line += ", disabled (does not start at login)"
+	}
+	if s.Restarts > 0 {
+		line += ", restarted " + strconv.Itoa(s.Restarts) + " times"
+	}
+	if !s.UpToDate {
+		line += "; out of date: run `cco daemon install` to update it"
+	}
+	return line
+}
+
+// serviceStatus reports the per-user service: nil when this platform has
+// none.
+func serviceStatus(e *Env) (*serviceState, error) {
+	m, err := e.hostService()
+	if m == nil || err != nil {
+		return nil, err
+	}
+	s := &serviceState{Name: m.Name(), Path: m.Path()}
+	if _, err := os.Stat(m.Path()); errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	cur, err := m.State(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	eff, paths, err := loadEffective(e, nil)
+	if err != nil {
+		return nil, err
+	}
+	f, err := e.serviceFile(m, runtime.GOOS, eff.DaemonConfig, paths)
+	if err != nil {
+		return nil, err
+	}
+	s.Installed, s.Enabled, s.Active = cur.Installed(), cur.Enabled, cur.Active
+	s.UpToDate = string(cur.Content) == string(f.Data)
+	s.Detail, s.PID, s.Restarts = cur.Detail, cur.PID, cur.Restarts
+	return s, nil
+}
