@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/anthropics/cco/cli"
+	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/docs"
+	"github.com/anthropics/cco/internal/tooltest"
+)
+
+// root is the repository, seen from this package's directory.
+const root = "../../.."
+
+func generated(t *testing.T) []docs.File {
+	t.Helper()
+	files, err := generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestGeneratedFilesAreFresh fails when completions/ or man/ no longer say
+// what the command tree and the key table say.
+func TestGeneratedFilesAreFresh(t *testing.T) {
+	for _, f := range generated(t) {
+		committed, err := os.ReadFile(filepath.Join(root, f.Path))
+		if err != nil || !bytes.Equal(committed, f.Data) {
+			t.Errorf("%s is stale: run make generate", f.Path)
+		}
+	}
+}
+
+// writeTemp writes the generated files under a temporary directory and
+// returns it.
+func writeTemp(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := write(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestManPages(t *testing.T) {
+	mandoc := tooltest.Need(t, "mandoc", "mandoc")
+	man := tooltest.Need(t, "man", "man-db")
+	dir := writeTemp(t)
+	pages, err := filepath.Glob(filepath.Join(dir, "man", "*"))
+	if err != nil || len(pages) != 3 {
+		t.Fatalf("man pages: %v %v", pages, err)
+	}
+	rendered := map[string]string{}
+	for _, page := range pages {
+		if out, err := exec.Command(mandoc, "-Tlint", "-Wwarning", page).CombinedOutput(); err != nil {
+			t.Errorf("mandoc -Tlint -Wwarning %s: %v\n%s", filepath.Base(page), err, out)
+		}
+		if text := render(t, man, page, 80); longest(text) > 80 {
+			t.Errorf("man -l %s at MANWIDTH=80 has a line of %d columns", filepath.Base(page), longest(text))
+		}
+		// Wide, so that no word is hyphenated or split across lines.
+		rendered[filepath.Base(page)] = strings.Join(strings.Fields(render(t, man, page, 1000)), " ")
+	}
+
+	model := model()
+	var want []string
+	for _, c := range model.FlattenedCommands() {
+		if strings.HasPrefix(c.FullCommand, "daemon ") {
+			want = append(want, "cco "+c.FullCommand)
+			for _, f := range c.Flags {
+				if !f.Hidden {
+					want = append(want, "--"+f.Name, f.Help)
+				}
+			}
+		}
+	}
+	want = append(want, "NOTIFY_SOCKET", "CCO_HOME", "EXIT STATUS", "EXAMPLES", "SEE ALSO", "FILES")
+	for _, k := range config.Keys {
+		want = append(want, k.EnvVar())
+	}
+	for _, w := range want {
+		if !strings.Contains(rendered["cco-daemon.1"], strings.Join(strings.Fields(w), " ")) {
+			t.Errorf("cco-daemon(1) as man renders it lacks %q", w)
+		}
+	}
+	for _, k := range config.Keys {
+		for _, w := range []string{k.Name + " (" + k.Kind.String(), k.Doc, "Valid: " + k.Valid, k.EnvVar(), "Default: " + config.FormatValue(k.Default)} {
+			w = strings.Join(strings.Fields(w), " ")
+			if !strings.Contains(strings.ReplaceAll(rendered["cco-config.toml.5"], `"`, ""), w) {
+				t.Errorf("cco-config.toml(5) as man renders it lacks %q", w)
+			}
+		}
+	}
+}
+
+// render is a man page as `man -l` shows it at width columns, as plain text.
+func render(t *testing.T, man, page string, width int) string {
+	t.Helper()
+	cmd := exec.Command(man, "-l", page)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("MANWIDTH=%d", width), "MAN_KEEP_FORMATTING=", "LC_ALL=C.UTF-8")
+	out, err := cmd.Output()
+	if err != nil || len(out) == 0 {
+		t.Errorf("man -l %s: %v", filepath.Base(page), err)
+	}
+	return overstrike.ReplaceAllString(string(out), "")
+}
+
+// overstrike is how man marks bold and underlined characters on a pipe.
+var overstrike = regexp.MustCompile(".\b")
+
+func longest(text string) int {
+	n := 0
+	for _, line := range strings.Split(text, "\n") {
+		n = max(n, utf8.RuneCountInString(line))
+	}
+	return n
+}
+
+func TestCompletionScriptsSyntax(t *testing.T) {
+	dir := writeTemp(t)
+	path := func(shell string) string { return filepath.Join(dir, docs.CompletionFile(shell)) }
+	checks := [][]string{
+		{tooltest.Need(t, "bash", "bash"), "-n", path("bash")},
+		{tooltest.Need(t, "shellcheck", "shellcheck"), "-s", "bash", path("bash")},
+		{tooltest.Need(t, "zsh", "zsh"), "-n", path("zsh")},
+		{tooltest.Need(t, "fish", "fish"), "--no-execute", path("fish")},
+	}
+	for _, c := range checks {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Errorf("%s: %v\n%s", strings.Join(c, " "), err, out)
+		}
+	}
+}
+
+// TestCompletionCommand checks that `cco completion SHELL` prints what
+// make generate commits.
+func TestCompletionCommand(t *testing.T) {
+	files := map[string][]byte{}
+	for _, f := range generated(t) {
+		files[f.Path] = f.Data
+	}
+	for _, shell := range docs.Shells {
+		var stdout, stderr bytes.Buffer
+		env := &cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+		if code := cli.Main([]string{"completion", shell}, env); code != 0 {
+			t.Fatalf("cco completion %s: exit %d: %s", shell, code, stderr.Bytes())
+		}
+		if !bytes.Equal(stdout.Bytes(), files[docs.CompletionFile(shell)]) {
+			t.Errorf("cco completion %s differs from %s", shell, docs.CompletionFile(shell))
+		}
+	}
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/docs"
+	"github.com/anthropics/cco/internal/tooltest"
+)
+
+// completionCases are partial command lines and every candidate a Tab at
+// their end must offer, in any order.
+func completionCases() []struct {
+	line string
+	want []string
+} {
+	logLevel, _ := config.Lookup("log_level")
+	return []struct {
+		line string
+		want []string
+	}{
+		{"cco da", []string{"daemon"}},
+		{"cco daemon st", []string{"start", "status", "stop"}},
+		{"cco daemon config u", []string{"unset"}},
+		{"cco daemon install --os ", []string{"darwin", "linux"}},
+		{"cco daemon render --os l", []string{"linux"}},
+		{"cco daemon start --log-level ", logLevel.Enum},
+		{"cco daemon config set ", config.KeyNames()},
+		{"cco daemon config get log_", []string{"log_level", "log_max_files", "log_rotation_size"}},
+		{"cco completion ", docs.Shells},
+		// Hidden flags (--completion-bash, --help-long, --help-man, …) are
+		// never offered.
+		{"cco -", []string{"--help", "--version"}},
+		{"cco daemon logs --", []string{"--help", "--version", "--lines", "--follow"}},
+		{"cco daemon start --l", []string{"--log-level"}},
+	}
+}
+
+// buildCco builds cco into a temporary directory and returns a PATH that
+// finds it first.
+func buildCco(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "cco"), "github.com/anthropics/cco").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return dir + string(os.PathListSeparator) + os.Getenv("PATH")
+}
+
+// TestCompletionInShells types each case into bash (with bash-completion),
+// zsh (compinit, the script autoloaded from fpath or sourced) and fish, with
+// the scripts make generate writes and the cco built from this tree.
+func TestCompletionInShells(t *testing.T) {
+	bash := tooltest.Need(t, "bash", "bash")
+	bashCompletion := tooltest.NeedFile(t, "/usr/share/bash-completion/bash_completion", "bash-completion")
+	zsh := tooltest.Need(t, "zsh", "zsh")
+	fish := tooltest.Need(t, "fish", "fish")
+	scripts := writeTemp(t)
+	script := func(shell string) string { return filepath.Join(scripts, docs.CompletionFile(shell)) }
+	path := buildCco(t)
+	zshDriver, err := filepath.Abs("testdata/complete.zsh")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	run := func(cmd *exec.Cmd) (string, error) {
+		cmd.Env = append(os.Environ(), "PATH="+path)
+		out, err := cmd.Output()
+		return string(out), err
+	}
+	// zsh prints the matches into a file: its terminal is a pseudo-tty.
+	zshRun := func(before, after, line string) (string, error) {
+		matches := filepath.Join(t.TempDir(), "matches")
+		if _, err := run(exec.Command(zsh, "-f", zshDriver, before, after, matches, line)); err != nil {
+			return "", err
+		}
+		out, err := os.ReadFile(matches)
+		if os.IsNotExist(err) {
+			return "", nil
+		}
+		return string(out), err
+	}
+	shells := map[string]func(line string) (string, error){
+		"bash": func(line string) (string, error) {
+			return run(exec.Command(bash, "--norc", "--noprofile", "-c", `
+				source "$1" && source "$2" || exit 1
+				COMP_LINE=$3 COMP_POINT=${#3}
+				read -ra COMP_WORDS <<<"$COMP_LINE"
+				[[ $COMP_LINE == *' ' ]] && COMP_WORDS+=('')
+				COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+				_cco cco "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+				printf '%s\n' "${COMPREPLY[@]}"`, "bash", bashCompletion, script("bash"), line))
+		},
+		"zsh autoloaded": func(line string) (string, error) {
+			return zshRun("fpath=("+filepath.Dir(script("zsh"))+" $fpath)", "", line)
+		},
+		"zsh sourced": func(line string) (string, error) {
+			return zshRun("", "source "+script("zsh"), line)
+		},
+		"fish": func(line string) (string, error) {
+			return run(exec.Command(fish, "--no-config", "-c", `source $argv[1]; and complete -C $argv[2]`, script("fish"), line))
+		},
+	}
+	for name, complete := range shells {
+		t.Run(name, func(t *testing.T) {
+			for _, c := range completionCases() {
+				out, err := complete(c.line)
+				if err != nil {
+					t.Errorf("%q: %v", c.line, err)
+					continue
+				}
+				got := candidates(out)
+				want := slices.Sorted(slices.Values(c.want))
+				if !slices.Equal(got, want) {
+					t.Errorf("%q<Tab> offers %q, want %q", c.line, got, want)
+				}
+			}
+		})
+	}
+}
+
+// candidates are the sorted first fields of out's lines (fish adds a
+// description after a tab).
+func candidates(out string) []string {
+	var got []string
+	for _, line := range strings.Split(out, "\n") {
+		if f, _, _ := strings.Cut(line, "\t"); f != "" {
+			got = append(got, f)
+		}
+	}
+	slices.Sort(got)
+	return got
+}
