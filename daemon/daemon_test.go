@@ -1,0 +1,208 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/lifecycle"
+)
+
+// freePort returns a loopback port nobody listens on.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func testOptions(t *testing.T, env map[string]string) Options {
+	cfg := config.Defaults()
+	cfg.Port = freePort(t)
+	return Options{
+		Paths:  config.Paths{Home: t.TempDir()},
+		Config: cfg,
+		Reload: func() (config.DaemonConfig, error) { return cfg, nil },
+		Getenv: func(k string) string { return env[k] },
+	}
+}
+
+// runDaemon runs Run in the background until the test ends.
+func runDaemon(t *testing.T, o Options) (stop func() error) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Ready = w
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, o) }()
+	msg := make([]byte, 64)
+	n, _ := r.Read(msg)
+	r.Close()
+	if got := strings.TrimSpace(string(msg[:n])); got != lifecycle.ReadyMessage {
+		cancel()
+		t.Fatalf("readiness pipe said %q", got)
+	}
+	stopped := false
+	stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		return <-done
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+func TestRunServesAndCleansUp(t *testing.T) {
+	o := testOptions(t, nil)
+	stop := runDaemon(t, o)
+	st, err := lifecycle.ReadState(o.Paths.PIDFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(o.Paths.PIDFile()); fi.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode %v, want 0600", fi.Mode().Perm())
+	}
+	if st.PID != os.Getpid() || st.Port != o.Config.Port || st.ProcStart == 0 || st.Executable == "" {
+		t.Errorf("state file %+v", st)
+	}
+	resp, err := http.Get(st.URL() + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h lifecycle.Health
+	json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || h.Status != "ok" || h.PID != os.Getpid() || h.Port != o.Config.Port {
+		t.Errorf("GET /health: %s %+v", resp.Status, h)
+	}
+	for path, code := range map[string]int{"/ready": 200, "/nope": 404} {
+		resp, err := http.Get(st.URL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != code {
+			t.Errorf("GET %s: %s, want %d", path, resp.Status, code)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(o.Paths.PIDFile()); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("state file left after stop: %v", err)
+	}
+	if _, err := lifecycle.AcquireLock(o.Paths.LockFile()); err != nil {
+		t.Errorf("lock still held after stop: %v", err)
+	}
+}
+
+func TestRunBindFailureLeavesNothing(t *testing.T) {
+	o := testOptions(t, nil)
+	ln, err := net.Listen("tcp", o.Config.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	err = Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), o.Config.Addr()) {
+		t.Fatalf("Run on a taken port: %v; want an error naming %s", err, o.Config.Addr())
+	}
+	if _, err := os.Stat(o.Paths.PIDFile()); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("state file left after a bind failure: %v", err)
+	}
+	if holder, _ := lifecycle.LockHolder(o.Paths.LockFile()); holder != 0 {
+		t.Errorf("lock held by %d after a bind failure", holder)
+	}
+}
+
+// TestSystemdNotify runs the daemon with NOTIFY_SOCKET naming a real
+// unixgram socket, a path one and an abstract one, and reads READY=1 with
+// MAINPID, WATCHDOG=1 at half of WATCHDOG_USEC, and STOPPING=1.
+func TestSystemdNotify(t *testing.T) {
+	for name, addr := range map[string]string{
+		"path":     filepath.Join(t.TempDir(), "notify.sock"),
+		"abstract": fmt.Sprintf("@cco-test-notify-%d", os.Getpid()),
+	} {
+		t.Run(name, func(t *testing.T) {
+			sock, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: addr, Net: "unixgram"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sock.Close()
+			o := testOptions(t, map[string]string{
+				"NOTIFY_SOCKET": addr,
+				"WATCHDOG_USEC": "40000", // a ping every 20 ms
+				"WATCHDOG_PID":  strconv.Itoa(os.Getpid()),
+			})
+			stop := runDaemon(t, o)
+			want := []string{"READY=1\nMAINPID=" + strconv.Itoa(os.Getpid()), "WATCHDOG=1", "WATCHDOG=1", "WATCHDOG=1"}
+			for _, w := range want {
+				if got := readDatagram(t, sock); got != w {
+					t.Fatalf("notify socket got %q, want %q", got, w)
+				}
+			}
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				got := readDatagram(t, sock)
+				if got == "STOPPING=1" {
+					break
+				}
+				if got != "WATCHDOG=1" {
+					t.Fatalf("notify socket got %q, want STOPPING=1", got)
+				}
+			}
+		})
+	}
+}
+
+func TestWatchdogForAnotherPid(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	n, err := newNotifier(func(k string) string {
+		return map[string]string{"NOTIFY_SOCKET": sock, "WATCHDOG_USEC": "1000000", "WATCHDOG_PID": "1"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.close()
+	if n.watchdog != 0 {
+		t.Errorf("watchdog every %v for WATCHDOG_PID=1; want none", n.watchdog)
+	}
+}
+
+func readDatagram(t *testing.T, c *net.UnixConn) string {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 256)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatalf("reading the notify socket: %v", err)
+	}
+	return string(buf[:n])
+}

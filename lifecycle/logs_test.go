@@ -1,0 +1,114 @@
+package lifecycle
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestTail(t *testing.T) {
+	long := strings.Repeat("x", 3*tailBlock) // lines longer than a block
+	for _, tc := range []struct {
+		content string
+		n       int
+		want    string
+	}{
+		{"", 5, ""},
+		{"a\nb\nc\n", 0, ""},
+		{"a\nb\nc\n", 2, "b\nc\n"},
+		{"a\nb\nc\n", 3, "a\nb\nc\n"},
+		{"a\nb\nc\n", 10, "a\nb\nc\n"},
+		{"a\nb\nc", 2, "b\nc"},
+		{"\n\n\n", 2, "\n\n"},
+		{"a\n" + long + "\nz\n", 2, long + "\nz\n"},
+	} {
+		path := filepath.Join(t.TempDir(), "log")
+		os.WriteFile(path, []byte(tc.content), 0o600)
+		var out bytes.Buffer
+		end, err := Tail(&out, path, tc.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != tc.want || end != int64(len(tc.content)) {
+			t.Errorf("Tail(%.20q, %d) = %.20q, %d; want %.20q, %d", tc.content, tc.n, out.String(), end, tc.want, len(tc.content))
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// eventually waits until cond holds, or fails the test after 5 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// TestFollowRotationAndTruncation follows a log while it is appended to,
+// rotated by rename (with lines written to the old file just before), and
+// truncated, and sees each line once.
+func TestFollowRotationAndTruncation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "daemon.log")
+	appendTo := func(name string, lines ...string) {
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range lines {
+			fmt.Fprintln(f, l)
+		}
+		f.Close()
+	}
+	appendTo(path, "old")
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Follow(ctx, &out, path, int64(len("old\n")), 2*time.Millisecond) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	has := func(s string) func() bool { return func() bool { return strings.Contains(out.String(), s) } }
+
+	appendTo(path, "one", "two")
+	eventually(t, "two", has("two\n"))
+	os.Rename(path, path+".1")
+	appendTo(path+".1", "three") // written by the daemon just before it reopened
+	appendTo(path, "four")
+	eventually(t, "four", has("four\n"))
+	appendTo(path, "five")
+	eventually(t, "five", has("five\n"))
+	os.Truncate(path, 0)
+	appendTo(path, "six")
+	eventually(t, "six", has("six\n"))
+	if got, want := out.String(), "one\ntwo\nthree\nfour\nfive\nsix\n"; got != want {
+		t.Errorf("followed %q, want %q", got, want)
+	}
+}
