@@ -75,7 +75,7 @@ func (m *systemd) State(ctx context.Context) (State, error) {
 	if m.env.Getenv("XDG_RUNTIME_DIR") == "" && m.env.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
 		return st, m.noBus("neither XDG_RUNTIME_DIR nor DBUS_SESSION_BUS_ADDRESS is set")
 	}
-	args := systemctl("show", render.UnitName, "--property=LoadState,ActiveState,SubState,UnitFileState,MainPID,NRestarts")
+	args := systemctl("show", render.UnitName, "--property=LoadState,ActiveState,SubState,MainPID,NRestarts")
 	out, err := m.run(ctx, args)
 	if err != nil {
 		return st, err
@@ -87,7 +87,6 @@ func (m *systemd) State(ctx context.Context) (State, error) {
 		}
 	}
 	st.Loaded = props["LoadState"] == "loaded"
-	st.Enabled = props["UnitFileState"] == "enabled"
 	switch props["ActiveState"] {
 	case "active", "activating", "deactivating", "reloading":
 		st.Active = true
@@ -98,6 +97,18 @@ func (m *systemd) State(ctx context.Context) (State, error) {
 	}
 	st.PID, _ = strconv.Atoi(props["MainPID"])
 	st.Restarts, _ = strconv.Atoi(props["NRestarts"])
+	// Not show's UnitFileState: the manager caches it until the next
+	// daemon-reload, so it still says enabled after a disable.
+	args = systemctl("is-enabled", render.UnitName)
+	out, err = m.env.Runner.Run(ctx, args[0], args[1:]...)
+	if err != nil {
+		return st, m.notFound(err)
+	}
+	if isNoBus(out) {
+		return st, m.noBus(strings.TrimSpace(out.Stderr))
+	}
+	// is-enabled exits 1 for disabled and for not-found: its word decides.
+	st.Enabled = strings.TrimSpace(out.Stdout) == "enabled"
 	return st, nil
 }
 
@@ -106,7 +117,7 @@ func (m *systemd) State(ctx context.Context) (State, error) {
 func (m *systemd) run(ctx context.Context, args []string) (Output, error) {
 	out, err := m.env.Runner.Run(ctx, args[0], args[1:]...)
 	if err != nil {
-		return out, fmt.Errorf("%w: managing the %s needs systemd's systemctl", err, m.Name())
+		return out, m.notFound(err)
 	}
 	if out.Code == 0 {
 		return out, nil
@@ -115,6 +126,10 @@ func (m *systemd) run(ctx context.Context, args []string) (Output, error) {
 		return out, m.noBus(strings.TrimSpace(out.Stderr))
 	}
 	return out, fmt.Errorf("%s failed (exit %d): %s\nSee: systemctl --user status %s", shellJoin(args), out.Code, strings.TrimSpace(out.Stderr), render.UnitName)
+}
+
+func (m *systemd) notFound(err error) error {
+	return fmt.Errorf("%w: managing the %s needs systemd's systemctl", err, m.Name())
 }
 
 func (m *systemd) runStep(ctx context.Context, s Step) error {

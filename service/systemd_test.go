@@ -12,7 +12,9 @@ import (
 	"github.com/anthropics/cco/render"
 )
 
-const showCmd = "systemctl --user show cco-daemon.service --property=LoadState,ActiveState,SubState,UnitFileState,MainPID,NRestarts"
+const showCmd = "systemctl --user show cco-daemon.service --property=LoadState,ActiveState,SubState,MainPID,NRestarts"
+
+const isEnabledCmd = "systemctl --user is-enabled cco-daemon.service"
 
 func newTestSystemd(t *testing.T) (*systemd, *recorder, Env) {
 	t.Helper()
@@ -38,13 +40,24 @@ func TestSystemdPath(t *testing.T) {
 
 func TestSystemdState(t *testing.T) {
 	m, r, _ := newTestSystemd(t)
-	r.answer(showCmd, Output{Stdout: "LoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\nMainPID=4242\nNRestarts=2\n"})
+	r.answer(showCmd, Output{Stdout: "LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=4242\nNRestarts=2\n"})
+	r.answer(isEnabledCmd, Output{Stdout: "enabled\n"})
 	st, err := m.State(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantCalls(t, r, showCmd)
+	wantCalls(t, r, showCmd, isEnabledCmd)
 	if st.Installed() || !st.Loaded || !st.Enabled || !st.Active || st.PID != 4242 || st.Restarts != 2 || st.Detail != "active (running)" {
+		t.Errorf("state %+v", st)
+	}
+
+	r.answer(showCmd, Output{Stdout: "LoadState=not-found\nActiveState=inactive\nSubState=dead\nMainPID=0\nNRestarts=0\n"})
+	r.answer(isEnabledCmd, Output{Code: 1, Stdout: "not-found\n", Stderr: "Failed to get unit file state for cco-daemon.service: No such file or directory\n"})
+	st, err = m.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Loaded || st.Enabled || st.Active || st.Detail != "inactive (dead)" {
 		t.Errorf("state %+v", st)
 	}
 }
