@@ -4,8 +4,11 @@
 package tooltest
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"testing"
 )
 
@@ -36,3 +39,28 @@ func missing(t testing.TB, what, pkg string) {
 	}
 	t.Skipf("%s is not installed (apt-get install %s): skipping the check it does", what, pkg)
 }
+
+// Lint checks a man page with `mandoc -Tlint -Wwarning`: any warning fails.
+func Lint(t testing.TB, page string) {
+	t.Helper()
+	mandoc := Need(t, "mandoc", "mandoc")
+	if out, err := exec.Command(mandoc, "-Tlint", "-Wwarning", page).CombinedOutput(); err != nil {
+		t.Errorf("mandoc -Tlint -Wwarning %s: %v\n%s", filepath.Base(page), err, out)
+	}
+}
+
+// ManText is a man page as `man -l` shows a user at width columns, as
+// plain text.
+func ManText(t testing.TB, page string, width int) string {
+	t.Helper()
+	cmd := exec.Command(Need(t, "man", "man-db"), "-l", page)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("MANWIDTH=%d", width), "MAN_KEEP_FORMATTING=", "LC_ALL=C.UTF-8")
+	out, err := cmd.Output()
+	if err != nil || len(out) == 0 {
+		t.Errorf("man -l %s: %v", filepath.Base(page), err)
+	}
+	return overstrike.ReplaceAllString(string(out), "")
+}
+
+// overstrike is how man marks bold and underlined characters on a pipe.
+var overstrike = regexp.MustCompile(".\b")

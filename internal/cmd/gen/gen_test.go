@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -52,8 +50,6 @@ func writeTemp(t *testing.T) string {
 }
 
 func TestManPages(t *testing.T) {
-	mandoc := tooltest.Need(t, "mandoc", "mandoc")
-	man := tooltest.Need(t, "man", "man-db")
 	dir := writeTemp(t)
 	pages, err := filepath.Glob(filepath.Join(dir, "man", "*"))
 	if err != nil || len(pages) != 3 {
@@ -61,14 +57,12 @@ func TestManPages(t *testing.T) {
 	}
 	rendered := map[string]string{}
 	for _, page := range pages {
-		if out, err := exec.Command(mandoc, "-Tlint", "-Wwarning", page).CombinedOutput(); err != nil {
-			t.Errorf("mandoc -Tlint -Wwarning %s: %v\n%s", filepath.Base(page), err, out)
-		}
-		if text := render(t, man, page, 80); longest(text) > 80 {
+		tooltest.Lint(t, page)
+		if text := tooltest.ManText(t, page, 80); longest(text) > 80 {
 			t.Errorf("man -l %s at MANWIDTH=80 has a line of %d columns", filepath.Base(page), longest(text))
 		}
 		// Wide, so that no word is hyphenated or split across lines.
-		rendered[filepath.Base(page)] = strings.Join(strings.Fields(render(t, man, page, 1000)), " ")
+		rendered[filepath.Base(page)] = strings.Join(strings.Fields(tooltest.ManText(t, page, 1000)), " ")
 	}
 
 	model := model()
@@ -101,21 +95,6 @@ func TestManPages(t *testing.T) {
 		}
 	}
 }
-
-// render is a man page as `man -l` shows it at width columns, as plain text.
-func render(t *testing.T, man, page string, width int) string {
-	t.Helper()
-	cmd := exec.Command(man, "-l", page)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("MANWIDTH=%d", width), "MAN_KEEP_FORMATTING=", "LC_ALL=C.UTF-8")
-	out, err := cmd.Output()
-	if err != nil || len(out) == 0 {
-		t.Errorf("man -l %s: %v", filepath.Base(page), err)
-	}
-	return overstrike.ReplaceAllString(string(out), "")
-}
-
-// overstrike is how man marks bold and underlined characters on a pipe.
-var overstrike = regexp.MustCompile(".\b")
 
 func longest(text string) int {
 	n := 0
