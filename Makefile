@@ -32,6 +32,34 @@ lint: ## gofmt, go vet and staticcheck (pinned)
 generate: ## Regenerate completions/ and man/ from the command tree
 	$(GO) generate ./...
 
+# What install lays under $(DESTDIR): the paths distributions look in.
+MAN1        := $(wildcard man/*.1)
+MAN5        := $(wildcard man/*.5)
+INSTALLED   := $(BINDIR)/cco \
+	$(addprefix $(MANDIR)/man1/,$(notdir $(MAN1))) \
+	$(addprefix $(MANDIR)/man5/,$(notdir $(MAN5))) \
+	$(DATADIR)/bash-completion/completions/cco \
+	$(DATADIR)/zsh/site-functions/_cco \
+	$(DATADIR)/fish/vendor_completions.d/cco.fish \
+	$(SYSTEMDUSERDIR)/cco-daemon.service
+
+install: build ## Install cco, its man pages, completions and systemd user unit (PREFIX=/usr/local DESTDIR=)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions \
+		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d $(DESTDIR)$(SYSTEMDUSERDIR)
+	install -m 755 cco $(DESTDIR)$(BINDIR)/cco
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
+	install -m 644 completions/cco.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/cco
+	install -m 644 completions/_cco $(DESTDIR)$(DATADIR)/zsh/site-functions/_cco
+	install -m 644 completions/cco.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/cco.fish
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+		./cco daemon render --os linux --output "$$tmp" --exec $(BINDIR)/cco >/dev/null && \
+		install -m 644 "$$tmp/cco-daemon.service" $(DESTDIR)$(SYSTEMDUSERDIR)/cco-daemon.service
+
+uninstall: ## Remove what install installed (same PREFIX and DESTDIR)
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+
 clean: ## Remove build output
 	rm -f cco
 
