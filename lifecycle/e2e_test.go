@@ -1,0 +1,180 @@
+package lifecycle_test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/lifecycle"
+)
+
+// ccoBin is the real cco binary, built once for the end-to-end tests and
+// the benchmarks.
+var ccoBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cco-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	ccoBin = filepath.Join(dir, "cco")
+	build := exec.Command("go", "build", "-o", ccoBin, "github.com/anthropics/cco")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building cco:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestScripts runs testdata/script/*.txtar against the real binary, with a
+// temporary HOME and CCO_HOME and a free loopback port in $PORT. Whatever
+// daemon a script leaves holding the lock is killed at the end, by pid.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			home := filepath.Join(env.WorkDir, "home")
+			ccoHome := filepath.Join(home, ".cco")
+			env.Setenv("PATH", filepath.Dir(ccoBin)+string(os.PathListSeparator)+env.Getenv("PATH"))
+			env.Setenv("HOME", home)
+			env.Setenv("CCO_HOME", ccoHome)
+			env.Setenv("PORT", strconv.Itoa(freePort(env.T())))
+			env.Setenv("PORT2", strconv.Itoa(freePort(env.T())))
+			env.Defer(func() { killDaemon(ccoHome) })
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"daemon":     cmdDaemon,
+			"spawnsleep": cmdSpawnSleep,
+			"alive":      cmdAlive,
+			"forgestate": cmdForgeState,
+			"holdport":   cmdHoldPort,
+			"waitlog":    cmdWaitLog,
+		},
+	})
+}
+
+func freePort(t testscript.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// killDaemon kills the process holding the daemon lock of ccoHome, if any.
+func killDaemon(ccoHome string) {
+	if pid, _ := lifecycle.LockHolder(filepath.Join(ccoHome, "daemon.lock")); pid > 0 {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// daemon count N: N processes hold the lock (0 or 1).
+// daemon signal SIG: send SIG (HUP, KILL, …) to the lock holder, and for
+// KILL wait until the lock is free.
+func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
+	lock := filepath.Join(ts.Getenv("CCO_HOME"), "daemon.lock")
+	pid, err := lifecycle.LockHolder(lock)
+	ts.Check(err)
+	switch {
+	case len(args) == 2 && args[0] == "count":
+		n := 0
+		if pid != 0 {
+			n = 1
+		}
+		if (strconv.Itoa(n) == args[1]) == neg {
+			ts.Fatalf("%d daemons hold %s", n, lock)
+		}
+	case len(args) == 2 && args[0] == "signal":
+		if pid == 0 {
+			ts.Fatalf("no daemon holds %s", lock)
+		}
+		sig := map[string]syscall.Signal{"HUP": syscall.SIGHUP, "KILL": syscall.SIGKILL, "TERM": syscall.SIGTERM}[args[1]]
+		ts.Check(syscall.Kill(pid, sig))
+		if sig == syscall.SIGKILL {
+			waitUntil(ts, "the lock is free", func() bool {
+				p, _ := lifecycle.LockHolder(lock)
+				return p == 0
+			})
+		}
+	default:
+		ts.Fatalf("usage: daemon count N | daemon signal SIG")
+	}
+}
+
+// spawnsleep VAR: start `sleep 300`, an unrelated process, and put its pid
+// in $VAR. It is killed when the script ends.
+func cmdSpawnSleep(ts *testscript.TestScript, neg bool, args []string) {
+	cmd := exec.Command("sleep", "300")
+	ts.Check(cmd.Start())
+	ts.Defer(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	ts.Setenv(args[0], strconv.Itoa(cmd.Process.Pid))
+}
+
+// alive PID: the process runs (and is not a zombie).
+func cmdAlive(ts *testscript.TestScript, neg bool, args []string) {
+	pid, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	alive := err == nil && !regexp.MustCompile(`\) Z `).Match(data)
+	if alive == neg {
+		ts.Fatalf("process %d alive: %v", pid, alive)
+	}
+}
+
+// forgestate PID: write a state file naming PID, as a crashed daemon whose
+// pid was reused would leave.
+func cmdForgeState(ts *testscript.TestScript, neg bool, args []string) {
+	pid, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	paths := config.Paths{Home: ts.Getenv("CCO_HOME")}
+	ts.Check(paths.Ensure())
+	ts.Check(lifecycle.WriteState(paths.PIDFile(), &lifecycle.State{
+		PID: pid, StartedAt: time.Now(), Host: "127.0.0.1", Port: 1, Version: "dev",
+		Executable: ccoBin, ProcStart: 1,
+	}))
+}
+
+// holdport: listen on 127.0.0.1:$PORT until the script ends.
+func cmdHoldPort(ts *testscript.TestScript, neg bool, args []string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+ts.Getenv("PORT"))
+	ts.Check(err)
+	ts.Defer(func() { ln.Close() })
+}
+
+// waitlog REGEXP: wait up to 5 s for a line of daemon.log to match.
+func cmdWaitLog(ts *testscript.TestScript, neg bool, args []string) {
+	re := regexp.MustCompile("(?m)" + args[0])
+	path := filepath.Join(ts.Getenv("CCO_HOME"), "daemon.log")
+	waitUntil(ts, fmt.Sprintf("daemon.log to match %q", args[0]), func() bool {
+		data, _ := os.ReadFile(path)
+		return re.Match(data)
+	})
+}
+
+func waitUntil(ts *testscript.TestScript, what string, cond func() bool) {
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			ts.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
