@@ -69,8 +69,10 @@ func TestCompletionInShells(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A Tab press must not touch cco's files: CCO_HOME must stay missing.
+	ccoHome := filepath.Join(t.TempDir(), "cco-home")
 	run := func(cmd *exec.Cmd) (string, error) {
-		cmd.Env = append(os.Environ(), "PATH="+path)
+		cmd.Env = append(os.Environ(), "PATH="+path, "CCO_HOME="+ccoHome)
 		out, err := cmd.Output()
 		return string(out), err
 	}
@@ -122,6 +124,9 @@ func TestCompletionInShells(t *testing.T) {
 				}
 			}
 		})
+	}
+	if _, err := os.Stat(ccoHome); !os.IsNotExist(err) {
+		t.Errorf("completing created CCO_HOME (%v)", err)
 	}
 }
 
