@@ -136,12 +136,15 @@ func (m *launchd) State(ctx context.Context) (State, error) {
 func (m *launchd) target(st State) string { return m.domainOf(st) + "/" + render.LaunchdLabel }
 
 // domainOf is the state's domain; a preview that probed nothing assumes
-// the gui domain.
+// the gui domain, or the user domain over SSH.
 func (m *launchd) domainOf(st State) string {
-	if st.Domain == "" {
-		return m.gui()
+	switch {
+	case st.Domain != "":
+		return st.Domain
+	case m.env.Getenv("SSH_CONNECTION") != "":
+		return m.user()
 	}
-	return st.Domain
+	return m.gui()
 }
 
 func (m *launchd) Apply(ctx context.Context, p Plan, done func(Step)) error {
