@@ -19,8 +19,6 @@ import (
 	"github.com/anthropics/cco/lifecycle"
 )
 
-var errNotBuilt = errors.New("not built yet")
-
 func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
 	start := &startCmd{env: e, overrides: config.Overrides{}}
 	sc := daemon.Command("start", "Start the daemon in the background and wait until it serves.").Action(action(start.run))
@@ -186,8 +184,15 @@ type statusCmd struct {
 	json bool
 }
 
-// run prints the daemon's status. With --json it prints lifecycle.Status,
-// whose schema is documented there. Exit 0: running and answering; 1:
+// statusJSON is what `cco daemon status --json` prints: the fields of
+// lifecycle.Status (schema documented there) and "service", the per-user
+// service as serviceState describes it, null where the platform has none.
+type statusJSON struct {
+	*lifecycle.Status
+	Service *serviceState `json:"service"`
+}
+
+// run prints the daemon's status. Exit 0: running and answering; 1:
 // running but not answering; 3: not running.
 func (c *statusCmd) run() error {
 	paths, err := c.env.Paths()
@@ -198,14 +203,18 @@ func (c *statusCmd) run() error {
 	if err != nil {
 		return err
 	}
+	svc, err := serviceStatus(c.env)
+	if err != nil {
+		return err
+	}
 	if c.json {
 		enc := json.NewEncoder(c.env.Stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(s); err != nil {
+		if err := enc.Encode(statusJSON{s, svc}); err != nil {
 			return err
 		}
 	} else {
-		c.print(s)
+		c.print(s, svc)
 	}
 	switch s.State {
 	case lifecycle.StateRunning:
@@ -217,7 +226,7 @@ func (c *statusCmd) run() error {
 	}
 }
 
-func (c *statusCmd) print(s *lifecycle.Status) {
+func (c *statusCmd) print(s *lifecycle.Status, svc *serviceState) {
 	w := c.env.Stdout
 	if s.Stale != "" {
 		fmt.Fprintln(c.env.Stderr, "cco: "+s.Stale)
@@ -225,8 +234,6 @@ func (c *statusCmd) print(s *lifecycle.Status) {
 	switch s.State {
 	case lifecycle.StateStopped:
 		fmt.Fprintln(w, "cco daemon is not running")
-		fmt.Fprintf(w, "  log:     %s\n", s.LogFile)
-		return
 	case lifecycle.StateRunning:
 		fmt.Fprintf(w, "cco daemon is running (pid %d) on %s\n", s.PID, s.URL)
 	default:
@@ -239,6 +246,9 @@ func (c *statusCmd) print(s *lifecycle.Status) {
 		fmt.Fprintf(w, "  version: %s\n", s.Version)
 	}
 	fmt.Fprintf(w, "  log:     %s\n", s.LogFile)
+	if svc != nil {
+		fmt.Fprintf(w, "  %s\n", svc)
+	}
 }
 
 type logsCmd struct {
