@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -13,6 +14,7 @@ import (
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/docs"
 	"github.com/anthropics/cco/internal/tooltest"
+	"github.com/anthropics/cco/lifecycle"
 )
 
 // root is the repository, seen from this package's directory.
@@ -78,6 +80,14 @@ func TestManPages(t *testing.T) {
 		}
 	}
 	want = append(want, "NOTIFY_SOCKET", "CCO_HOME", "EXIT STATUS", "EXAMPLES", "SEE ALSO", "FILES")
+	// Every field of `cco daemon status --json`, which the page documents.
+	for _, v := range []any{lifecycle.Status{}, lifecycle.Health{}} {
+		typ := reflect.TypeOf(v)
+		for i := range typ.NumField() {
+			name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			want = append(want, name)
+		}
+	}
 	for _, k := range config.Keys {
 		want = append(want, k.EnvVar())
 	}
