@@ -89,7 +89,7 @@ type terminated int
 func New(e *Env) *kingpin.Application {
 	app := kingpin.New("cco", "Run and keep running the CCO daemon, the local background server of CCO (Claude Code Orchestra).")
 	app.Version(version.String())
-	app.HelpFlag.Short('h')
+	app.HelpFlag.Short('h').Help("Show help for the command.")
 	app.UsageTemplate(docs.UsageTemplate).UsageFuncs(docs.UsageFuncs())
 	app.UsageWriter(e.Stdout)
 	app.ErrorWriter(e.Stderr)

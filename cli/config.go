@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"text/tabwriter"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -33,7 +34,7 @@ func configureConfigCmd(daemon *kingpin.CmdClause, e *Env) {
 
 	validate := &configValidateCmd{env: e}
 	vc := c.Command("validate", "Check a config file and list every problem in it; exit 1 when there is any.").Action(action(validate.run))
-	vc.Arg("file", "The file to check (default: $CCO_HOME/config.toml).").ExistingFileVar(&validate.file)
+	vc.Arg("file", "The file to check (default: $CCO_HOME/config.toml).").StringVar(&validate.file)
 
 	path := &configPathCmd{env: e}
 	c.Command("path", "Print the path of config.toml.").Action(action(path.run))
@@ -181,6 +182,10 @@ func (c *configValidateCmd) run() error {
 			return err
 		}
 		path = paths.Config()
+	} else if _, err := os.Stat(path); err != nil {
+		// A file named on the command line must exist; only the user's own
+		// config.toml may be missing (then every key takes its default).
+		return err
 	}
 	if _, err := config.ReadFile(path); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
