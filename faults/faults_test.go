@@ -1,0 +1,621 @@
+//go:build faults
+
+// Package faults injects faults under a real cco binary: CCO_HOME on a full,
+// a read-only and a foreign filesystem, config.toml replaced under a running
+// daemon then SIGHUP, cco killed at random points while it writes files,
+// and the log directory removed under a running daemon. Each must end with
+// a clear error and nothing lost. Root is needed (mounts, setpriv): without
+// it the tests skip, except under CI=true, where they fail.
+//
+//	make faults
+package faults
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func needRoot(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("fault injection needs root (mounts, setpriv) and CI=true: failing rather than skipping")
+		}
+		t.Skip("fault injection needs root (mounts, setpriv): skipped")
+	}
+	bin := os.Getenv("CCO_BIN")
+	if bin == "" {
+		t.Fatal("CCO_BIN is not set: run `make faults`, which builds ./cco and passes it")
+	}
+	return bin
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// mountTmpfs mounts a tmpfs of size bytes on a new directory and unmounts
+// it when the test ends.
+func mountTmpfs(t *testing.T, size int) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0755", size)); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Errorf("umount %s: %v (detaching)", dir, err)
+			_ = syscall.Unmount(dir, syscall.MNT_DETACH)
+		}
+	})
+	return dir
+}
+
+// fill writes into dir until the filesystem is full.
+func fill(t *testing.T, dir string) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !strings.Contains(err.Error(), "no space") {
+				t.Fatalf("filling: %v", err)
+			}
+			break
+		}
+	}
+	// Top up the last partial block too.
+	for _, n := range []int{512, 64, 1} {
+		for {
+			if _, err := f.Write(buf[:n]); err != nil {
+				break
+			}
+		}
+	}
+}
+
+type cco struct {
+	t    *testing.T
+	bin  string
+	home string
+	env  []string
+	pre  []string // a command prefix, such as setpriv … --
+}
+
+func newCCO(t *testing.T, bin, home string) *cco {
+	c := &cco{t: t, bin: bin, home: home,
+		env: []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "CCO_HOME=" + home}}
+	t.Cleanup(func() { endOurs(t, home) })
+	return c
+}
+
+func (c *cco) run(args ...string) (string, int) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	argv := append(append(append([]string(nil), c.pre...), c.bin), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = c.env
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else {
+			c.t.Fatalf("cco %v: %v", args, err)
+		}
+	}
+	if ctx.Err() != nil {
+		c.t.Errorf("cco %v hung for 30 s", args)
+	}
+	if bytes.Contains(out, []byte("panic:")) {
+		c.t.Errorf("cco %v panicked:\n%s", args, out)
+	}
+	c.t.Logf("$ cco %s  → exit %d\n%s", strings.Join(args, " "), code, strings.TrimSpace(string(out)))
+	return string(out), code
+}
+
+// ours reports whether pid is a live process with CCO_HOME=home.
+func ours(pid int, home string) bool {
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return false
+	}
+	if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); bytes.Contains(st, []byte(") Z ")) {
+		return false
+	}
+	return bytes.Contains(append([]byte{0}, env...), []byte("\x00CCO_HOME="+home+"\x00"))
+}
+
+func processesOf(home string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err == nil && pid != os.Getpid() && ours(pid, home) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// endOurs ends, by pid, every process this test started for home.
+func endOurs(t *testing.T, home string) {
+	for _, pid := range processesOf(home) {
+		t.Logf("ending pid %d left for %s", pid, home)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// noneLeft waits briefly for home's processes to go, then fails if any is left.
+func noneLeft(t *testing.T, home string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for len(processesOf(home)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if left := processesOf(home); len(left) > 0 {
+		t.Errorf("processes left for %s: %v", home, left)
+	}
+}
+
+func daemonPID(t *testing.T, home string) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(home, "daemon.pid"))
+	if err != nil {
+		t.Fatalf("reading the state file: %v", err)
+	}
+	m := regexp.MustCompile(`"pid":\s*(\d+)`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no pid in the state file: %s", b)
+	}
+	pid, _ := strconv.Atoi(string(m[1]))
+	if !ours(pid, home) {
+		t.Fatalf("pid %d of the state file is not our daemon", pid)
+	}
+	return pid
+}
+
+func get(port int, path string) (int, error) {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func clearError(t *testing.T, what, out string, code int, words ...string) {
+	t.Helper()
+	if code == 0 {
+		t.Errorf("%s: exit 0, want an error", what)
+		return
+	}
+	low := strings.ToLower(out)
+	for _, w := range words {
+		if strings.Contains(low, w) {
+			return
+		}
+	}
+	t.Errorf("%s: exit %d but the message does not say why (want one of %q):\n%s", what, code, words, out)
+}
+
+// TestFullFilesystem: CCO_HOME on a full tmpfs.
+func TestFullFilesystem(t *testing.T) {
+	bin := needRoot(t)
+	mnt := mountTmpfs(t, 256<<10)
+	home := filepath.Join(mnt, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	old := fmt.Sprintf("port = %d\n", port)
+	cfg := filepath.Join(home, "config.toml")
+	if err := os.WriteFile(cfg, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCCO(t, bin, home)
+
+	// A daemon that runs when the disk fills keeps serving and stops cleanly.
+	if out, code := c.run("daemon", "start"); code != 0 {
+		t.Fatalf("start before the disk filled: %d %s", code, out)
+	}
+	fill(t, mnt)
+	for i := 0; i < 20; i++ {
+		if code, err := get(port, "/health"); err != nil || code != 200 {
+			t.Fatalf("/health on a full disk: %d %v", code, err)
+		}
+	}
+	if _, code := c.run("daemon", "status"); code != 0 {
+		t.Errorf("status on a full disk: exit %d, want 0 (running)", code)
+	}
+	if out, code := c.run("daemon", "stop"); code != 0 {
+		t.Errorf("stop on a full disk: exit %d: %s", code, out)
+	}
+	noneLeft(t, home)
+
+	fill(t, mnt) // stop freed the state file's block
+	out, code := c.run("daemon", "config", "set", "log_level", "debug")
+	clearError(t, "config set on a full disk", out, code, "no space")
+	if got := mustRead(t, cfg); string(got) != old {
+		t.Errorf("config.toml changed by a failed set: %q", got)
+	}
+	fill(t, mnt)
+	out, code = c.run("daemon", "start")
+	clearError(t, "start on a full disk", out, code, "no space")
+	noneLeft(t, home)
+	if _, err := get(port, "/health"); err == nil {
+		t.Errorf("something serves on %d after a failed start", port)
+	}
+	ents, _ := os.ReadDir(home)
+	for _, e := range ents {
+		if !map[string]bool{"config.toml": true, "daemon.log": true, "daemon.lock": true, "daemon.start.lock": true}[e.Name()] {
+			t.Errorf("left in CCO_HOME after the failures: %s", e.Name())
+		}
+	}
+}
+
+// TestReadOnlyFilesystem: CCO_HOME on a read-only mount.
+func TestReadOnlyFilesystem(t *testing.T) {
+	bin := needRoot(t)
+	mnt := mountTmpfs(t, 1<<20)
+	home := filepath.Join(mnt, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	old := fmt.Sprintf("port = %d\n", port)
+	cfg := filepath.Join(home, "config.toml")
+	if err := os.WriteFile(cfg, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("", mnt, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+		t.Fatalf("remount ro: %v", err)
+	}
+	c := newCCO(t, bin, home)
+	out, code := c.run("daemon", "config", "set", "port", strconv.Itoa(port+1))
+	clearError(t, "config set on a read-only CCO_HOME", out, code, "read-only")
+	if got := mustRead(t, cfg); string(got) != old {
+		t.Errorf("config.toml changed: %q", got)
+	}
+	out, code = c.run("daemon", "start")
+	clearError(t, "start on a read-only CCO_HOME", out, code, "read-only")
+	noneLeft(t, home)
+	if _, code := c.run("daemon", "status"); code != 3 {
+		t.Errorf("status on a read-only CCO_HOME: exit %d, want 3 (not running)", code)
+	}
+	if out, code := c.run("daemon", "config", "show"); code != 0 {
+		t.Errorf("config show on a read-only CCO_HOME: %d %s", code, out)
+	}
+}
+
+// TestNotOwned: CCO_HOME belongs to root (0700) and cco runs as nobody.
+func TestNotOwned(t *testing.T) {
+	bin := needRoot(t)
+	// A copy of cco that nobody may execute, in a directory nobody may enter.
+	pub, err := os.MkdirTemp("", "cco-faults-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(pub) })
+	if err := os.Chmod(pub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	nbin := filepath.Join(pub, "cco")
+	if err := os.WriteFile(nbin, mustRead(t, bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Join(pub, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	old := fmt.Sprintf("port = %d\n", port)
+	cfg := filepath.Join(home, "config.toml")
+	if err := os.WriteFile(cfg, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCCO(t, nbin, home)
+	c.pre = []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"}
+	for _, args := range [][]string{
+		{"daemon", "config", "set", "port", strconv.Itoa(port + 1)},
+		{"daemon", "config", "show"},
+		{"daemon", "start"},
+		{"daemon", "logs"},
+	} {
+		out, code := c.run(args...)
+		clearError(t, strings.Join(args, " ")+" as nobody in root's CCO_HOME", out, code, "permission denied", "not owned", "owned by")
+	}
+	if got := mustRead(t, cfg); string(got) != old {
+		t.Errorf("config.toml changed: %q", got)
+	}
+	noneLeft(t, home)
+	if _, err := get(port, "/health"); err == nil {
+		t.Errorf("something serves on %d", port)
+	}
+}
+
+// TestReplaceConfigThenSIGHUP: config.toml replaced under a running daemon,
+// then SIGHUP: a valid file applies, an invalid one is refused with a logged
+// reason and the daemon keeps running.
+func TestReplaceConfigThenSIGHUP(t *testing.T) {
+	bin := needRoot(t)
+	home := t.TempDir()
+	port := freePort(t)
+	cfg := filepath.Join(home, "config.toml")
+	write := func(s string) {
+		tmp := cfg + ".new"
+		if err := os.WriteFile(tmp, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(fmt.Sprintf("port = %d\nlog_level = \"info\"\n", port))
+	c := newCCO(t, bin, home)
+	if out, code := c.run("daemon", "start"); code != 0 {
+		t.Fatalf("start: %d %s", code, out)
+	}
+	pid := daemonPID(t, home)
+	logf := filepath.Join(home, "daemon.log")
+	waitLog := func(re string) bool {
+		deadline := time.Now().Add(3 * time.Second)
+		for time.Now().Before(deadline) {
+			if regexp.MustCompile(re).Match(mustRead(t, logf)) {
+				return true
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return false
+	}
+
+	write(fmt.Sprintf("port = %d\nlog_level = \"debug\"\n", port))
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if !waitLog(`msg=reloaded log_level=debug`) {
+		t.Errorf("no reload logged after SIGHUP:\n%s", mustRead(t, logf))
+	}
+	if code, err := get(port, "/after-reload"); err != nil || code != 404 {
+		t.Errorf("request after reload: %d %v", code, err)
+	}
+	if !waitLog(`level=DEBUG msg=request method=GET path=/after-reload`) {
+		t.Errorf("debug level not in force after reload:\n%s", mustRead(t, logf))
+	}
+
+	write("port = \"not a number\"\nbogus_key = 1\n")
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if !waitLog(`level=ERROR msg="reload failed`) {
+		t.Errorf("a bad config.toml on SIGHUP left no clear error in the log:\n%s", mustRead(t, logf))
+	}
+	if code, err := get(port, "/health"); err != nil || code != 200 {
+		t.Errorf("/health after a refused reload: %d %v", code, err)
+	}
+	if !ours(pid, home) {
+		t.Errorf("the daemon died on a bad reload")
+	}
+	write(fmt.Sprintf("port = %d\n", port))
+	if out, code := c.run("daemon", "stop"); code != 0 {
+		t.Errorf("stop: %d %s", code, out)
+	}
+	noneLeft(t, home)
+}
+
+// killAtRandom runs cco args and SIGKILLs it after a random delay up to
+// max; it reports whether cco finished by itself first.
+func killAtRandom(t *testing.T, rng *rand.Rand, env []string, max time.Duration, bin string, args ...string) bool {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err == nil
+	case <-time.After(time.Duration(rng.Int64N(int64(max)))):
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		err := <-done
+		return err == nil
+	}
+}
+
+// TestKillDuringConfigSet: config.toml is always the old or the new file.
+func TestKillDuringConfigSet(t *testing.T) {
+	bin := needRoot(t)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	old := "# my settings\nport = 4000\nlog_level = \"warn\"\n"
+	// What a completed set writes.
+	ref := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ref, "config.toml"), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cref := newCCO(t, bin, ref)
+	if out, code := cref.run("daemon", "config", "set", "port", "4001"); code != 0 {
+		t.Fatalf("reference set: %d %s", code, out)
+	}
+	want := string(mustRead(t, filepath.Join(ref, "config.toml")))
+
+	home := t.TempDir()
+	cfg := filepath.Join(home, "config.toml")
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "CCO_HOME=" + home}
+	var olds, news, finished int
+	for i := 0; i < 300; i++ {
+		if err := os.WriteFile(cfg, []byte(old), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if killAtRandom(t, rng, env, 4*time.Millisecond, bin, "daemon", "config", "set", "port", "4001") {
+			finished++
+		}
+		switch got := string(mustRead(t, cfg)); got {
+		case old:
+			olds++
+		case want:
+			news++
+		default:
+			t.Fatalf("run %d: config.toml is neither the old nor the new file:\n%q", i, got)
+		}
+	}
+	litter := 0
+	ents, _ := os.ReadDir(home)
+	for _, e := range ents {
+		if e.Name() != "config.toml" {
+			litter++
+		}
+	}
+	t.Logf("300 runs killed at random: %d old, %d new (%d finished before the kill); %d temporary files left behind", olds, news, finished, litter)
+}
+
+// TestKillDuringRender: every rendered file is the old or the new version.
+func TestKillDuringRender(t *testing.T) {
+	bin := needRoot(t)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=/nonexistent", "CCO_HOME=/nonexistent/.cco"}
+	render := func(dir, exe string) map[string]string {
+		cmd := exec.Command(bin, "daemon", "render", "--os", "linux", "--output", dir, "--exec", exe)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("render: %v %s", err, out)
+		}
+		files := map[string]string{}
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			files[e.Name()] = string(mustRead(t, filepath.Join(dir, e.Name())))
+		}
+		return files
+	}
+	oldV := render(t.TempDir(), "/opt/old/bin/cco")
+	newV := render(t.TempDir(), "/opt/new/bin/cco")
+	if len(oldV) == 0 {
+		t.Fatal("render wrote nothing")
+	}
+	changed := 0
+	for name := range oldV {
+		if oldV[name] != newV[name] {
+			changed++
+		}
+	}
+	if changed == 0 {
+		t.Fatal("old and new renders are identical: the test would prove nothing")
+	}
+	out := t.TempDir()
+	var mixed int
+	for i := 0; i < 200; i++ {
+		_ = os.RemoveAll(out)
+		for name, data := range oldV {
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(out, name), []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		killAtRandom(t, rng, env, 4*time.Millisecond, bin, "daemon", "render", "--os", "linux", "--output", out, "--exec", "/opt/new/bin/cco")
+		for name := range oldV {
+			got := string(mustRead(t, filepath.Join(out, name)))
+			if got != oldV[name] && got != newV[name] {
+				mixed++
+				t.Errorf("run %d: %s is neither the old nor the new version:\n%q", i, name, got)
+			}
+		}
+	}
+	t.Logf("200 renders killed at random: %d files mixed", mixed)
+}
+
+// TestLogDirRemoved: CCO_HOME (the log's directory) removed under a running
+// daemon. The daemon keeps serving; status answers clearly; after SIGHUP the
+// log is written again; stop still ends it.
+func TestLogDirRemoved(t *testing.T) {
+	bin := needRoot(t)
+	home := filepath.Join(t.TempDir(), "cco")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(fmt.Sprintf("port = %d\nlog_level = \"debug\"\n", port)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCCO(t, bin, home)
+	if out, code := c.run("daemon", "start"); code != 0 {
+		t.Fatalf("start: %d %s", code, out)
+	}
+	pid := daemonPID(t, home)
+	t.Cleanup(func() {
+		if ours(pid, home) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	if err := os.RemoveAll(home); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := get(port, "/while-removed"); err != nil || code != 404 {
+		t.Fatalf("the daemon stopped serving when its log directory went: %d %v", code, err)
+	}
+	out, code := c.run("daemon", "status")
+	if code == 0 && !strings.Contains(out, "running") {
+		t.Errorf("status with the directory removed: exit 0 but says %q", out)
+	}
+	if code == 3 {
+		t.Errorf("status says not running while the daemon (pid %d) serves on %d:\n%s", pid, port, out)
+	}
+	_ = syscall.Kill(pid, syscall.SIGHUP)
+	time.Sleep(200 * time.Millisecond)
+	if code, err := get(port, "/after-hup"); err != nil || code != 404 {
+		t.Errorf("request after SIGHUP: %d %v", code, err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	b, err := os.ReadFile(filepath.Join(home, "daemon.log"))
+	switch {
+	case err != nil:
+		t.Errorf("after SIGHUP the daemon still logs nowhere readable (%v): lines are lost until it restarts", err)
+	case !bytes.Contains(b, []byte("path=/after-hup")):
+		t.Errorf("after SIGHUP the new log lacks the request:\n%s", b)
+	}
+	out, code = c.run("daemon", "stop")
+	if ours(pid, home) {
+		time.Sleep(500 * time.Millisecond)
+	}
+	if ours(pid, home) {
+		t.Errorf("`cco daemon stop` (exit %d: %s) left the daemon (pid %d) running once its directory was removed", code, strings.TrimSpace(out), pid)
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	noneLeft(t, home)
+}
