@@ -63,6 +63,7 @@ type soak struct {
 	mu         sync.Mutex
 	acked      []int64 // request numbers the daemon answered
 	violations []string
+	notes      []string
 	codes      map[string]int // "cmd exit" -> count
 	kills      int
 }
@@ -72,6 +73,16 @@ func (s *soak) violate(format string, args ...any) {
 	defer s.mu.Unlock()
 	if len(s.violations) < 50 {
 		s.violations = append(s.violations, fmt.Sprintf(format, args...))
+	}
+}
+
+// note records what is worth reading but not a failure by itself (a start
+// racing a kill -9 may fail, and must say why).
+func (s *soak) note(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.notes) < 20 {
+		s.notes = append(s.notes, fmt.Sprintf(format, args...))
 	}
 }
 
@@ -306,8 +317,10 @@ func TestSoak(t *testing.T) {
 		}
 		switch r := rng.IntN(10); {
 		case r < 4:
-			if _, code := s.cco("daemon", "start"); code == 0 {
+			if out, code := s.cco("daemon", "start"); code == 0 {
 				started.Store(true)
+			} else {
+				s.note("start exited %d: %s", code, out)
 			}
 		case r < 7:
 			s.stopMu.Lock()
@@ -315,8 +328,10 @@ func TestSoak(t *testing.T) {
 			s.stopMu.Unlock()
 		default:
 			s.stopMu.Lock()
-			if _, code := s.cco("daemon", "restart"); code == 0 {
+			if out, code := s.cco("daemon", "restart"); code == 0 {
 				started.Store(true)
+			} else {
+				s.note("restart exited %d: %s", code, out)
 			}
 			s.stopMu.Unlock()
 		}
@@ -376,6 +391,9 @@ func TestSoak(t *testing.T) {
 	t.Logf("%d cycles in %s (limit %d cycles, %s); %d kill -9; %d requests answered, all checked against %d lines in %d log files; status said running %d times",
 		ran, elapsed.Round(time.Millisecond), cycles, limit, s.kills, len(s.acked), lines, files, statusRunning.Load())
 	t.Logf("exit codes: %s", strings.Join(codes, ", "))
+	for _, n := range s.notes {
+		t.Log("note: " + n)
+	}
 	for _, v := range s.violations {
 		t.Error(v)
 	}
