@@ -46,7 +46,7 @@ type ccoTool struct {
 func (t *ccoTool) name() string { return "cco" }
 func (t *ccoTool) setup(w workload) error {
 	t.w = w
-	t.r = runner{env: baseEnv("CCO_HOME=" + w.home)}
+	t.r = runner{env: baseEnv("CCO_HOME="+w.home, "HOME="+w.home)}
 	return nil
 }
 func (t *ccoTool) start() error {
