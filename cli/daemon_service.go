@@ -60,6 +60,16 @@ func (e *Env) serviceManager(goos string) (service.Manager, error) {
 	return service.For(goos, e.serviceEnv())
 }
 
+// currentService is this platform's manager and what it has now.
+func (e *Env) currentService(ctx context.Context) (service.Manager, service.State, error) {
+	m, err := e.serviceManager(runtime.GOOS)
+	if err != nil {
+		return nil, service.State{}, err
+	}
+	cur, err := m.State(ctx)
+	return m, cur, err
+}
+
 // hostService is this platform's manager; nil, and no error, on a platform
 // without one.
 func (e *Env) hostService() (service.Manager, error) {
@@ -201,11 +211,7 @@ type uninstallCmd struct {
 
 func (c *uninstallCmd) run() error {
 	ctx := context.Background()
-	m, err := c.env.serviceManager(runtime.GOOS)
-	if err != nil {
-		return err
-	}
-	cur, err := m.State(ctx)
+	m, cur, err := c.env.currentService(ctx)
 	if err != nil {
 		return err
 	}
@@ -225,11 +231,7 @@ type enableCmd struct {
 
 func (c *enableCmd) run() error {
 	ctx := context.Background()
-	m, err := c.env.serviceManager(runtime.GOOS)
-	if err != nil {
-		return err
-	}
-	cur, err := m.State(ctx)
+	m, cur, err := c.env.currentService(ctx)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,8 @@
 package render
 
 import (
+	"github.com/anthropics/cco/internal/tooltest"
+
 	"bytes"
 	"encoding/json"
 	"os"
@@ -11,26 +13,11 @@ import (
 	"testing"
 )
 
-// need returns the path of a validator the tests run. Without it a test
-// fails under CI=true and is skipped elsewhere, naming what to install.
-func need(t testing.TB, tool, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(tool)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is missing (apt-get install %s); CI must run every validator", tool, pkg)
-	}
-	t.Skipf("%s is not installed (apt-get install %s): skipping the check it does", tool, pkg)
-	return ""
-}
-
 // verifyUnit runs `systemd-analyze verify --user` on a unit strictly: its
 // exit code misses unknown keys and bad values, so stderr must be empty.
 func verifyUnit(t *testing.T, unit []byte) {
 	t.Helper()
-	tool := need(t, "systemd-analyze", "systemd")
+	tool := tooltest.Need(t, "systemd-analyze", "systemd")
 	dir := t.TempDir()
 	runtimeDir := filepath.Join(dir, "run")
 	if err := os.Mkdir(runtimeDir, 0o700); err != nil {
@@ -54,7 +41,7 @@ func verifyUnit(t *testing.T, unit []byte) {
 // as JSON values.
 func readPlist(t *testing.T, plist []byte) map[string]any {
 	t.Helper()
-	python := need(t, "python3", "python3")
+	python := tooltest.Need(t, "python3", "python3")
 	cmd := exec.Command(python, "-c", `import json, plistlib, sys; json.dump(plistlib.loads(sys.stdin.buffer.read()), sys.stdout)`)
 	cmd.Stdin = bytes.NewReader(plist)
 	var stderr bytes.Buffer
@@ -74,7 +61,7 @@ func readPlist(t *testing.T, plist []byte) map[string]any {
 // a catalog maps Apple's public identifier to testdata/plist-1.0.dtd.
 func validatePlist(t *testing.T, plist []byte) {
 	t.Helper()
-	xmllint := need(t, "xmllint", "libxml2-utils")
+	xmllint := tooltest.Need(t, "xmllint", "libxml2-utils")
 	_, file, _, _ := runtime.Caller(0)
 	dtd := filepath.Join(filepath.Dir(file), "..", "testdata", "plist-1.0.dtd")
 	if _, err := os.Stat(dtd); err != nil {
