@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -65,6 +66,7 @@ func TestScripts(t *testing.T) {
 			"forgestate": cmdForgeState,
 			"holdport":   cmdHoldPort,
 			"waitlog":    cmdWaitLog,
+			"waitreader": cmdWaitReader,
 		},
 	})
 }
@@ -177,4 +179,22 @@ func waitUntil(ts *testscript.TestScript, what string, cond func() bool) {
 			ts.Fatalf("timed out waiting for %s", what)
 		}
 	}
+}
+
+// waitreader: wait up to 5 s for a process other than the daemon to hold
+// daemon.log open (Linux): `logs --follow` is following it.
+func cmdWaitReader(ts *testscript.TestScript, neg bool, args []string) {
+	home := ts.Getenv("CCO_HOME")
+	logPath := filepath.Join(home, "daemon.log")
+	daemon, _ := lifecycle.LockHolder(filepath.Join(home, "daemon.lock"))
+	waitUntil(ts, "a reader of daemon.log", func() bool {
+		links, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+		for _, l := range links {
+			pid, _ := strconv.Atoi(strings.Split(l, "/")[2])
+			if target, err := os.Readlink(l); err == nil && target == logPath && pid != daemon {
+				return true
+			}
+		}
+		return false
+	})
 }

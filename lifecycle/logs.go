@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -65,10 +66,12 @@ func tailStart(f *os.File, size int64, n int) int64 {
 }
 
 // Follow writes whole lines appended to the file at path from offset on,
-// until ctx is done. It keeps going across rotation (the path names a new
-// file: the rest of the old one is read first, then the new one from its
-// start) and truncation (read again from the start), and writes each line
-// once. It checks for new data every interval.
+// until ctx is done; then it writes what was appended up to that moment and
+// returns. It keeps going across rotation — the daemon renames path to
+// path.1 (and path.1 to path.2 …) and opens a new path: the rest of the old
+// file comes first, then any file rotated after it, then the new path — and
+// across truncation (read again from the start). Each line is written once.
+// It looks for new data every interval.
 func Follow(ctx context.Context, w io.Writer, path string, offset int64, interval time.Duration) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -78,33 +81,11 @@ func Follow(ctx context.Context, w io.Writer, path string, offset int64, interva
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return err
 	}
-	var partial []byte
-	buf := make([]byte, tailBlock)
-	// drain writes every whole line up to the end of f.
-	drain := func() error {
-		for {
-			n, err := f.Read(buf)
-			if n > 0 {
-				partial = append(partial, buf[:n]...)
-				if i := bytes.LastIndexByte(partial, '\n'); i >= 0 {
-					if _, werr := w.Write(partial[:i+1]); werr != nil {
-						return werr
-					}
-					partial = append(partial[:0], partial[i+1:]...)
-				}
-			}
-			if errors.Is(err, io.EOF) || n == 0 {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-		}
-	}
+	lw := &lineWriter{w: w}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	for {
-		if err := drain(); err != nil {
+	for final := false; ; {
+		if _, err := io.Copy(lw, f); err != nil {
 			return err
 		}
 		cur, err := f.Stat()
@@ -118,37 +99,88 @@ func Follow(ctx context.Context, w io.Writer, path string, offset int64, interva
 		case err != nil:
 			return err
 		case !os.SameFile(cur, next):
-			// Rotated: what the old file still holds comes first.
-			if err := drain(); err != nil {
+			if err := copyRotatedAfter(lw, path, cur); err != nil {
 				return err
 			}
-			if len(partial) > 0 {
-				if _, err := w.Write(append(partial, '\n')); err != nil {
-					return err
-				}
-				partial = partial[:0]
+			if err := lw.flush(); err != nil {
+				return err
 			}
-			nf, err := os.Open(path)
-			if err != nil {
+			if nf, err := os.Open(path); err == nil {
+				f.Close()
+				f = nf
 				continue
 			}
-			f.Close()
-			f = nf
-			continue
 		default:
 			if pos, err := f.Seek(0, io.SeekCurrent); err == nil && next.Size() < pos {
-				// Truncated: start over.
-				partial = partial[:0]
+				lw.partial = lw.partial[:0]
 				if _, err := f.Seek(0, io.SeekStart); err != nil {
 					return err
 				}
 				continue
 			}
 		}
+		if final {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
-			return nil
+			final = true
 		case <-tick.C:
 		}
 	}
+}
+
+// copyRotatedAfter copies the files rotated after old — path.N … path.1,
+// oldest first — when the log rotated more than once since it was last
+// looked at.
+func copyRotatedAfter(w io.Writer, path string, old os.FileInfo) error {
+	var newer []string
+	for i := 1; ; i++ {
+		name := path + "." + strconv.Itoa(i)
+		fi, err := os.Stat(name)
+		if err != nil || os.SameFile(fi, old) {
+			break
+		}
+		newer = append(newer, name)
+	}
+	for i := len(newer) - 1; i >= 0; i-- {
+		f, err := os.Open(newer[i])
+		if err != nil {
+			continue // rotated away meanwhile
+		}
+		_, err = io.Copy(w, f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lineWriter passes on whole lines only, keeping a partial last line until
+// its newline arrives.
+type lineWriter struct {
+	w       io.Writer
+	partial []byte
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.partial = append(l.partial, p...)
+	if i := bytes.LastIndexByte(l.partial, '\n'); i >= 0 {
+		if _, err := l.w.Write(l.partial[:i+1]); err != nil {
+			return 0, err
+		}
+		l.partial = append(l.partial[:0], l.partial[i+1:]...)
+	}
+	return len(p), nil
+}
+
+// flush writes a partial last line, ended: at the end of a rotated file.
+func (l *lineWriter) flush() error {
+	if len(l.partial) == 0 {
+		return nil
+	}
+	_, err := l.w.Write(append(l.partial, '\n'))
+	l.partial = l.partial[:0]
+	return err
 }

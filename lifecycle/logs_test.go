@@ -105,10 +105,18 @@ func TestFollowRotationAndTruncation(t *testing.T) {
 	eventually(t, "four", has("four\n"))
 	appendTo(path, "five")
 	eventually(t, "five", has("five\n"))
+	// Two rotations between two looks: path.2 is the old file, path.1 a
+	// whole file the follower never had open.
+	os.Rename(path+".1", path+".2")
+	os.Rename(path, path+".1")
+	os.Rename(path+".1", path+".2")
+	appendTo(path+".1", "five-b")
+	appendTo(path, "five-c")
+	eventually(t, "five-c", has("five-c\n"))
 	os.Truncate(path, 0)
 	appendTo(path, "six")
 	eventually(t, "six", has("six\n"))
-	if got, want := out.String(), "one\ntwo\nthree\nfour\nfive\nsix\n"; got != want {
+	if got, want := out.String(), "one\ntwo\nthree\nfour\nfive\nfive-b\nfive-c\nsix\n"; got != want {
 		t.Errorf("followed %q, want %q", got, want)
 	}
 }
