@@ -85,6 +85,9 @@ func (c *startCmd) run() error {
 	if err != nil {
 		return err
 	}
+	if s.Stale != "" {
+		fmt.Fprintln(c.env.Stderr, "cco: "+s.Stale)
+	}
 	if s.Already {
 		fmt.Fprintf(c.env.Stdout, "cco daemon already running (pid %d)%s\n", s.PID, onAddr(s.State))
 		return nil
@@ -98,6 +101,17 @@ func (c *startCmd) run() error {
 func (c *startCmd) startService(ctl *lifecycle.Controller, svc serviceControl) error {
 	if len(c.overrides) > 0 {
 		return fmt.Errorf("the daemon runs as the %s, which flags cannot reach: set them with `cco daemon config set` and restart", svc.Name())
+	}
+	in, err := ctl.Inspect()
+	if err != nil {
+		return err
+	}
+	if in.Stale != "" {
+		fmt.Fprintln(c.env.Stderr, "cco: "+in.Stale)
+	}
+	if r := in.Running; r != nil {
+		fmt.Fprintf(c.env.Stdout, "cco daemon already running as the %s (pid %d)%s\n", svc.Name(), r.PID, onAddr(r.State))
+		return nil
 	}
 	begin := time.Now()
 	if err := svc.Start(); err != nil {

@@ -88,8 +88,8 @@ func killDaemon(ccoHome string) {
 }
 
 // daemon count N: N processes hold the lock (0 or 1).
-// daemon signal SIG: send SIG (HUP, KILL, …) to the lock holder, and for
-// KILL wait until the lock is free.
+// daemon signal SIG: send SIG (HUP, KILL, QUIT, STOP, CONT) to the lock
+// holder, and for KILL and QUIT wait until the lock is free.
 func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 	lock := filepath.Join(ts.Getenv("CCO_HOME"), "daemon.lock")
 	pid, err := lifecycle.LockHolder(lock)
@@ -107,9 +107,15 @@ func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 		if pid == 0 {
 			ts.Fatalf("no daemon holds %s", lock)
 		}
-		sig := map[string]syscall.Signal{"HUP": syscall.SIGHUP, "KILL": syscall.SIGKILL, "TERM": syscall.SIGTERM}[args[1]]
+		sig := map[string]syscall.Signal{
+			"HUP": syscall.SIGHUP, "KILL": syscall.SIGKILL, "QUIT": syscall.SIGQUIT,
+			"STOP": syscall.SIGSTOP, "CONT": syscall.SIGCONT,
+		}[args[1]]
+		if sig == 0 {
+			ts.Fatalf("unknown signal %s", args[1])
+		}
 		ts.Check(syscall.Kill(pid, sig))
-		if sig == syscall.SIGKILL {
+		if sig == syscall.SIGKILL || sig == syscall.SIGQUIT {
 			waitUntil(ts, "the lock is free", func() bool {
 				p, _ := lifecycle.LockHolder(lock)
 				return p == 0

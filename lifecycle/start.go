@@ -40,6 +40,7 @@ type Started struct {
 	State   *State        // nil only when an already running daemon has not written it yet
 	Already bool          // a daemon was running already; nothing was started
 	Took    time.Duration // from spawn to the daemon's readiness
+	Stale   string        // a stale state file was removed, and why
 }
 
 // Start starts the daemon unless one runs, and returns once it serves. Starts
@@ -62,7 +63,11 @@ func (c *Controller) Start(ctx context.Context, o StartOptions) (*Started, error
 	if in.Running != nil {
 		return &Started{PID: in.Running.PID, State: in.Running.State, Already: true}, nil
 	}
-	return c.spawn(ctx, o)
+	s, err := c.spawn(ctx, o)
+	if s != nil {
+		s.Stale = in.Stale
+	}
+	return s, err
 }
 
 // startLock serializes starts: it blocks while another start runs (which is
