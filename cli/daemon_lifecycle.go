@@ -61,6 +61,9 @@ type startCmd struct {
 }
 
 func (c *startCmd) run() error {
+	if c.wait <= 0 {
+		return fmt.Errorf("--wait %v: want a positive duration, such as 10s", c.wait)
+	}
 	eff, paths, err := loadEffective(c.env, c.overrides)
 	if err != nil {
 		return err
@@ -132,7 +135,11 @@ func onAddr(s *lifecycle.State) string {
 	return " on " + s.URL()
 }
 
+// ms shows a short duration in milliseconds, with a decimal below 10.
 func ms(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
+	}
 	return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
 }
 
