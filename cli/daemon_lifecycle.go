@@ -103,7 +103,7 @@ func (c *startCmd) run() error {
 // the daemon to serve.
 func (c *startCmd) startService(ctl *lifecycle.Controller, svc serviceControl) error {
 	if len(c.overrides) > 0 {
-		return fmt.Errorf("the daemon runs as the %s, which flags cannot reach: set them with `cco daemon config set` and restart", svc.Name())
+		return flagsUnreachable(svc, nil)
 	}
 	in, err := ctl.Inspect()
 	if err != nil {
@@ -126,6 +126,14 @@ func (c *startCmd) startService(ctl *lifecycle.Controller, svc serviceControl) e
 	}
 	fmt.Fprintf(c.env.Stdout, "cco daemon started by the %s (pid %d)%s in %s\n", svc.Name(), r.PID, onAddr(r.State), ms(time.Since(begin)))
 	return nil
+}
+
+// flagsUnreachable says that flags cannot reach a daemon run by svc.
+func flagsUnreachable(svc serviceControl, err error) error {
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("the daemon runs as the %s, which flags cannot reach: set them with `cco daemon config set` and restart", svc.Name())
 }
 
 func onAddr(s *lifecycle.State) string {
@@ -159,18 +167,20 @@ func stop(e *Env, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	ctl := lifecycle.New(paths)
 	svc, err := installedService(e)
 	if err != nil {
 		return err
 	}
 	if svc != nil {
-		// The manager must keep it stopped; what it leaves running is
-		// stopped below like any daemon.
-		if err := svc.Stop(); err != nil {
-			return fmt.Errorf("stopping the %s: %w", svc.Name(), err)
+		// The manager must stop it, or it would start it again.
+		stopped, err := stopService(e, ctl, svc, timeout)
+		if stopped || err != nil {
+			return err
 		}
+		// What the manager left running is stopped below like any daemon.
 	}
-	s, err := lifecycle.New(paths).Stop(context.Background(), timeout)
+	s, err := ctl.Stop(context.Background(), timeout)
 	if err != nil {
 		return err
 	}
@@ -188,12 +198,39 @@ func stop(e *Env, timeout time.Duration) error {
 	return nil
 }
 
+// stopService asks the service manager to stop the daemon and waits up to
+// timeout for it to exit. It reports whether it saw the daemon stop.
+func stopService(e *Env, ctl *lifecycle.Controller, svc serviceControl, timeout time.Duration) (bool, error) {
+	in, err := ctl.Inspect()
+	if err != nil {
+		return false, err
+	}
+	begin := time.Now()
+	if err := svc.Stop(); err != nil {
+		return false, fmt.Errorf("stopping the %s: %w", svc.Name(), err)
+	}
+	if in.Running == nil {
+		return false, nil
+	}
+	if err := ctl.WaitStopped(context.Background(), timeout); err != nil {
+		return false, nil
+	}
+	fmt.Fprintf(e.Stdout, "cco daemon stopped by the %s (pid %d) in %s\n", svc.Name(), in.Running.PID, ms(time.Since(begin)))
+	return true, nil
+}
+
 type restartCmd struct {
 	startCmd
 	timeout time.Duration
 }
 
 func (c *restartCmd) run() error {
+	if len(c.overrides) > 0 {
+		// Refuse before stopping anything.
+		if svc, err := installedService(c.env); err != nil || svc != nil {
+			return flagsUnreachable(svc, err)
+		}
+	}
 	if err := stop(c.env, c.timeout); err != nil {
 		return err
 	}

@@ -73,3 +73,10 @@ func waitFor(ctx context.Context, ch <-chan error, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// WaitStopped waits up to timeout for the daemon's lock to be released: how
+// stop sees a daemon that its service manager stops. It waits in the kernel,
+// not by polling; it returns context.DeadlineExceeded on timeout.
+func (c *Controller) WaitStopped(ctx context.Context, timeout time.Duration) error {
+	return waitFor(ctx, watchUnlock(c.Paths.LockFile()), timeout)
+}
