@@ -71,8 +71,13 @@ func (e *Env) currentService(ctx context.Context) (service.Manager, service.Stat
 }
 
 // hostService is this platform's manager; nil, and no error, on a platform
-// without one.
+// without one or when HOME is unset.
 func (e *Env) hostService() (service.Manager, error) {
+	if e.Getenv("HOME") == "" {
+		// Per-user services live under HOME: without it none can be
+		// installed or found, and start/stop act on the daemon directly.
+		return nil, nil
+	}
 	m, err := e.serviceManager(runtime.GOOS)
 	var unsupported *service.ErrUnsupported
 	if errors.As(err, &unsupported) {

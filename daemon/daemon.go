@@ -27,6 +27,10 @@ import (
 // the daemon is told to stop.
 const ShutdownGrace = 5 * time.Second
 
+// HomeCheckInterval is how often the daemon makes sure that CCO_HOME still
+// holds its lock, state file and log.
+const HomeCheckInterval = time.Second
+
 // Options is what Run needs.
 type Options struct {
 	Paths  config.Paths
@@ -186,10 +190,15 @@ func (d *daemon) loop(ctx context.Context, sigs <-chan os.Signal) error {
 		watchdog = t.C
 		d.ping()
 	}
+	home := time.NewTicker(HomeCheckInterval)
+	defer home.Stop()
 	for {
 		select {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
+				if !d.keepHome() {
+					return d.shutdown()
+				}
 				d.reload()
 				continue
 			}
@@ -207,6 +216,10 @@ func (d *daemon) loop(ctx context.Context, sigs <-chan os.Signal) error {
 			return fmt.Errorf("the HTTP server failed: %w", err)
 		case <-watchdog:
 			d.ping()
+		case <-home.C:
+			if !d.keepHome() {
+				return d.shutdown()
+			}
 		}
 	}
 }
@@ -215,6 +228,47 @@ func (d *daemon) ping() {
 	if err := d.notify.send("WATCHDOG=1"); err != nil {
 		d.logger.Warn("systemd watchdog", "err", err)
 	}
+}
+
+// keepHome restores what the daemon keeps in CCO_HOME when someone removed
+// it under the running daemon: without the lock and the state file no cco
+// command can find or stop the daemon, and without the log every line is
+// lost. It returns false when another daemon took CCO_HOME over meanwhile;
+// this one must then stop.
+func (d *daemon) keepHome() bool {
+	p := d.o.Paths
+	if err := p.Ensure(); err != nil {
+		d.logger.Error("CCO_HOME is gone and cannot be made again", "err", err)
+		return true
+	}
+	if reopened, err := d.log.ReopenIfGone(); err != nil {
+		d.logger.Error("reopening the log", "err", err)
+	} else if reopened {
+		d.logger.Warn("the log file was removed; writing a new one", "path", p.LogFile())
+	}
+	if !d.lock.Intact(p.LockFile()) {
+		lock, err := lifecycle.AcquireLock(p.LockFile())
+		var held *lifecycle.HeldError
+		if errors.As(err, &held) {
+			d.logger.Error("the lock file was removed and another daemon took CCO_HOME over; stopping", "other_pid", held.PID)
+			return false
+		}
+		if err != nil {
+			d.logger.Error("taking the removed lock anew", "err", err)
+			return true
+		}
+		d.lock.Release()
+		d.lock = lock
+		d.logger.Warn("the lock file was removed; took it anew", "path", p.LockFile())
+	}
+	if st, err := lifecycle.ReadState(p.PIDFile()); err != nil || st.PID != d.state.PID {
+		if err := lifecycle.WriteState(p.PIDFile(), d.state); err != nil {
+			d.logger.Error("writing the state file anew", "err", err)
+		} else {
+			d.logger.Warn("the state file was removed or replaced; wrote it anew", "path", p.PIDFile())
+		}
+	}
+	return true
 }
 
 // reload applies config.toml again: log level and rotation at once; a new

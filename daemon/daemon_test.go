@@ -206,3 +206,34 @@ func readDatagram(t *testing.T, c *net.UnixConn) string {
 	}
 	return string(buf[:n])
 }
+
+// TestRunRestoresARemovedHome: `rm -rf ~/.cco` under a running daemon must
+// not leave a daemon that no cco command can find, stop or read.
+func TestRunRestoresARemovedHome(t *testing.T) {
+	o := testOptions(t, nil)
+	runDaemon(t, o)
+	if err := os.RemoveAll(o.Paths.Home); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * HomeCheckInterval)
+	for {
+		st, err := lifecycle.ReadState(o.Paths.PIDFile())
+		_, lerr := os.Stat(o.Paths.LockFile())
+		log, _ := os.ReadFile(o.Paths.LogFile())
+		if err == nil && st.PID == os.Getpid() && lerr == nil && strings.Contains(string(log), "wrote it anew") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CCO_HOME not restored after %v: state %v %v, lock %v, log %q", 5*HomeCheckInterval, st, err, lerr, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if fi, err := os.Stat(o.Paths.Home); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("CCO_HOME restored as %v, %v; want mode 0700", fi, err)
+	}
+	resp, err := http.Get("http://" + o.Config.Addr() + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}

@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/anthropics/cco/lifecycle"
 )
 
 // LogFile is the daemon's log: one writer, guarded by a mutex, that rotates
@@ -41,6 +43,11 @@ func (l *LogFile) open() error {
 	if err != nil {
 		return fmt.Errorf("opening the daemon log: %w", err)
 	}
+	return l.adopt(f)
+}
+
+// adopt makes f the file written to, closing the previous one.
+func (l *LogFile) adopt(f *os.File) error {
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
@@ -76,7 +83,10 @@ func (l *LogFile) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// rotate shifts path.N-1 to path.N … path to path.1 and opens a new path.
+// rotate shifts path.N-1 to path.N … path to path.1 and starts a new path.
+// path never goes missing, so a reader (`cco daemon logs`) always finds it:
+// path.1 is made a second name of the current file, then a new empty file
+// is renamed over path.
 func (l *LogFile) rotate() error {
 	for i := l.maxFiles; ; i++ { // files beyond a lowered log_max_files
 		if err := os.Remove(fmt.Sprintf("%s.%d", l.path, i+1)); err != nil {
@@ -89,10 +99,22 @@ func (l *LogFile) rotate() error {
 			return err
 		}
 	}
-	if err := os.Rename(l.path, l.path+".1"); err != nil {
+	if err := os.Remove(l.path + ".1"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err // only left when log_max_files is 1
+	}
+	if err := os.Link(l.path, l.path+".1"); err != nil {
 		return err
 	}
-	return l.open()
+	next := l.path + ".next"
+	f, err := os.OpenFile(next, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(next, l.path); err != nil {
+		f.Close()
+		return err
+	}
+	return l.adopt(f)
 }
 
 // SetLimits changes the rotation size and the number of old files kept.
@@ -107,6 +129,18 @@ func (l *LogFile) Reopen() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.open()
+}
+
+// ReopenIfGone opens the path anew when it no longer names the file being
+// written (someone removed or replaced it), so that lines go where
+// `cco daemon logs` looks. It reports whether it did.
+func (l *LogFile) ReopenIfGone() (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if lifecycle.NamesFile(l.path, l.f) {
+		return false, nil
+	}
+	return true, l.open()
 }
 
 // Close closes the file. Fds 1 and 2, if pointed at it, stay open.

@@ -95,3 +95,55 @@ func TestLogRotationKeepsMaxFiles(t *testing.T) {
 		t.Errorf("%s.4 exists: want at most 3 old files", path)
 	}
 }
+
+// TestLogPathNeverMissingDuringRotation: a reader (`cco daemon logs`) that
+// looks at any moment finds daemon.log, however often it rotates.
+func TestLogPathNeverMissingDuringRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "daemon.log")
+	l, err := OpenLog(path, 1024, 3, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 5000 {
+			fmt.Fprintf(l, "line=%05d padding=%s\n", i, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
+		}
+	}()
+	for missing := 0; ; {
+		select {
+		case <-done:
+			if missing > 0 {
+				t.Fatalf("daemon.log was missing %d times during rotation", missing)
+			}
+			return
+		default:
+		}
+		if _, err := os.Stat(path); err != nil {
+			missing++
+		}
+	}
+}
+
+// TestLogReopenIfGone: a removed log file is written anew.
+func TestLogReopenIfGone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "daemon.log")
+	l, err := OpenLog(path, 1<<20, 3, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if again, err := l.ReopenIfGone(); again || err != nil {
+		t.Fatalf("reopened a log that is in place: %v %v", again, err)
+	}
+	os.Remove(path)
+	if again, err := l.ReopenIfGone(); !again || err != nil {
+		t.Fatalf("did not reopen a removed log: %v %v", again, err)
+	}
+	fmt.Fprintln(l, "after")
+	if b, _ := os.ReadFile(path); string(b) != "after\n" {
+		t.Fatalf("new log holds %q", b)
+	}
+}

@@ -50,6 +50,23 @@ func AcquireLock(path string) (*Lock, error) {
 // Release drops the lock.
 func (l *Lock) Release() error { return l.f.Close() }
 
+// Intact reports whether path still names the locked file. When someone
+// removed it (or all of CCO_HOME), the lock protects nothing any more and
+// nobody can find the daemon through it: the daemon takes it anew.
+func (l *Lock) Intact(path string) bool { return NamesFile(path, l.f) }
+
+// NamesFile reports whether path names the open file f. It only stats
+// path: opening and closing the lock file would drop a record lock this
+// process holds on it.
+func NamesFile(path string, f *os.File) bool {
+	open, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	named, err := os.Stat(path)
+	return err == nil && os.SameFile(open, named)
+}
+
 // LockHolder returns the pid of the process holding the lock at path, or 0
 // when nobody does. It does not take the lock.
 func LockHolder(path string) (int, error) {

@@ -1,0 +1,62 @@
+package render
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestWriteFileModesAndDirs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new", "config.toml")
+	if err := WriteFile(path, []byte("a"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, []byte("b"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("file: %v %v", fi, err)
+	}
+	if di, _ := os.Stat(filepath.Dir(path)); di.Mode().Perm() != 0o700 {
+		t.Fatalf("new parent directory mode %v, want 0700", di.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(path); string(b) != "b" {
+		t.Fatalf("content %q", b)
+	}
+}
+
+// TestWriteFileRemovesAbandonedTemps: the temporary files of writers killed
+// before their rename are removed once they are old; a fresh one (a writer
+// at work right now) and other files are left alone.
+func TestWriteFileRemovesAbandonedTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.toml")
+	old := time.Now().Add(-2 * abandonedAfter)
+	files := map[string]bool{ // name -> should survive
+		".config.toml123456789": false,
+		".config.toml42":        true, // fresh
+		".config.tomlx1":        true, // not a temporary file of ours
+		".config.toml":          true,
+		"config.toml.bak":       true,
+	}
+	for name := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if name != ".config.toml42" {
+			os.Chtimes(p, old, old)
+		}
+	}
+	if err := WriteFile(path, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, survive := range files {
+		_, err := os.Stat(filepath.Join(dir, name))
+		if survive != (err == nil) {
+			t.Errorf("%s: survive=%v, stat error %v", name, survive, err)
+		}
+	}
+}
