@@ -38,7 +38,7 @@ type Options struct {
 	// Reload reads the configuration again, on SIGHUP.
 	Reload func() (config.DaemonConfig, error)
 	// Ready, when not nil, is the readiness pipe of `cco daemon start`:
-	// Run writes lifecycle.ReadyMessage or "error: " and its error, then
+	// Run writes lifecycle.ReadyLine or "error: " and its error, then
 	// closes it.
 	Ready *os.File
 	// Getenv reads NOTIFY_SOCKET and WATCHDOG_*.
@@ -63,11 +63,14 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	d, err := start(o)
 	if o.Ready != nil {
-		if err != nil {
-			fmt.Fprintf(o.Ready, "error: %v\n", err)
-		} else {
-			fmt.Fprintln(o.Ready, lifecycle.ReadyMessage)
+		line := ""
+		if err == nil {
+			line, err = lifecycle.ReadyLine(d.state)
 		}
+		if err != nil {
+			line = "error: " + err.Error()
+		}
+		fmt.Fprintln(o.Ready, line)
 		o.Ready.Close()
 	}
 	if err != nil {

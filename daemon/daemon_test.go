@@ -52,10 +52,10 @@ func runDaemon(t *testing.T, o Options) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, o) }()
-	msg := make([]byte, 64)
+	msg := make([]byte, 4096)
 	n, _ := r.Read(msg)
 	r.Close()
-	if got := strings.TrimSpace(string(msg[:n])); got != lifecycle.ReadyMessage {
+	if got := strings.TrimSpace(string(msg[:n])); !strings.HasPrefix(got, lifecycle.ReadyMessage+" {") {
 		cancel()
 		t.Fatalf("readiness pipe said %q", got)
 	}

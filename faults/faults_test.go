@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/anthropics/cco/internal/proctest"
 )
 
 func needRoot(t *testing.T) string {
@@ -138,33 +140,9 @@ func (c *cco) run(args ...string) (string, int) {
 	return string(out), code
 }
 
-// ours reports whether pid is a live process with CCO_HOME=home.
-func ours(pid int, home string) bool {
-	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-	if err != nil {
-		return false
-	}
-	if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); bytes.Contains(st, []byte(") Z ")) {
-		return false
-	}
-	return bytes.Contains(append([]byte{0}, env...), []byte("\x00CCO_HOME="+home+"\x00"))
-}
-
-func processesOf(home string) []int {
-	ents, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err == nil && pid != os.Getpid() && ours(pid, home) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
 // endOurs ends, by pid, every process this test started for home.
 func endOurs(t *testing.T, home string) {
-	for _, pid := range processesOf(home) {
+	for _, pid := range proctest.Of(home) {
 		t.Logf("ending pid %d left for %s", pid, home)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
@@ -174,10 +152,10 @@ func endOurs(t *testing.T, home string) {
 func noneLeft(t *testing.T, home string) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
-	for len(processesOf(home)) > 0 && time.Now().Before(deadline) {
+	for len(proctest.Of(home)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if left := processesOf(home); len(left) > 0 {
+	if left := proctest.Of(home); len(left) > 0 {
 		t.Errorf("processes left for %s: %v", home, left)
 	}
 }
@@ -193,7 +171,7 @@ func daemonPID(t *testing.T, home string) int {
 		t.Fatalf("no pid in the state file: %s", b)
 	}
 	pid, _ := strconv.Atoi(string(m[1]))
-	if !ours(pid, home) {
+	if !proctest.Ours(pid, home) {
 		t.Fatalf("pid %d of the state file is not our daemon", pid)
 	}
 	return pid
@@ -428,7 +406,7 @@ func TestReplaceConfigThenSIGHUP(t *testing.T) {
 	if code, err := get(port, "/health"); err != nil || code != 200 {
 		t.Errorf("/health after a refused reload: %d %v", code, err)
 	}
-	if !ours(pid, home) {
+	if !proctest.Ours(pid, home) {
 		t.Errorf("the daemon died on a bad reload")
 	}
 	write(fmt.Sprintf("port = %d\n", port))
@@ -579,7 +557,7 @@ func TestLogDirRemoved(t *testing.T) {
 	}
 	pid := daemonPID(t, home)
 	t.Cleanup(func() {
-		if ours(pid, home) {
+		if proctest.Ours(pid, home) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
@@ -619,10 +597,10 @@ func TestLogDirRemoved(t *testing.T) {
 		t.Errorf("after SIGHUP the new log lacks the request:\n%s", b)
 	}
 	out, code = c.run("daemon", "stop")
-	if ours(pid, home) {
+	if proctest.Ours(pid, home) {
 		time.Sleep(500 * time.Millisecond)
 	}
-	if ours(pid, home) {
+	if proctest.Ours(pid, home) {
 		t.Errorf("`cco daemon stop` (exit %d: %s) left the daemon (pid %d) running once its directory was removed", code, strings.TrimSpace(out), pid)
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 	}

@@ -58,10 +58,10 @@ func (c *Controller) Inspect() (*Inspection, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, serr := ReadState(c.Paths.PIDFile())
+	st, read, serr := readStateFile(c.Paths.PIDFile())
 	if serr != nil && !errors.Is(serr, fs.ErrNotExist) {
-		if holder == 0 {
-			return &Inspection{Stale: c.removeState(serr.Error())}, nil
+		if holder == 0 && read != nil {
+			return &Inspection{Stale: c.removeState(read, serr.Error())}, nil
 		}
 		st = nil
 	}
@@ -76,7 +76,7 @@ func (c *Controller) Inspect() (*Inspection, error) {
 		if alive(st.PID) {
 			why = fmt.Sprintf("pid %d is now another process, left alone", st.PID)
 		}
-		return &Inspection{Stale: c.removeState(why)}, nil
+		return &Inspection{Stale: c.removeState(read, why)}, nil
 	}
 	p, err := procInfo(holder)
 	if err != nil {
@@ -94,12 +94,18 @@ func (c *Controller) Inspect() (*Inspection, error) {
 	return &Inspection{Running: r}, nil
 }
 
-// removeState removes the state file and returns the message saying so.
-func (c *Controller) removeState(why string) string {
-	if err := os.Remove(c.Paths.PIDFile()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Sprintf("stale state file %s (%s) could not be removed: %v", c.Paths.PIDFile(), why, err)
+// removeState removes the state file read, judged stale, and returns the
+// message saying so. A daemon that started since writes a new file (by
+// rename): that one is left alone.
+func (c *Controller) removeState(read os.FileInfo, why string) string {
+	path := c.Paths.PIDFile()
+	if now, err := os.Stat(path); err != nil || !os.SameFile(now, read) {
+		return ""
 	}
-	return fmt.Sprintf("removed stale state file %s: %s", c.Paths.PIDFile(), why)
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Sprintf("stale state file %s (%s) could not be removed: %v", path, why, err)
+	}
+	return fmt.Sprintf("removed stale state file %s: %s", path, why)
 }
 
 // signal sends sig to r only if r is still the process that was proven to

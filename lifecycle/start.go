@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,11 +18,36 @@ import (
 
 // ReadyFDEnv names the environment variable through which start hands
 // `cco daemon run` the write end of its readiness pipe. The daemon writes
-// ReadyMessage once it serves, or "error: " and its error, then closes it.
+// ReadyLine once it serves, or "error: " and its error, then closes it.
 const ReadyFDEnv = "CCO_READY_FD"
 
-// ReadyMessage is what the daemon writes on the readiness pipe once it serves.
+// ReadyMessage begins the line the daemon writes on the readiness pipe once
+// it serves; its state follows, as JSON, so that start need not read the
+// state file (which a concurrent status may be judging at that moment).
 const ReadyMessage = "ready"
+
+// ReadyLine is the line the daemon writes on the readiness pipe once it
+// serves: ReadyMessage and its state.
+func ReadyLine(s *State) (string, error) {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return "", err
+	}
+	return ReadyMessage + " " + string(data), nil
+}
+
+// parseReady returns the state a ReadyLine carries.
+func parseReady(line string) (*State, bool) {
+	data, ok := strings.CutPrefix(line, ReadyMessage+" ")
+	if !ok {
+		return nil, false
+	}
+	var s State
+	if err := json.Unmarshal([]byte(data), &s); err != nil || s.PID <= 0 {
+		return nil, false
+	}
+	return &s, true
+}
 
 // StartOptions says how to start the daemon.
 type StartOptions struct {
@@ -117,12 +143,8 @@ func (c *Controller) spawn(ctx context.Context, o StartOptions) (*Started, error
 		return nil, fmt.Errorf("starting %s daemon run: %w", o.Executable, err)
 	}
 	msg, err := readReady(ctx, r, o.Wait)
-	if err == nil && msg == ReadyMessage {
+	if st, ok := parseReady(msg); err == nil && ok {
 		took := c.Now().Sub(begin)
-		st, err := ReadState(c.Paths.PIDFile())
-		if err != nil {
-			return nil, fmt.Errorf("the daemon (pid %d) said it serves but its state file is unreadable: %w", cmd.Process.Pid, err)
-		}
 		pid := cmd.Process.Pid
 		cmd.Process.Release()
 		return &Started{PID: pid, State: st, Took: took}, nil

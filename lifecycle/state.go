@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -52,18 +53,34 @@ func (s *State) URL() string { return "http://" + s.Addr() }
 // ReadState reads a state file. A missing file is an error that matches
 // fs.ErrNotExist.
 func ReadState(path string) (*State, error) {
-	data, err := os.ReadFile(path)
+	s, _, err := readStateFile(path)
+	return s, err
+}
+
+// readStateFile reads a state file and says which file it read (the daemon
+// replaces it by rename, so a new state file is a new file).
+func readStateFile(path string) (*State, os.FileInfo, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fi, err
 	}
 	var s State
 	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("%s is not a cco state file (%v): remove it", path, err)
+		return nil, fi, fmt.Errorf("%s is not a cco state file (%v): remove it", path, err)
 	}
 	if s.PID <= 0 {
-		return nil, fmt.Errorf("%s names no pid: remove it", path)
+		return nil, fi, fmt.Errorf("%s names no pid: remove it", path)
 	}
-	return &s, nil
+	return &s, fi, nil
 }
 
 // WriteState replaces the state file atomically, mode 0600.

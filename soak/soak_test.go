@@ -28,6 +28,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/anthropics/cco/internal/proctest"
 )
 
 func envInt(t *testing.T, k string, def int) int {
@@ -129,35 +131,10 @@ func (s *soak) daemonPID() int {
 		return 0
 	}
 	pid, _ := strconv.Atoi(string(m[1]))
-	if pid <= 1 || !ours(pid, s.home) {
+	if pid <= 1 || !proctest.Ours(pid, s.home) {
 		return 0
 	}
 	return pid
-}
-
-// ours reports whether pid is a live cco process of this CCO_HOME.
-func ours(pid int, home string) bool {
-	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-	if err != nil {
-		return false
-	}
-	if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); bytes.Contains(st, []byte(") Z ")) {
-		return false
-	}
-	return bytes.Contains(append([]byte{0}, env...), []byte("\x00CCO_HOME="+home+"\x00"))
-}
-
-// leftovers lists live processes with our CCO_HOME.
-func leftovers(home string) []int {
-	ents, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err == nil && pid != os.Getpid() && ours(pid, home) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 // lockHolder reports the pid holding a write-conflicting lock on path
@@ -208,7 +185,7 @@ func TestSoak(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		// Whatever happened, end our daemons (found by their CCO_HOME).
-		for _, pid := range leftovers(home) {
+		for _, pid := range proctest.Of(home) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
@@ -349,10 +326,10 @@ func TestSoak(t *testing.T) {
 		s.violate("the final stop failed (%d): %s", code, out)
 	}
 	deadline := time.Now().Add(3 * time.Second)
-	for len(leftovers(home)) > 0 && time.Now().Before(deadline) {
+	for len(proctest.Of(home)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if left := leftovers(home); len(left) > 0 {
+	if left := proctest.Of(home); len(left) > 0 {
 		s.violate("processes left after the final stop: %v", left)
 	}
 	if _, err := os.Stat(filepath.Join(home, "daemon.pid")); err == nil {

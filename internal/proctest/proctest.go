@@ -1,0 +1,37 @@
+// Package proctest finds, for tests, the processes that run with one
+// CCO_HOME, so that a test can prove it left none behind and end, by pid,
+// only what it started. Linux only: it reads /proc.
+package proctest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// Ours reports whether pid is a live (not zombie) process whose
+// environment has CCO_HOME=home.
+func Ours(pid int, home string) bool {
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return false
+	}
+	if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); bytes.Contains(st, []byte(") Z ")) {
+		return false
+	}
+	return bytes.Contains(append([]byte{0}, env...), []byte("\x00CCO_HOME="+home+"\x00"))
+}
+
+// Of lists the live processes, other than this one, with CCO_HOME=home.
+func Of(home string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err == nil && pid != os.Getpid() && Ours(pid, home) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
