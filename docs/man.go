@@ -182,20 +182,19 @@ func synopsis(app *kingpin.ApplicationModel, cmd *kingpin.CmdModel) string {
 }
 
 func visibleFlags(g *kingpin.FlagGroupModel) []*kingpin.FlagModel {
-	var out []*kingpin.FlagModel
-	for _, f := range g.Flags {
-		if !f.Hidden {
-			out = append(out, f)
-		}
-	}
-	return out
+	return visible(g.Flags, func(f *kingpin.FlagModel) bool { return f.Hidden })
 }
 
 func visibleArgs(g *kingpin.ArgGroupModel) []*kingpin.ArgModel {
-	var out []*kingpin.ArgModel
-	for _, a := range g.Args {
-		if !a.Hidden {
-			out = append(out, a)
+	return visible(g.Args, func(a *kingpin.ArgModel) bool { return a.Hidden })
+}
+
+// visible keeps the items that are not hidden, in order.
+func visible[T any](items []T, hidden func(T) bool) []T {
+	var out []T
+	for _, it := range items {
+		if !hidden(it) {
+			out = append(out, it)
 		}
 	}
 	return out
@@ -204,13 +203,7 @@ func visibleArgs(g *kingpin.ArgGroupModel) []*kingpin.ArgModel {
 // visibleCommands lists the commands that run something (no groups) under
 // g, depth first, in the order they were defined.
 func visibleCommands(g *kingpin.CmdGroupModel) []*kingpin.CmdModel {
-	var out []*kingpin.CmdModel
-	for _, c := range g.FlattenedCommands() {
-		if !c.Hidden {
-			out = append(out, c)
-		}
-	}
-	return out
+	return visible(g.FlattenedCommands(), func(c *kingpin.CmdModel) bool { return c.Hidden })
 }
 
 // manValue is a config value as config.toml writes it, with its size in
