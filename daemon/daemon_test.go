@@ -15,24 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anthropics/cco/internal/testhost"
+
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/lifecycle"
 )
 
-// freePort returns a loopback port nobody listens on.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func testOptions(t *testing.T, env map[string]string) Options {
 	cfg := config.Defaults()
-	cfg.Port = freePort(t)
+	cfg.Port = testhost.FreePort(t)
 	return Options{
 		Paths:  config.Paths{Home: t.TempDir()},
 		Config: cfg,

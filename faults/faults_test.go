@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,7 +27,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/anthropics/cco/internal/proctest"
+	"github.com/anthropics/cco/internal/testhost"
 )
 
 func needRoot(t *testing.T) string {
@@ -44,15 +43,6 @@ func needRoot(t *testing.T) string {
 		t.Fatal("CCO_BIN is not set: run `make faults`, which builds ./cco and passes it")
 	}
 	return bin
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // mountTmpfs mounts a tmpfs of size bytes on a new directory and unmounts
@@ -142,7 +132,7 @@ func (c *cco) run(args ...string) (string, int) {
 
 // endOurs ends, by pid, every process this test started for home.
 func endOurs(t *testing.T, home string) {
-	for _, pid := range proctest.Of(home) {
+	for _, pid := range testhost.Of(home) {
 		t.Logf("ending pid %d left for %s", pid, home)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
@@ -152,10 +142,10 @@ func endOurs(t *testing.T, home string) {
 func noneLeft(t *testing.T, home string) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
-	for len(proctest.Of(home)) > 0 && time.Now().Before(deadline) {
+	for len(testhost.Of(home)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if left := proctest.Of(home); len(left) > 0 {
+	if left := testhost.Of(home); len(left) > 0 {
 		t.Errorf("processes left for %s: %v", home, left)
 	}
 }
@@ -171,7 +161,7 @@ func daemonPID(t *testing.T, home string) int {
 		t.Fatalf("no pid in the state file: %s", b)
 	}
 	pid, _ := strconv.Atoi(string(m[1]))
-	if !proctest.Ours(pid, home) {
+	if !testhost.Ours(pid, home) {
 		t.Fatalf("pid %d of the state file is not our daemon", pid)
 	}
 	return pid
@@ -220,7 +210,7 @@ func TestFullFilesystem(t *testing.T) {
 	if err := os.Mkdir(home, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testhost.FreePort(t)
 	old := fmt.Sprintf("port = %d\n", port)
 	cfg := filepath.Join(home, "config.toml")
 	if err := os.WriteFile(cfg, []byte(old), 0o600); err != nil {
@@ -275,7 +265,7 @@ func TestReadOnlyFilesystem(t *testing.T) {
 	if err := os.Mkdir(home, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testhost.FreePort(t)
 	old := fmt.Sprintf("port = %d\n", port)
 	cfg := filepath.Join(home, "config.toml")
 	if err := os.WriteFile(cfg, []byte(old), 0o600); err != nil {
@@ -321,7 +311,7 @@ func TestNotOwned(t *testing.T) {
 	if err := os.Mkdir(home, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testhost.FreePort(t)
 	old := fmt.Sprintf("port = %d\n", port)
 	cfg := filepath.Join(home, "config.toml")
 	if err := os.WriteFile(cfg, []byte(old), 0o600); err != nil {
@@ -353,7 +343,7 @@ func TestNotOwned(t *testing.T) {
 func TestReplaceConfigThenSIGHUP(t *testing.T) {
 	bin := needRoot(t)
 	home := t.TempDir()
-	port := freePort(t)
+	port := testhost.FreePort(t)
 	cfg := filepath.Join(home, "config.toml")
 	write := func(s string) {
 		tmp := cfg + ".new"
@@ -406,7 +396,7 @@ func TestReplaceConfigThenSIGHUP(t *testing.T) {
 	if code, err := get(port, "/health"); err != nil || code != 200 {
 		t.Errorf("/health after a refused reload: %d %v", code, err)
 	}
-	if !proctest.Ours(pid, home) {
+	if !testhost.Ours(pid, home) {
 		t.Errorf("the daemon died on a bad reload")
 	}
 	write(fmt.Sprintf("port = %d\n", port))
@@ -547,7 +537,7 @@ func TestLogDirRemoved(t *testing.T) {
 	if err := os.Mkdir(home, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testhost.FreePort(t)
 	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(fmt.Sprintf("port = %d\nlog_level = \"debug\"\n", port)), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -557,7 +547,7 @@ func TestLogDirRemoved(t *testing.T) {
 	}
 	pid := daemonPID(t, home)
 	t.Cleanup(func() {
-		if proctest.Ours(pid, home) {
+		if testhost.Ours(pid, home) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
@@ -597,10 +587,10 @@ func TestLogDirRemoved(t *testing.T) {
 		t.Errorf("after SIGHUP the new log lacks the request:\n%s", b)
 	}
 	out, code = c.run("daemon", "stop")
-	if proctest.Ours(pid, home) {
+	if testhost.Ours(pid, home) {
 		time.Sleep(500 * time.Millisecond)
 	}
-	if proctest.Ours(pid, home) {
+	if testhost.Ours(pid, home) {
 		t.Errorf("`cco daemon stop` (exit %d: %s) left the daemon (pid %d) running once its directory was removed", code, strings.TrimSpace(out), pid)
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 	}

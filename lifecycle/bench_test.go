@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/anthropics/cco/internal/testhost"
+
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/lifecycle"
 )
@@ -29,7 +31,7 @@ type benchHome struct {
 }
 
 func newBenchHome(b *testing.B) *benchHome {
-	h := &benchHome{b: b, home: filepath.Join(b.TempDir(), ".cco"), port: strconv.Itoa(freePort(b))}
+	h := &benchHome{b: b, home: filepath.Join(b.TempDir(), ".cco"), port: strconv.Itoa(testhost.FreePort(b))}
 	b.Cleanup(func() { killDaemon(h.home) })
 	return h
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anthropics/cco/internal/testhost"
+
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/anthropics/cco/config"
@@ -54,8 +56,8 @@ func TestScripts(t *testing.T) {
 			env.Setenv("PATH", filepath.Dir(ccoBin)+string(os.PathListSeparator)+env.Getenv("PATH"))
 			env.Setenv("HOME", home)
 			env.Setenv("CCO_HOME", ccoHome)
-			env.Setenv("PORT", strconv.Itoa(freePort(env.T())))
-			env.Setenv("PORT2", strconv.Itoa(freePort(env.T())))
+			env.Setenv("PORT", strconv.Itoa(testhost.FreePort(env.T())))
+			env.Setenv("PORT2", strconv.Itoa(testhost.FreePort(env.T())))
 			env.Defer(func() { killDaemon(ccoHome) })
 			return nil
 		},
@@ -69,15 +71,6 @@ func TestScripts(t *testing.T) {
 			"waitreader": cmdWaitReader,
 		},
 	})
-}
-
-func freePort(t interface{ Fatal(...any) }) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // killDaemon kills the process holding the daemon lock of ccoHome, if any.

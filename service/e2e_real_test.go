@@ -5,7 +5,6 @@ package service_test
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/anthropics/cco/internal/testhost"
 
 	"github.com/anthropics/cco/service/internal/systemdtest"
 )
@@ -66,16 +67,6 @@ func buildCCO(t *testing.T) string {
 	return bin
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func mustContain(t *testing.T, out string, parts ...string) {
 	t.Helper()
 	for _, p := range parts {
@@ -100,7 +91,7 @@ func dead(pid int) bool {
 func TestInstallReal(t *testing.T) {
 	sd := systemdtest.Start(t)
 	c := &cco{t: t, sd: sd, bin: buildCCO(t), home: filepath.Join(sd.Home, ".cco")}
-	port := freePort(t)
+	port := testhost.FreePort(t)
 	c.run(0, "daemon", "config", "set", "port", strconv.Itoa(port))
 	// WatchdogSec is twice this: 2 s.
 	c.run(0, "daemon", "config", "set", "health_check_interval", "1")

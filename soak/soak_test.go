@@ -14,7 +14,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,7 +28,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/anthropics/cco/internal/proctest"
+	"github.com/anthropics/cco/internal/testhost"
 )
 
 func envInt(t *testing.T, k string, def int) int {
@@ -41,15 +40,6 @@ func envInt(t *testing.T, k string, def int) int {
 		return n
 	}
 	return def
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 type soak struct {
@@ -131,7 +121,7 @@ func (s *soak) daemonPID() int {
 		return 0
 	}
 	pid, _ := strconv.Atoi(string(m[1]))
-	if pid <= 1 || !proctest.Ours(pid, s.home) {
+	if pid <= 1 || !testhost.Ours(pid, s.home) {
 		return 0
 	}
 	return pid
@@ -177,7 +167,7 @@ func TestSoak(t *testing.T) {
 		limit = 5 * time.Minute
 	}
 	home := t.TempDir()
-	s := &soak{t: t, bin: bin, home: home, port: freePort(t), codes: map[string]int{}}
+	s := &soak{t: t, bin: bin, home: home, port: testhost.FreePort(t), codes: map[string]int{}}
 	s.env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "CCO_HOME=" + home}
 	cfg := fmt.Sprintf("port = %d\nlog_level = \"debug\"\nlog_rotation_size = 16384\nlog_max_files = 1000\n", s.port)
 	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte(cfg), 0o600); err != nil {
@@ -185,7 +175,7 @@ func TestSoak(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		// Whatever happened, end our daemons (found by their CCO_HOME).
-		for _, pid := range proctest.Of(home) {
+		for _, pid := range testhost.Of(home) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
@@ -326,10 +316,10 @@ func TestSoak(t *testing.T) {
 		s.violate("the final stop failed (%d): %s", code, out)
 	}
 	deadline := time.Now().Add(3 * time.Second)
-	for len(proctest.Of(home)) > 0 && time.Now().Before(deadline) {
+	for len(testhost.Of(home)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if left := proctest.Of(home); len(left) > 0 {
+	if left := testhost.Of(home); len(left) > 0 {
 		s.violate("processes left after the final stop: %v", left)
 	}
 	if _, err := os.Stat(filepath.Join(home, "daemon.pid")); err == nil {

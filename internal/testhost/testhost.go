@@ -1,14 +1,26 @@
-// Package proctest finds, for tests, the processes that run with one
-// CCO_HOME, so that a test can prove it left none behind and end, by pid,
-// only what it started. Linux only: it reads /proc.
-package proctest
+// Package testhost is what tests need of this machine: a free loopback
+// port, and the processes that run with one CCO_HOME, so that a test can
+// prove it left none behind and end, by pid, only what it started. The
+// process finder reads /proc (Linux).
+package testhost
 
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 )
+
+// FreePort returns a loopback port that nobody listened on a moment ago.
+func FreePort(t interface{ Fatal(...any) }) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
 
 // Ours reports whether pid is a live (not zombie) process whose
 // environment has CCO_HOME=home.
