@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/anthropics/cco/internal/usermanager"
 )
 
 // workload is the process every tool starts: `cco daemon run` with its own
@@ -125,143 +127,73 @@ func (t *ssdTool) teardown()       { _ = t.stop() }
 // --- systemd --user, a private manager ------------------------------------
 
 // systemdTool runs `systemd --user` in its own cgroup and a private mount
-// namespace (tmpfs on /run/systemd), as VALIDATORS.md describes, so that the
-// machine's own systemd (if any) is never touched.
+// namespace (internal/usermanager), so that the machine's own systemd (if
+// any) is never touched.
 type systemdTool struct {
-	w       workload
-	base    string
-	cgroups []string
-	mgr     *exec.Cmd
-	r       runner
+	mgr *usermanager.Manager
+	log *os.File
 }
 
 const unitName = "ccobench.service"
 
 func (t *systemdTool) name() string { return "systemctl --user" }
 func (t *systemdTool) setup(w workload) error {
-	t.w = w
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("a private systemd user manager needs root")
-	}
-	for _, p := range []string{"/lib/systemd/systemd", "/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified"} {
-		if _, err := os.Stat(p); err != nil {
-			return fmt.Errorf("unexpected cgroup/systemd layout (%v): not improvising", err)
-		}
-	}
-	t.base = filepath.Join(w.home, "systemd")
-	home := filepath.Join(t.base, "home")
-	run := filepath.Join(t.base, "run")
-	unitDir := filepath.Join(home, ".config", "systemd", "user")
-	if err := os.MkdirAll(unitDir, 0o755); err != nil {
+	if err := usermanager.Check(); err != nil {
 		return err
 	}
-	if err := os.Mkdir(run, 0o700); err != nil {
+	base := filepath.Join(w.home, "systemd")
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return err
+	}
+	log, err := os.Create(filepath.Join(base, "manager.log"))
+	if err != nil {
+		return err
+	}
+	t.log = log
+	mgr, err := usermanager.New(base, log)
+	if err != nil {
 		return err
 	}
 	unit := fmt.Sprintf("[Unit]\nDescription=cco bench workload\n\n[Service]\nType=simple\nEnvironment=%s\nExecStart=%s %s\n",
 		strings.Join(w.env(), " "), w.bin, strings.Join(w.args, " "))
-	if err := os.WriteFile(filepath.Join(unitDir, unitName), []byte(unit), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(mgr.UnitDir(), unitName), []byte(unit), 0o644); err != nil {
 		return err
 	}
-	cg := fmt.Sprintf("ccobench-%d", os.Getpid())
-	for _, h := range []string{"systemd", "unified"} {
-		d := filepath.Join("/sys/fs/cgroup", h, cg)
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.teardown()
-			return err
-		}
-		t.cgroups = append(t.cgroups, d)
-	}
-	script := fmt.Sprintf(`echo $$ > %[1]s/cgroup.procs && echo $$ > %[2]s/cgroup.procs &&
-mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/system &&
-exec /lib/systemd/systemd --user --default-standard-output=inherit --default-standard-error=inherit`,
-		t.cgroups[0], t.cgroups[1])
-	t.mgr = exec.Command("unshare", "--mount", "--propagation", "private", "--", "bash", "-c", script)
-	env := []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + home, "XDG_RUNTIME_DIR=" + run}
-	t.mgr.Env = env
-	logf, err := os.Create(filepath.Join(t.base, "manager.log"))
-	if err != nil {
-		t.teardown()
+	if err := mgr.Boot(); err != nil {
 		return err
 	}
-	defer logf.Close()
-	t.mgr.Stdout, t.mgr.Stderr = logf, logf
-	if err := t.mgr.Start(); err != nil {
-		t.mgr = nil
-		t.teardown()
-		return err
-	}
-	t.r = runner{env: env}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := t.r.run("systemctl", "--user", "show-environment"); err == nil {
-			break
-		} else if time.Now().After(deadline) {
-			t.teardown()
-			return fmt.Errorf("private systemd user manager not up: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if _, err := t.r.run("systemctl", "--user", "daemon-reload"); err != nil {
-		t.teardown()
-		return err
-	}
+	t.mgr = mgr
 	return nil
 }
 func (t *systemdTool) start() error {
-	_, err := t.r.run("systemctl", "--user", "start", unitName)
+	_, err := t.mgr.Systemctl("start", unitName)
 	return err
 }
 func (t *systemdTool) stop() error {
-	_, err := t.r.run("systemctl", "--user", "stop", unitName)
+	_, err := t.mgr.Systemctl("stop", unitName)
 	return err
 }
 func (t *systemdTool) status() error {
-	_, err := t.r.run("systemctl", "--user", "status", unitName)
+	_, err := t.mgr.Systemctl("status", unitName)
 	return err
 }
 func (t *systemdTool) managerPID() int {
-	if t.mgr == nil || t.mgr.Process == nil {
+	if t.mgr == nil {
 		return 0
 	}
-	return t.mgr.Process.Pid
+	return t.mgr.PID()
 }
 
-// teardown asks the manager to exit, waits for its pid, and removes its
-// cgroups deepest first.
+// teardown ends the manager as a logout would and removes its cgroups.
 func (t *systemdTool) teardown() {
-	if t.mgr != nil && t.mgr.Process != nil {
-		_, _ = t.r.run("systemctl", "--user", "stop", unitName)
-		_, _ = t.r.run("systemctl", "--user", "exit")
-		done := make(chan struct{})
-		go func() { _ = t.mgr.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = t.mgr.Process.Kill()
-			<-done
+	if t.mgr != nil {
+		if err := t.mgr.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "systemd --user teardown:", err)
 		}
 		t.mgr = nil
 	}
-	for i := len(t.cgroups) - 1; i >= 0; i-- {
-		removeCgroup(t.cgroups[i])
-	}
-	t.cgroups = nil
-}
-
-// removeCgroup removes a cgroup directory and its children, deepest first.
-func removeCgroup(root string) {
-	var dirs []string
-	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := syscall.Rmdir(dirs[i]); err != nil {
-			fmt.Fprintf(os.Stderr, "bench: rmdir %s: %v\n", dirs[i], err)
-		}
+	if t.log != nil {
+		t.log.Close()
 	}
 }
 
