@@ -12,7 +12,7 @@ package faults
 
 import (
 	"bytes"
-	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -106,22 +106,12 @@ func newCCO(t *testing.T, bin, home string) *cco {
 
 func (c *cco) run(args ...string) (string, int) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	argv := append(append(append([]string(nil), c.pre...), c.bin), args...)
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = c.env
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else {
-			c.t.Fatalf("cco %v: %v", args, err)
-		}
-	}
-	if ctx.Err() != nil {
+	out, code, err := testhost.Run(30*time.Second, c.env, argv...)
+	if errors.Is(err, testhost.ErrHung) {
 		c.t.Errorf("cco %v hung for 30 s", args)
+	} else if err != nil {
+		c.t.Fatalf("cco %v: %v", args, err)
 	}
 	if bytes.Contains(out, []byte("panic:")) {
 		c.t.Errorf("cco %v panicked:\n%s", args, out)

@@ -11,12 +11,10 @@ package soak
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -86,21 +84,9 @@ func (s *soak) count(k string) {
 
 // cco runs cco with the soak's environment, within a time limit.
 func (s *soak) cco(args ...string) (string, int) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, s.bin, args...)
-	cmd.Env = s.env
-	out, err := cmd.CombinedOutput()
-	code := 0
+	out, code, err := testhost.Run(30*time.Second, s.env, append([]string{s.bin}, args...)...)
 	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else {
-			code = -1
-		}
-	}
-	if ctx.Err() != nil {
-		s.violate("cco %s hung for 30 s: %s", strings.Join(args, " "), out)
+		s.violate("cco %s: %v: %s", strings.Join(args, " "), err, out)
 	}
 	if bytes.Contains(out, []byte("panic:")) || bytes.Contains(out, []byte("goroutine ")) {
 		s.violate("cco %s panicked: %s", strings.Join(args, " "), out)

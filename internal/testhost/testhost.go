@@ -6,10 +6,14 @@ package testhost
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
+	"time"
 )
 
 // FreePort returns a loopback port that nobody listened on a moment ago.
@@ -46,4 +50,29 @@ func Of(home string) []int {
 		}
 	}
 	return pids
+}
+
+// ErrHung says a command ran out of its time.
+var ErrHung = errors.New("hung")
+
+// Run runs argv with env, at most for timeout, and returns its combined
+// output and exit code. The error is set only when the command could not
+// run or ran out of time (ErrHung); a non-zero exit is not an error.
+func Run(timeout time.Duration, env []string, argv ...string) ([]byte, int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		return out, -1, fmt.Errorf("%s after %v: %w", argv[0], timeout, ErrHung)
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return out, ee.ExitCode(), nil
+	}
+	if err != nil {
+		return out, -1, err
+	}
+	return out, 0, nil
 }
