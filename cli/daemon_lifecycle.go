@@ -23,17 +23,17 @@ func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
 	start := &startCmd{env: e, overrides: config.Overrides{}}
 	sc := daemon.Command("start", "Start the daemon in the background and wait until it serves.").Action(action(start.run))
 	configFlags(sc, start.overrides)
-	sc.Flag("wait", "How long to wait for the daemon to serve before giving up.").Default("10s").DurationVar(&start.wait)
+	waitFlag(sc, &start.wait)
 
 	stop := &stopCmd{env: e}
 	stc := daemon.Command("stop", "Stop the daemon: SIGTERM, then SIGKILL after the timeout.").Action(action(stop.run))
-	stc.Flag("timeout", "How long to wait for a graceful exit before SIGKILL.").Default("10s").DurationVar(&stop.timeout)
+	timeoutFlag(stc, &stop.timeout)
 
 	restart := &restartCmd{startCmd: startCmd{env: e, overrides: config.Overrides{}}}
 	rc := daemon.Command("restart", "Stop the daemon if it runs, then start it with the given flags.").Action(action(restart.run))
 	configFlags(rc, restart.overrides)
-	rc.Flag("wait", "How long to wait for the daemon to serve before giving up.").Default("10s").DurationVar(&restart.wait)
-	rc.Flag("timeout", "How long to wait for a graceful exit before SIGKILL.").Default("10s").DurationVar(&restart.timeout)
+	waitFlag(rc, &restart.wait)
+	timeoutFlag(rc, &restart.timeout)
 
 	status := &statusCmd{env: e}
 	stsc := daemon.Command("status", "Say whether the daemon runs and answers. Exit 0 running and healthy, 1 running but not answering, 3 not running.").Action(action(status.run))
@@ -46,6 +46,14 @@ func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
 
 	run := &runCmd{env: e}
 	daemon.Command("run", "Run the daemon in the foreground: what start, systemd and launchd execute.").Action(action(run.run))
+}
+
+func waitFlag(cmd *kingpin.CmdClause, d *time.Duration) {
+	cmd.Flag("wait", "How long to wait for the daemon to serve before giving up.").Default("10s").DurationVar(d)
+}
+
+func timeoutFlag(cmd *kingpin.CmdClause, d *time.Duration) {
+	cmd.Flag("timeout", "How long to wait for a graceful exit before SIGKILL.").Default("10s").DurationVar(d)
 }
 
 // exitNotRunning is status's exit code when no daemon runs (LSB).
@@ -103,7 +111,7 @@ func (c *startCmd) run() error {
 // the daemon to serve.
 func (c *startCmd) startService(ctl *lifecycle.Controller, svc serviceControl) error {
 	if len(c.overrides) > 0 {
-		return flagsUnreachable(svc, nil)
+		return flagsUnreachable(svc)
 	}
 	in, err := ctl.Inspect()
 	if err != nil {
@@ -129,10 +137,7 @@ func (c *startCmd) startService(ctl *lifecycle.Controller, svc serviceControl) e
 }
 
 // flagsUnreachable says that flags cannot reach a daemon run by svc.
-func flagsUnreachable(svc serviceControl, err error) error {
-	if err != nil {
-		return err
-	}
+func flagsUnreachable(svc serviceControl) error {
 	return fmt.Errorf("the daemon runs as the %s, which flags cannot reach: set them with `cco daemon config set` and restart", svc.Name())
 }
 
@@ -227,8 +232,10 @@ type restartCmd struct {
 func (c *restartCmd) run() error {
 	if len(c.overrides) > 0 {
 		// Refuse before stopping anything.
-		if svc, err := installedService(c.env); err != nil || svc != nil {
-			return flagsUnreachable(svc, err)
+		if svc, err := installedService(c.env); err != nil {
+			return err
+		} else if svc != nil {
+			return flagsUnreachable(svc)
 		}
 	}
 	if err := stop(c.env, c.timeout); err != nil {
