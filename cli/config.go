@@ -148,7 +148,7 @@ func (c *configSetCmd) run() error {
 	if err != nil {
 		return err
 	}
-	data, err := render.ConfigTOML(next)
+	data, err := render.EditConfigTOML(f, next, k.Name)
 	if err != nil {
 		return err
 	}

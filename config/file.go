@@ -17,8 +17,9 @@ import (
 // value and its line. Keys it does not set take their defaults.
 type File struct {
 	Path   string
+	Text   []byte         // the file as read; nil when it does not exist
 	Values map[string]any // key name -> int64, string or bool
-	Lines  map[string]int // key name -> line of the key in the file
+	Lines  map[string]int // top-level key -> its line, for every key the text has (valid or not)
 }
 
 // ReadFile reads and parses a config file. A missing file is an empty File:
@@ -40,7 +41,7 @@ func ReadFile(path string) (*File, error) {
 // well-formed TOML the returned File holds every valid value even when err
 // is not nil, so that `config set` can mend one bad key.
 func Parse(path string, data []byte) (*File, error) {
-	f := &File{Path: path, Values: map[string]any{}, Lines: map[string]int{}}
+	f := &File{Path: path, Text: data, Values: map[string]any{}, Lines: map[string]int{}}
 	name := filepath.Base(path)
 	var raw map[string]any
 	if err := toml.Unmarshal(data, &raw); err != nil {
@@ -59,6 +60,7 @@ func Parse(path string, data []byte) (*File, error) {
 	}
 	sort.Slice(keys, func(i, j int) bool { return lines[keys[i]] < lines[keys[j]] })
 	for _, name := range keys {
+		f.Lines[name] = lines[name]
 		where := fmt.Sprintf("%s:%d", filepath.Base(path), lines[name])
 		k, ok := Lookup(name)
 		if !ok {
@@ -75,7 +77,6 @@ func Parse(path string, data []byte) (*File, error) {
 			continue
 		}
 		f.Values[name] = v
-		f.Lines[name] = lines[name]
 	}
 	return f, errs.err()
 }

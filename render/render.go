@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -118,4 +119,70 @@ func tomlString(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// EditConfigTOML returns the text of cur with one key changed to what next
+// says: its line rewritten or, for a key cur does not set, its commented
+// default line taken (or a line appended); a key next does not set goes
+// back to its commented default. Every other line — the user's own comments
+// among them — stays as it was. A file that does not exist yet is rendered
+// whole from the template, and so is one the edit cannot be proven on: the
+// edited text must parse back to exactly next's values.
+func EditConfigTOML(cur, next *config.File, key string) ([]byte, error) {
+	k, err := config.LookupKey(key)
+	if err != nil {
+		return nil, err
+	}
+	if cur.Text == nil {
+		return ConfigTOML(next)
+	}
+	v, set := next.Values[key]
+	line, err := tomlValue(k.Default)
+	if set {
+		line, err = tomlValue(v)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if set {
+		line = key + " = " + line + "\n"
+	} else {
+		line = "# " + key + " = " + line + "\n"
+	}
+	lines := strings.SplitAfter(string(cur.Text), "\n")
+	at := cur.Lines[key] - 1
+	if at < 0 {
+		at = commentedDefault(lines, key)
+	}
+	switch {
+	case at >= 0:
+		lines[at] = line
+	case !set:
+		return cur.Text, nil // neither set nor documented: nothing to undo
+	default:
+		if last := lines[len(lines)-1]; last != "" && !strings.HasSuffix(last, "\n") {
+			lines[len(lines)-1] += "\n"
+		}
+		lines = append(lines, line)
+	}
+	out := []byte(strings.Join(lines, ""))
+	if parsed, err := config.Parse(cur.Path, out); err == nil && maps.Equal(parsed.Values, next.Values) {
+		return out, nil
+	}
+	return ConfigTOML(next)
+}
+
+// commentedDefault finds the line "# key = …" that documents key's
+// default, or returns -1.
+func commentedDefault(lines []string, key string) int {
+	for i, l := range lines {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(l), "#")
+		if !ok {
+			continue
+		}
+		if name, _, ok := strings.Cut(rest, "="); ok && strings.TrimSpace(name) == key {
+			return i
+		}
+	}
+	return -1
 }
