@@ -14,7 +14,9 @@ import (
 // without taking it, so probing never makes a starting daemon fail, and the
 // answer is the holder's pid — the proof that a pid is the daemon. The kernel
 // drops it when the holder exits, before the process is reaped, so a zombie
-// daemon holds nothing.
+// daemon holds nothing. On Linux, where the two kinds of lock are
+// independent, the daemon also holds a flock, so that flock(1) and other
+// tools that only know flock see the file locked too.
 
 // Lock is the daemon's lock, held from Acquire until Release or exit.
 type Lock struct{ f *os.File }
@@ -42,6 +44,10 @@ func AcquireLock(path string) (*Lock, error) {
 				return nil, &HeldError{PID: pid}
 			}
 		}
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	if err := flockToo(f); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
 	return &Lock{f: f}, nil
