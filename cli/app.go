@@ -104,6 +104,13 @@ func New(e *Env) *kingpin.Application {
 	return app
 }
 
+// kingpinScriptFlags are kingpin's own hidden flags that print its stock
+// completion scripts, which offer less than ours (docs/): they print ours.
+var kingpinScriptFlags = map[string]string{
+	"--completion-script-bash": "bash",
+	"--completion-script-zsh":  "zsh",
+}
+
 // Main runs cco with args and returns the process exit code.
 func Main(args []string, e *Env) (code int) {
 	defer func() {
@@ -115,6 +122,11 @@ func Main(args []string, e *Env) (code int) {
 			code = int(t)
 		}
 	}()
+	if len(args) == 1 {
+		if shell, ok := kingpinScriptFlags[args[0]]; ok {
+			args = []string{"completion", shell}
+		}
+	}
 	app := New(e)
 	_, err := app.Parse(args)
 	if err == nil {
