@@ -173,6 +173,7 @@ func stop(e *Env, timeout time.Duration) error {
 		return err
 	}
 	ctl := lifecycle.New(paths)
+	ctl.Progress = e.Stderr
 	svc, err := installedService(e)
 	if err != nil {
 		return err

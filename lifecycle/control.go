@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -24,6 +25,9 @@ type Controller struct {
 	Now func() time.Time
 	// Spawn starts a prepared command.
 	Spawn func(cmd *exec.Cmd) error
+	// Progress, when not nil, hears of waits long enough that a person
+	// would otherwise wonder.
+	Progress io.Writer
 }
 
 // New returns a Controller acting on the real system.

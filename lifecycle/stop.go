@@ -11,6 +11,10 @@ import (
 // killWait bounds the wait for the lock after SIGKILL.
 const killWait = 5 * time.Second
 
+// slowAfter is how long stop waits in silence before it tells Progress
+// what it is waiting for.
+const slowAfter = time.Second
+
 // Stopped is what Stop did.
 type Stopped struct {
 	PID    int           // the daemon stopped, 0 when none ran
@@ -37,7 +41,14 @@ func (c *Controller) Stop(ctx context.Context, timeout time.Duration) (*Stopped,
 	}
 	res := &Stopped{PID: r.PID}
 	unlocked := watchUnlock(c.Paths.LockFile())
-	if err := waitFor(ctx, unlocked, timeout); err != nil {
+	err = waitFor(ctx, unlocked, min(slowAfter, timeout))
+	if errors.Is(err, context.DeadlineExceeded) && timeout > slowAfter {
+		if c.Progress != nil {
+			fmt.Fprintf(c.Progress, "waiting for the daemon (pid %d) to exit; SIGKILL in %v\n", r.PID, (timeout - slowAfter).Round(time.Second))
+		}
+		err = waitFor(ctx, unlocked, timeout-slowAfter)
+	}
+	if err != nil {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			return nil, err
 		}
