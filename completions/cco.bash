@@ -6,10 +6,18 @@
 
 _cco() {
     local cur=${COMP_WORDS[COMP_CWORD]} last='' candidate
+    local -a words=("${COMP_WORDS[@]:1:COMP_CWORD-1}")
+    # bash splits --flag=value at "=": ask about "--flag value" and complete
+    # what follows the "=".
+    if [[ $cur == = && ${COMP_WORDS[COMP_CWORD-1]} == --* ]]; then
+        cur=''
+    elif [[ ${COMP_WORDS[COMP_CWORD-1]} == = && ${COMP_WORDS[COMP_CWORD-2]} == --* ]]; then
+        unset 'words[${#words[@]}-1]'
+    fi
     [[ $cur == -* ]] && last=--
     COMPREPLY=()
     while IFS= read -r candidate || [[ -n $candidate ]]; do
         [[ $candidate == "$cur"* ]] && COMPREPLY+=("$candidate")
-    done < <("${COMP_WORDS[0]}" --completion-bash "${COMP_WORDS[@]:1:COMP_CWORD-1}" "$last" 2>/dev/null)
+    done < <("${COMP_WORDS[0]}" --completion-bash "${words[@]}" "$last" 2>/dev/null)
 }
 complete -o default -F _cco cco

@@ -9,10 +9,17 @@ function __cco_complete
     set -l words (commandline -opc)
     set -l current (commandline -ct)
     set -l last ''
-    string match -q -- '-*' $current; and set last --
+    set -l flag ''
+    if string match -qr -- '^--[^=]+=' $current
+        # --flag=value: ask about "--flag value", offer "--flag=candidate".
+        set flag (string replace -r -- '=.*' '=' $current)
+        set -a words (string replace -r -- '=.*' '' $current)
+    else if string match -q -- '-*' $current
+        set last --
+    end
     set -l candidates ($words[1] --completion-bash $words[2..-1] $last 2>/dev/null)
     if set -q candidates[1]
-        printf '%s\n' $candidates
+        printf '%s\n' $flag$candidates
     else if not string match -q -- '-*' $current
         __fish_complete_path $current
     end

@@ -38,6 +38,9 @@ func completionCases() []struct {
 		{"cco -", []string{"--help", "--version"}},
 		{"cco daemon logs --", []string{"--help", "--version", "--lines", "--follow"}},
 		{"cco daemon start --l", []string{"--log-level"}},
+		// --flag=value completes the value.
+		{"cco daemon install --os=", []string{"darwin", "linux"}},
+		{"cco daemon start --log-level=d", []string{"debug"}},
 	}
 }
 
@@ -93,8 +96,18 @@ func TestCompletionInShells(t *testing.T) {
 			return run(exec.Command(bash, "--norc", "--noprofile", "-c", `
 				source "$1" && source "$2" || exit 1
 				COMP_LINE=$3 COMP_POINT=${#3}
-				read -ra COMP_WORDS <<<"$COMP_LINE"
-				[[ $COMP_LINE == *' ' ]] && COMP_WORDS+=('')
+				read -ra typed <<<"$COMP_LINE"
+				[[ $COMP_LINE == *' ' ]] && typed+=('')
+				# readline splits words at "=" too (COMP_WORDBREAKS).
+				COMP_WORDS=()
+				for w in "${typed[@]}"; do
+					if [[ $w == --*=* ]]; then
+						COMP_WORDS+=("${w%%=*}" =)
+						[[ -n ${w#*=} ]] && COMP_WORDS+=("${w#*=}")
+					else
+						COMP_WORDS+=("$w")
+					fi
+				done
 				COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
 				_cco cco "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
 				printf '%s\n' "${COMPREPLY[@]}"`, "bash", bashCompletion, script("bash"), line))
@@ -106,7 +119,14 @@ func TestCompletionInShells(t *testing.T) {
 			return zshRun("", "source "+script("zsh"), line)
 		},
 		"fish": func(line string) (string, error) {
-			return run(exec.Command(fish, "--no-config", "-c", `source $argv[1]; and complete -C $argv[2]`, script("fish"), line))
+			out, err := run(exec.Command(fish, "--no-config", "-c", `source $argv[1]; and complete -C $argv[2]`, script("fish"), line))
+			// fish offers whole tokens: --os=linux where the others offer
+			// what follows the "=".
+			words := strings.Fields(line)
+			if flag, _, ok := strings.Cut(words[len(words)-1], "="); ok && strings.HasSuffix(line, words[len(words)-1]) {
+				out = strings.ReplaceAll(out, flag+"=", "")
+			}
+			return out, err
 		},
 	}
 	for name, complete := range shells {
