@@ -192,20 +192,28 @@ func clearError(t *testing.T, what, out string, code int, words ...string) {
 	t.Errorf("%s: exit %d but the message does not say why (want one of %q):\n%s", what, code, words, out)
 }
 
+// newHome makes a CCO_HOME under parent whose config.toml sets a free
+// port; it returns the home, the config file, its text and the port.
+func newHome(t *testing.T, parent string) (home, cfg, text string, port int) {
+	t.Helper()
+	home = filepath.Join(parent, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	port = testhost.FreePort(t)
+	text = fmt.Sprintf("port = %d\n", port)
+	cfg = filepath.Join(home, "config.toml")
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return home, cfg, text, port
+}
+
 // TestFullFilesystem: CCO_HOME on a full tmpfs.
 func TestFullFilesystem(t *testing.T) {
 	bin := needRoot(t)
 	mnt := mountTmpfs(t, 256<<10)
-	home := filepath.Join(mnt, "home")
-	if err := os.Mkdir(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	port := testhost.FreePort(t)
-	old := fmt.Sprintf("port = %d\n", port)
-	cfg := filepath.Join(home, "config.toml")
-	if err := os.WriteFile(cfg, []byte(old), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	home, cfg, old, port := newHome(t, mnt)
 	c := newCCO(t, bin, home)
 
 	// A daemon that runs when the disk fills keeps serving and stops cleanly.
@@ -251,16 +259,7 @@ func TestFullFilesystem(t *testing.T) {
 func TestReadOnlyFilesystem(t *testing.T) {
 	bin := needRoot(t)
 	mnt := mountTmpfs(t, 1<<20)
-	home := filepath.Join(mnt, "home")
-	if err := os.Mkdir(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	port := testhost.FreePort(t)
-	old := fmt.Sprintf("port = %d\n", port)
-	cfg := filepath.Join(home, "config.toml")
-	if err := os.WriteFile(cfg, []byte(old), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	home, cfg, old, port := newHome(t, mnt)
 	if err := syscall.Mount("", mnt, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
 		t.Fatalf("remount ro: %v", err)
 	}
@@ -297,16 +296,7 @@ func TestNotOwned(t *testing.T) {
 	if err := os.WriteFile(nbin, mustRead(t, bin), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	home := filepath.Join(pub, "home")
-	if err := os.Mkdir(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	port := testhost.FreePort(t)
-	old := fmt.Sprintf("port = %d\n", port)
-	cfg := filepath.Join(home, "config.toml")
-	if err := os.WriteFile(cfg, []byte(old), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	home, cfg, old, port := newHome(t, pub)
 	c := newCCO(t, nbin, home)
 	c.pre = []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"}
 	for _, args := range [][]string{
