@@ -86,24 +86,17 @@ func (e *Env) hostService() (service.Manager, error) {
 	return m, err
 }
 
-// serviceFile renders the service file install writes for goos, and checks
-// that it goes where the manager looks for it.
-func (e *Env) serviceFile(m service.Manager, goos string, cfg config.DaemonConfig, paths config.Paths) (render.File, error) {
+// serviceFile renders the service file install writes for goos, at the
+// path its manager looks at (render.ServicePath).
+func (e *Env) serviceFile(goos string, cfg config.DaemonConfig, paths config.Paths) (render.File, error) {
 	exe, err := e.servicePath("")
 	if err != nil {
 		return render.File{}, err
 	}
-	f, err := render.ServiceFile(render.Target{
+	return render.ServiceFile(render.Target{
 		OS: goos, Exec: exe, CCOHome: paths.Home, UserHome: e.Getenv("HOME"),
 		XDGConfigHome: e.Getenv("XDG_CONFIG_HOME"), Config: cfg,
 	})
-	if err != nil {
-		return f, err
-	}
-	if f.Path != m.Path() {
-		return f, fmt.Errorf("cco bug: the service file renders for %s but the %s is at %s", f.Path, m.Name(), m.Path())
-	}
-	return f, nil
 }
 
 type installCmd struct {
@@ -131,7 +124,7 @@ func (c *installCmd) run() error {
 	if err != nil {
 		return err
 	}
-	f, err := e.serviceFile(m, goos, eff.DaemonConfig, paths)
+	f, err := e.serviceFile(goos, eff.DaemonConfig, paths)
 	if err != nil {
 		return err
 	}
@@ -357,7 +350,7 @@ func serviceStatus(e *Env) (*serviceState, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := e.serviceFile(m, runtime.GOOS, eff.DaemonConfig, paths)
+	f, err := e.serviceFile(runtime.GOOS, eff.DaemonConfig, paths)
 	if err != nil {
 		return nil, err
 	}

@@ -76,25 +76,39 @@ func ServiceFile(t Target) (File, error) {
 		return File{}, err
 	}
 	var (
-		name, dir string
-		data      []byte
-		err       error
+		data []byte
+		err  error
 	)
 	switch t.OS {
 	case "linux":
-		name, dir = UnitName, filepath.Join(t.configHome(), "systemd", "user")
 		data, err = Render("cco-daemon.service.tmpl", t.unit())
 	case "darwin":
-		name, dir = LaunchdLabel+".plist", filepath.Join(t.UserHome, "Library", "LaunchAgents")
 		data, err = Render("com.anthropic.cco.daemon.plist.tmpl", t.plist())
 	}
 	if err != nil {
 		return File{}, err
 	}
+	path := ServicePath(t.OS, t.UserHome, t.XDGConfigHome)
 	if t.Packager {
-		dir = ""
+		path = filepath.Base(path)
 	}
-	return File{Path: filepath.Join(dir, name), Data: data, Mode: 0o644}, nil
+	return File{Path: path, Data: data, Mode: 0o644}, nil
+}
+
+// ServicePath is where a per-user install keeps the service file of goos:
+// $XDG_CONFIG_HOME/systemd/user/cco-daemon.service (an empty or relative
+// XDG_CONFIG_HOME, which the XDG specification says to ignore, means
+// userHome/.config) or userHome/Library/LaunchAgents/<label>.plist. The
+// service managers look there, and install writes there.
+func ServicePath(goos, userHome, xdgConfigHome string) string {
+	if goos == "darwin" {
+		return filepath.Join(userHome, "Library", "LaunchAgents", LaunchdLabel+".plist")
+	}
+	configHome := xdgConfigHome
+	if !filepath.IsAbs(configHome) {
+		configHome = filepath.Join(userHome, ".config")
+	}
+	return filepath.Join(configHome, "systemd", "user", UnitName)
 }
 
 // PackagerFiles renders what a package ships: the service file of
@@ -134,13 +148,6 @@ func absolute(what, path string) error {
 		return fmt.Errorf("%s must be an absolute path, not %q", what, path)
 	}
 	return nil
-}
-
-func (t Target) configHome() string {
-	if filepath.IsAbs(t.XDGConfigHome) {
-		return t.XDGConfigHome
-	}
-	return filepath.Join(t.UserHome, ".config")
 }
 
 // unitData is what the unit template shows.

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -47,7 +46,7 @@ func newLaunchd(env Env) (*launchd, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &launchd{env: env, path: filepath.Join(home, "Library", "LaunchAgents", render.LaunchdLabel+".plist")}, nil
+	return &launchd{env: env, path: render.ServicePath("darwin", home, "")}, nil
 }
 
 func (m *launchd) Name() string { return "LaunchAgent " + render.LaunchdLabel }

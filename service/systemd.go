@@ -19,17 +19,14 @@ type systemd struct {
 }
 
 func newSystemd(env Env) (*systemd, error) {
-	// A relative XDG_CONFIG_HOME is to be ignored, says the XDG
-	// specification.
-	dir := env.Getenv("XDG_CONFIG_HOME")
-	if !filepath.IsAbs(dir) {
-		home, err := env.home()
-		if err != nil {
+	// HOME is needed only where XDG_CONFIG_HOME does not name the place.
+	xdg := env.Getenv("XDG_CONFIG_HOME")
+	if !filepath.IsAbs(xdg) {
+		if _, err := env.home(); err != nil {
 			return nil, err
 		}
-		dir = filepath.Join(home, ".config")
 	}
-	return &systemd{env: env, path: filepath.Join(dir, "systemd", "user", render.UnitName)}, nil
+	return &systemd{env: env, path: render.ServicePath("linux", env.Getenv("HOME"), xdg)}, nil
 }
 
 func (m *systemd) Name() string { return "systemd user unit " + render.UnitName }

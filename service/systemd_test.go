@@ -7,9 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/anthropics/cco/config"
-	"github.com/anthropics/cco/render"
 )
 
 const showCmd = "systemctl --user show cco-daemon.service --property=LoadState,ActiveState,SubState,MainPID,NRestarts"
@@ -204,26 +201,4 @@ func TestUnsupported(t *testing.T) {
 	env, _, _ := testEnv(t)
 	_, err := For("windows", env)
 	wantErr(t, err, "not supported on windows", "cco daemon start")
-}
-
-// The file render writes is the one the managers look for.
-func TestPathsAgreeWithRender(t *testing.T) {
-	env, _, _ := testEnv(t)
-	for _, xdg := range []string{"", "/xdg", "relative/is/ignored"} {
-		setenv(&env, "XDG_CONFIG_HOME", xdg)
-		for _, goos := range []string{"linux", "darwin"} {
-			m, err := For(goos, env)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := render.ServiceFile(render.Target{OS: goos, Exec: "/usr/bin/cco", CCOHome: "/h/.cco", UserHome: env.Getenv("HOME"),
-				XDGConfigHome: xdg, Config: config.Defaults()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if f.Path != m.Path() {
-				t.Errorf("%s, XDG_CONFIG_HOME=%q: render writes %s, the manager looks at %s", goos, xdg, f.Path, m.Path())
-			}
-		}
-	}
 }
