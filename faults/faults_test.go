@@ -128,31 +128,19 @@ func endOurs(t *testing.T, home string) {
 	}
 }
 
-// noneLeft waits briefly for home's processes to go, then fails if any is left.
+// noneLeft fails the test if home's processes do not go within 3 s.
 func noneLeft(t *testing.T, home string) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for len(testhost.Of(home)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if left := testhost.Of(home); len(left) > 0 {
+	if left := testhost.Left(home, 3*time.Second); len(left) > 0 {
 		t.Errorf("processes left for %s: %v", home, left)
 	}
 }
 
 func daemonPID(t *testing.T, home string) int {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(home, "daemon.pid"))
+	pid, err := testhost.DaemonPID(home)
 	if err != nil {
-		t.Fatalf("reading the state file: %v", err)
-	}
-	m := regexp.MustCompile(`"pid":\s*(\d+)`).FindSubmatch(b)
-	if m == nil {
-		t.Fatalf("no pid in the state file: %s", b)
-	}
-	pid, _ := strconv.Atoi(string(m[1]))
-	if !testhost.Ours(pid, home) {
-		t.Fatalf("pid %d of the state file is not our daemon", pid)
+		t.Fatal(err)
 	}
 	return pid
 }

@@ -98,18 +98,7 @@ func (s *soak) cco(args ...string) (string, int) {
 // daemonPID returns the pid in the state file if that process is provably
 // this soak's daemon (its environment names our CCO_HOME), else 0.
 func (s *soak) daemonPID() int {
-	b, err := os.ReadFile(filepath.Join(s.home, "daemon.pid"))
-	if err != nil {
-		return 0
-	}
-	m := regexp.MustCompile(`"pid":\s*(\d+)`).FindSubmatch(b)
-	if m == nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(string(m[1]))
-	if pid <= 1 || !testhost.Ours(pid, s.home) {
-		return 0
-	}
+	pid, _ := testhost.DaemonPID(s.home)
 	return pid
 }
 
@@ -301,11 +290,7 @@ func TestSoak(t *testing.T) {
 	if out, code := s.cco("daemon", "stop"); code != 0 {
 		s.violate("the final stop failed (%d): %s", code, out)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for len(testhost.Of(home)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if left := testhost.Of(home); len(left) > 0 {
+	if left := testhost.Left(home, 3*time.Second); len(left) > 0 {
 		s.violate("processes left after the final stop: %v", left)
 	}
 	if _, err := os.Stat(filepath.Join(home, "daemon.pid")); err == nil {

@@ -12,6 +12,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"time"
 )
@@ -75,4 +77,35 @@ func Run(timeout time.Duration, env []string, argv ...string) ([]byte, int, erro
 		return out, -1, err
 	}
 	return out, 0, nil
+}
+
+// Left waits up to d for the processes with CCO_HOME=home to go, and
+// returns those still there.
+func Left(home string, d time.Duration) []int {
+	deadline := time.Now().Add(d)
+	for len(Of(home)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return Of(home)
+}
+
+// statePID finds the pid in a state file's JSON.
+var statePID = regexp.MustCompile(`"pid":\s*(\d+)`)
+
+// DaemonPID returns the pid that home's state file names when that process
+// is provably one of this test's (Ours), else an error saying why not.
+func DaemonPID(home string) (int, error) {
+	b, err := os.ReadFile(filepath.Join(home, "daemon.pid"))
+	if err != nil {
+		return 0, err
+	}
+	m := statePID.FindSubmatch(b)
+	if m == nil {
+		return 0, fmt.Errorf("no pid in the state file: %s", b)
+	}
+	pid, _ := strconv.Atoi(string(m[1]))
+	if pid <= 1 || !Ours(pid, home) {
+		return 0, fmt.Errorf("pid %d of the state file is not a process of %s", pid, home)
+	}
+	return pid, nil
 }
