@@ -26,7 +26,7 @@ type Env struct {
 	// Executable is the path of the running cco, as the user ran it.
 	Executable func() (string, error)
 	// Args0 is argv[0] as cco was started, for the stable path a service
-	// runs cco by (render.StableExecutable).
+	// runs cco by (service.StableExecutable).
 	Args0 string
 }
 

@@ -8,8 +8,8 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/anthropics/cco/atomicfile"
 	"github.com/anthropics/cco/config"
-	"github.com/anthropics/cco/render"
 )
 
 func configureConfigCmd(daemon *kingpin.CmdClause, e *Env) {
@@ -148,14 +148,14 @@ func (c *configSetCmd) run() error {
 	if err != nil {
 		return err
 	}
-	data, err := render.EditConfigTOML(f, next, k.Name)
+	data, err := config.Edit(f, next, k.Name)
 	if err != nil {
 		return err
 	}
 	if err := paths.Ensure(); err != nil {
 		return err
 	}
-	if err := render.WriteFile(paths.Config(), data, 0o600); err != nil {
+	if err := atomicfile.WriteFile(paths.Config(), data, 0o600); err != nil {
 		return err
 	}
 	if c.unset {

@@ -17,6 +17,7 @@ import (
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/daemon"
 	"github.com/anthropics/cco/lifecycle"
+	"github.com/anthropics/cco/protocol"
 )
 
 func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
@@ -141,7 +142,7 @@ func flagsUnreachable(svc serviceControl) error {
 	return fmt.Errorf("the daemon runs as the %s, which flags cannot reach: set them with `cco daemon config set` and restart", svc.Name())
 }
 
-func onAddr(s *lifecycle.State) string {
+func onAddr(s *protocol.State) string {
 	if s == nil {
 		return ""
 	}
@@ -369,13 +370,13 @@ func (c *runCmd) run() error {
 		RedirectStd: true,
 		IgnoreTERM:  c.env.Getenv(ignoreTermEnv) == "1",
 	}
-	if fd := c.env.Getenv(lifecycle.ReadyFDEnv); fd != "" {
+	if fd := c.env.Getenv(protocol.ReadyFDEnv); fd != "" {
 		n, err := strconv.Atoi(fd)
 		if err != nil || n < 3 {
-			return fmt.Errorf("%s=%q does not name an inherited file descriptor", lifecycle.ReadyFDEnv, fd)
+			return fmt.Errorf("%s=%q does not name an inherited file descriptor", protocol.ReadyFDEnv, fd)
 		}
 		o.Ready = os.NewFile(uintptr(n), "readiness pipe")
-		os.Unsetenv(lifecycle.ReadyFDEnv)
+		os.Unsetenv(protocol.ReadyFDEnv)
 	}
 	return daemon.Run(context.Background(), o)
 }

@@ -7,8 +7,10 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/anthropics/cco/atomicfile"
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/render"
+	"github.com/anthropics/cco/service"
 )
 
 func configureRenderCmd(daemon *kingpin.CmdClause, e *Env) {
@@ -39,7 +41,7 @@ func (c *renderCmd) run() error {
 	}
 	for _, f := range files {
 		path := filepath.Join(c.output, f.Path)
-		if err := render.WriteFile(path, f.Data, f.Mode, render.DirMode(0o755)); err != nil {
+		if err := atomicfile.WriteFile(path, f.Data, f.Mode, atomicfile.DirMode(0o755)); err != nil {
 			return err
 		}
 		fmt.Fprintln(c.env.Stdout, path)
@@ -61,5 +63,5 @@ func (e *Env) servicePath(flag string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("cannot tell where cco is (%v): give its absolute path with --exec", err)
 	}
-	return render.StableExecutable(e.Args0, e.Getenv("PATH"), cwd, e.Executable)
+	return service.StableExecutable(e.Args0, e.Getenv("PATH"), cwd, e.Executable)
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/anthropics/cco/internal/testhost"
+	"github.com/anthropics/cco/protocol"
 
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/lifecycle"
@@ -138,7 +139,7 @@ func BenchmarkIdleRSS(b *testing.B) {
 	h.cco("daemon", "start")
 	defer h.cco("daemon", "stop")
 	h.cco("daemon", "status")
-	st, err := lifecycle.ReadState(config.Paths{Home: h.home}.PIDFile())
+	st, err := protocol.ReadState(config.Paths{Home: h.home}.PIDFile())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/anthropics/cco/internal/testhost"
+	"github.com/anthropics/cco/protocol"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/anthropics/cco/config"
-	"github.com/anthropics/cco/lifecycle"
 )
 
 // ccoBin is the real cco binary, built once for the end-to-end tests and
@@ -75,7 +75,7 @@ func TestScripts(t *testing.T) {
 
 // killDaemon kills the process holding the daemon lock of ccoHome, if any.
 func killDaemon(ccoHome string) {
-	if pid, _ := lifecycle.LockHolder(filepath.Join(ccoHome, "daemon.lock")); pid > 0 {
+	if pid, _ := protocol.LockHolder(filepath.Join(ccoHome, "daemon.lock")); pid > 0 {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
@@ -85,7 +85,7 @@ func killDaemon(ccoHome string) {
 // holder, and for KILL and QUIT wait until the lock is free.
 func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 	lock := filepath.Join(ts.Getenv("CCO_HOME"), "daemon.lock")
-	pid, err := lifecycle.LockHolder(lock)
+	pid, err := protocol.LockHolder(lock)
 	ts.Check(err)
 	switch {
 	case len(args) == 2 && args[0] == "count":
@@ -110,7 +110,7 @@ func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(syscall.Kill(pid, sig))
 		if sig == syscall.SIGKILL || sig == syscall.SIGQUIT {
 			waitUntil(ts, "the lock is free", func() bool {
-				p, _ := lifecycle.LockHolder(lock)
+				p, _ := protocol.LockHolder(lock)
 				return p == 0
 			})
 		}
@@ -149,7 +149,7 @@ func cmdForgeState(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	paths := config.Paths{Home: ts.Getenv("CCO_HOME")}
 	ts.Check(paths.Ensure())
-	ts.Check(lifecycle.WriteState(paths.PIDFile(), &lifecycle.State{
+	ts.Check(protocol.WriteState(paths.PIDFile(), &protocol.State{
 		PID: pid, StartedAt: time.Now(), Host: "127.0.0.1", Port: 1, Version: "dev",
 		Executable: ccoBin, ProcStart: 1,
 	}))
@@ -185,7 +185,7 @@ func waitUntil(ts *testscript.TestScript, what string, cond func() bool) {
 func cmdWaitReader(ts *testscript.TestScript, neg bool, args []string) {
 	home := ts.Getenv("CCO_HOME")
 	logPath := filepath.Join(home, "daemon.log")
-	daemon, _ := lifecycle.LockHolder(filepath.Join(home, "daemon.lock"))
+	daemon, _ := protocol.LockHolder(filepath.Join(home, "daemon.lock"))
 	waitUntil(ts, "a reader of daemon.log", func() bool {
 		links, _ := filepath.Glob("/proc/[0-9]*/fd/*")
 		for _, l := range links {

@@ -2,6 +2,7 @@ package render
 
 import (
 	"github.com/anthropics/cco/internal/tooltest"
+	"github.com/anthropics/cco/service/identity"
 
 	"bytes"
 	"encoding/json"
@@ -23,7 +24,7 @@ func verifyUnit(t *testing.T, unit []byte) {
 	if err := os.Mkdir(runtimeDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, UnitName)
+	path := filepath.Join(dir, identity.UnitName)
 	if err := os.WriteFile(path, unit, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func validatePlist(t *testing.T, plist []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, LaunchdLabel+".plist")
+	path := filepath.Join(dir, identity.LaunchdLabel+".plist")
 	if err := os.WriteFile(path, plist, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/anthropics/cco/render"
+	"github.com/anthropics/cco/service/identity"
 )
 
 // launchctl exit codes cco acts on or explains. launchctl exits with an
@@ -46,10 +46,10 @@ func newLaunchd(env Env) (*launchd, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &launchd{env: env, path: render.ServicePath("darwin", home, "")}, nil
+	return &launchd{env: env, path: identity.Path("darwin", home, "")}, nil
 }
 
-func (m *launchd) Name() string { return "LaunchAgent " + render.LaunchdLabel }
+func (m *launchd) Name() string { return "LaunchAgent " + identity.LaunchdLabel }
 func (m *launchd) Path() string { return m.path }
 
 func (m *launchd) gui() string  { return "gui/" + strconv.Itoa(m.env.UID) }
@@ -81,7 +81,7 @@ var (
 	printPID   = regexp.MustCompile(`(?m)^\s*pid = (\d+)$`)
 	printRuns  = regexp.MustCompile(`(?m)^\s*runs = (\d+)$`)
 	// print-disabled lists `"label" => disabled` (older: `=> true`).
-	disabledLine = regexp.MustCompile(`"` + regexp.QuoteMeta(render.LaunchdLabel) + `" => (\w+)`)
+	disabledLine = regexp.MustCompile(`"` + regexp.QuoteMeta(identity.LaunchdLabel) + `" => (\w+)`)
 )
 
 func (m *launchd) State(ctx context.Context) (State, error) {
@@ -132,7 +132,7 @@ func (m *launchd) State(ctx context.Context) (State, error) {
 }
 
 // target is the job's service target: gui/501/com.anthropic.cco.daemon.
-func (m *launchd) target(st State) string { return m.domainOf(st) + "/" + render.LaunchdLabel }
+func (m *launchd) target(st State) string { return m.domainOf(st) + "/" + identity.LaunchdLabel }
 
 // domainOf is the state's domain; a preview that probed nothing assumes
 // the gui domain, or the user domain over SSH.
@@ -165,7 +165,7 @@ func (m *launchd) runStep(ctx context.Context, s Step) error {
 		// A bootstrap refused with 5, 17 or 37: either the job is loaded
 		// already (the goal holds) or the job booted out just before is
 		// still going away (try again shortly).
-		if p, err := m.env.Runner.Run(ctx, "launchctl", "print", argsDomain(s.Args)+"/"+render.LaunchdLabel); err == nil && p.Code == 0 {
+		if p, err := m.env.Runner.Run(ctx, "launchctl", "print", argsDomain(s.Args)+"/"+identity.LaunchdLabel); err == nil && p.Code == 0 {
 			return nil
 		}
 		if attempt == bootstrapTries-1 {
@@ -186,7 +186,7 @@ func (m *launchd) explain(args []string, out Output) error {
 	case lcIOError:
 		why = "5 is launchd's Input/output error: it refused to load the job. Usually the job is already loaded, " +
 			"or was booted out an instant ago and is not gone yet, or the plist is invalid, or the job is disabled. " +
-			"Check the plist with `plutil -lint " + m.path + "`, see `launchctl print " + domain + "/" + render.LaunchdLabel + "`, " +
+			"Check the plist with `plutil -lint " + m.path + "`, see `launchctl print " + domain + "/" + identity.LaunchdLabel + "`, " +
 			"then run `cco daemon install` again"
 	case lcNoSuchProc, lcNoService:
 		why = "the job is not loaded in this domain: run `cco daemon start` (or `cco daemon install` if it is not installed)"
@@ -280,14 +280,14 @@ func (m *launchd) Install(cur State, content []byte, o InstallOptions) Plan {
 		}
 	}
 	if len(p.Steps) == 0 {
-		p.Idle = render.LaunchdLabel + " is up to date"
+		p.Idle = identity.LaunchdLabel + " is up to date"
 	}
 	return p
 }
 
 func (m *launchd) Uninstall(cur State) Plan {
 	if !cur.Installed() && !cur.Loaded {
-		return Plan{Idle: render.LaunchdLabel + " is not installed"}
+		return Plan{Idle: identity.LaunchdLabel + " is not installed"}
 	}
 	var p Plan
 	if cur.Loaded {
@@ -346,7 +346,7 @@ func (m *launchd) Stop(cur State) (Plan, error) {
 		return Plan{}, m.notInstalled()
 	}
 	if !cur.Loaded {
-		return Plan{Idle: render.LaunchdLabel + " is not loaded"}, nil
+		return Plan{Idle: identity.LaunchdLabel + " is not loaded"}, nil
 	}
 	return Plan{Steps: []Step{m.bootout(cur)}}, nil
 }

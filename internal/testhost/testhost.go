@@ -15,7 +15,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"testing"
 	"time"
+
+	"github.com/anthropics/cco/config"
 )
 
 // FreePort returns a loopback port that nobody listened on a moment ago.
@@ -95,7 +98,7 @@ var statePID = regexp.MustCompile(`"pid":\s*(\d+)`)
 // DaemonPID returns the pid that home's state file names when that process
 // is provably one of this test's (Ours), else an error saying why not.
 func DaemonPID(home string) (int, error) {
-	b, err := os.ReadFile(filepath.Join(home, "daemon.pid"))
+	b, err := os.ReadFile(config.Paths{Home: home}.PIDFile())
 	if err != nil {
 		return 0, err
 	}
@@ -108,4 +111,17 @@ func DaemonPID(home string) (int, error) {
 		return 0, fmt.Errorf("pid %d of the state file is not a process of %s", pid, home)
 	}
 	return pid, nil
+}
+
+// WriteExecutable makes path an executable file (a shell script that does
+// nothing), creating its directories: a stand-in for a binary that must only
+// exist.
+func WriteExecutable(t testing.TB, path string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/anthropics/cco/docs"
 	"github.com/anthropics/cco/internal/tooltest"
 	"github.com/anthropics/cco/lifecycle"
+	"github.com/anthropics/cco/protocol"
 )
 
 // root is the repository, seen from this package's directory.
@@ -81,7 +82,7 @@ func TestManPages(t *testing.T) {
 	}
 	want = append(want, "NOTIFY_SOCKET", "CCO_HOME", "EXIT STATUS", "EXAMPLES", "SEE ALSO", "FILES")
 	// Every field of `cco daemon status --json`, which the page documents.
-	for _, v := range []any{lifecycle.Status{}, lifecycle.Health{}} {
+	for _, v := range []any{lifecycle.Status{}, protocol.Health{}} {
 		typ := reflect.TypeOf(v)
 		for i := range typ.NumField() {
 			name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")

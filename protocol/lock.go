@@ -1,4 +1,4 @@
-package lifecycle
+package protocol
 
 import (
 	"errors"
@@ -94,10 +94,10 @@ func LockHolder(path string) (int, error) {
 	return int(lk.Pid), nil
 }
 
-// watchUnlock returns a channel that yields once nobody holds the lock at
+// WatchUnlock returns a channel that yields once nobody holds the lock at
 // path: nil, or the error that ended the wait. It waits in the kernel
 // (F_SETLKW), not by polling, and lets go of the lock before it reports.
-func watchUnlock(path string) <-chan error {
+func WatchUnlock(path string) <-chan error {
 	done := make(chan error, 1)
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -1,8 +1,9 @@
-package render
+package atomicfile
 
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -58,5 +59,55 @@ func TestWriteFileRemovesAbandonedTemps(t *testing.T) {
 		if survive != (err == nil) {
 			t.Errorf("%s: survive=%v, stat error %v", name, survive, err)
 		}
+	}
+}
+
+// TestWriteFileSetsModeWhateverTheOldFileHad: a world-writable file (a
+// user's chmod, another tool's write) is replaced by one with exactly perm,
+// and the umask cannot take bits away from perm either.
+func TestWriteFileSetsModeWhateverTheOldFileHad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v after replacing a 0666 file, want 0600", fi.Mode().Perm())
+	}
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	if err := WriteFile(path, []byte("shared"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o644 {
+		t.Fatalf("mode %v under umask 077, want 0644", fi.Mode().Perm())
+	}
+}
+
+// TestWriteFileReplacesASymlink: a link planted at path is replaced, and
+// what it pointed to is untouched.
+func TestWriteFileReplacesASymlink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "daemon.pid")
+	if err := os.Symlink(victim, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, []byte("state"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Fatalf("the link's target was written: %q", b)
+	}
+	if fi, _ := os.Lstat(path); !fi.Mode().IsRegular() {
+		t.Fatalf("%s is %v, want a regular file", path, fi.Mode())
 	}
 }
