@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -22,31 +20,31 @@ import (
 
 func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
 	start := &startCmd{env: e, overrides: config.Overrides{}}
-	sc := daemon.Command("start", "Start the daemon in the background and wait until it serves.").Action(action(start.run))
+	sc := daemon.Command("start", "Start the daemon in the background and wait until it serves.").Action(action(e, start.run))
 	configFlags(sc, start.overrides)
 	waitFlag(sc, &start.wait)
 
 	stop := &stopCmd{env: e}
-	stc := daemon.Command("stop", "Stop the daemon: SIGTERM, then SIGKILL after the timeout.").Action(action(stop.run))
+	stc := daemon.Command("stop", "Stop the daemon: SIGTERM, then SIGKILL after the timeout.").Action(action(e, stop.run))
 	timeoutFlag(stc, &stop.timeout)
 
 	restart := &restartCmd{startCmd: startCmd{env: e, overrides: config.Overrides{}}}
-	rc := daemon.Command("restart", "Stop the daemon if it runs, then start it with the given flags.").Action(action(restart.run))
+	rc := daemon.Command("restart", "Stop the daemon if it runs, then start it with the given flags.").Action(action(e, restart.run))
 	configFlags(rc, restart.overrides)
 	waitFlag(rc, &restart.wait)
 	timeoutFlag(rc, &restart.timeout)
 
 	status := &statusCmd{env: e}
-	stsc := daemon.Command("status", "Say whether the daemon runs and answers. Exit 0 running and healthy, 1 running but not answering, 3 not running.").Action(action(status.run))
+	stsc := daemon.Command("status", "Say whether the daemon runs and answers. Exit 0 running and healthy, 1 running but not answering, 3 not running.").Action(action(e, status.run))
 	stsc.Flag("json", "Print JSON (schema in cco-daemon(1)).").BoolVar(&status.json)
 
 	logs := &logsCmd{env: e}
-	lc := daemon.Command("logs", "Print the end of the daemon's log, or follow it.").Action(action(logs.run))
+	lc := daemon.Command("logs", "Print the end of the daemon's log, or follow it.").Action(action(e, logs.run))
 	lc.Flag("lines", "How many lines to print from the end.").Short('n').Default("50").IntVar(&logs.lines)
 	lc.Flag("follow", "Keep printing new lines as they are written, across rotation, until interrupted.").Short('f').BoolVar(&logs.follow)
 
 	run := &runCmd{env: e}
-	daemon.Command("run", "Run the daemon in the foreground: what start, systemd and launchd execute.").Action(action(run.run))
+	daemon.Command("run", "Run the daemon in the foreground: what start, systemd and launchd execute.").Action(action(e, run.run))
 }
 
 func waitFlag(cmd *kingpin.CmdClause, d *time.Duration) {
@@ -69,7 +67,7 @@ type startCmd struct {
 	wait      time.Duration
 }
 
-func (c *startCmd) run() error {
+func (c *startCmd) run(ctx context.Context) error {
 	if c.wait <= 0 {
 		return fmt.Errorf("--wait %v: want a positive duration, such as 10s", c.wait)
 	}
@@ -83,15 +81,15 @@ func (c *startCmd) run() error {
 		return err
 	}
 	if svc != nil {
-		return c.startService(ctl, svc)
+		return c.startService(ctx, ctl, svc)
 	}
 	exe, err := c.env.Executable()
 	if err != nil {
 		return fmt.Errorf("finding the cco binary to run the daemon: %w", err)
 	}
-	s, err := ctl.Start(context.Background(), lifecycle.StartOptions{
+	s, err := ctl.Start(ctx, lifecycle.StartOptions{
 		Executable: exe,
-		Env:        append(os.Environ(), eff.Env()...),
+		Env:        append(c.env.Environ(), eff.Env()...),
 		Wait:       c.wait,
 	})
 	if err != nil {
@@ -110,7 +108,7 @@ func (c *startCmd) run() error {
 
 // startService starts the daemon through its service manager and waits for
 // the daemon to serve.
-func (c *startCmd) startService(ctl *lifecycle.Controller, svc serviceControl) error {
+func (c *startCmd) startService(ctx context.Context, ctl *lifecycle.Controller, svc serviceControl) error {
 	if len(c.overrides) > 0 {
 		return flagsUnreachable(svc)
 	}
@@ -125,15 +123,15 @@ func (c *startCmd) startService(ctl *lifecycle.Controller, svc serviceControl) e
 		fmt.Fprintf(c.env.Stdout, "cco daemon already running as the %s (pid %d)%s\n", svc.Name(), r.PID, onAddr(r.State))
 		return nil
 	}
-	begin := time.Now()
-	if err := svc.Start(); err != nil {
+	begin := c.env.Now()
+	if err := svc.Start(ctx); err != nil {
 		return fmt.Errorf("starting the %s: %w", svc.Name(), err)
 	}
-	r, err := ctl.WaitRunning(context.Background(), c.wait)
+	r, err := ctl.WaitRunning(ctx, c.wait)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.env.Stdout, "cco daemon started by the %s (pid %d)%s in %s\n", svc.Name(), r.PID, onAddr(r.State), ms(time.Since(begin)))
+	fmt.Fprintf(c.env.Stdout, "cco daemon started by the %s (pid %d)%s in %s\n", svc.Name(), r.PID, onAddr(r.State), ms(c.env.Now().Sub(begin)))
 	return nil
 }
 
@@ -162,13 +160,13 @@ type stopCmd struct {
 	timeout time.Duration
 }
 
-func (c *stopCmd) run() error {
-	return stop(c.env, c.timeout)
+func (c *stopCmd) run(ctx context.Context) error {
+	return stop(ctx, c.env, c.timeout)
 }
 
 // stop stops the daemon, through its service manager when it is installed
 // as a service.
-func stop(e *Env, timeout time.Duration) error {
+func stop(ctx context.Context, e *Env, timeout time.Duration) error {
 	paths, err := e.Paths()
 	if err != nil {
 		return err
@@ -181,13 +179,13 @@ func stop(e *Env, timeout time.Duration) error {
 	}
 	if svc != nil {
 		// The manager must stop it, or it would start it again.
-		stopped, err := stopService(e, ctl, svc, timeout)
+		stopped, err := stopService(ctx, e, ctl, svc, timeout)
 		if stopped || err != nil {
 			return err
 		}
 		// What the manager left running is stopped below like any daemon.
 	}
-	s, err := ctl.Stop(context.Background(), timeout)
+	s, err := ctl.Stop(ctx, timeout)
 	if err != nil {
 		return err
 	}
@@ -207,22 +205,22 @@ func stop(e *Env, timeout time.Duration) error {
 
 // stopService asks the service manager to stop the daemon and waits up to
 // timeout for it to exit. It reports whether it saw the daemon stop.
-func stopService(e *Env, ctl *lifecycle.Controller, svc serviceControl, timeout time.Duration) (bool, error) {
+func stopService(ctx context.Context, e *Env, ctl *lifecycle.Controller, svc serviceControl, timeout time.Duration) (bool, error) {
 	in, err := ctl.Inspect()
 	if err != nil {
 		return false, err
 	}
-	begin := time.Now()
-	if err := svc.Stop(); err != nil {
+	begin := e.Now()
+	if err := svc.Stop(ctx); err != nil {
 		return false, fmt.Errorf("stopping the %s: %w", svc.Name(), err)
 	}
 	if in.Running == nil {
 		return false, nil
 	}
-	if err := ctl.WaitStopped(context.Background(), timeout); err != nil {
+	if err := ctl.WaitStopped(ctx, timeout); err != nil {
 		return false, nil
 	}
-	fmt.Fprintf(e.Stdout, "cco daemon stopped by the %s (pid %d) in %s\n", svc.Name(), in.Running.PID, ms(time.Since(begin)))
+	fmt.Fprintf(e.Stdout, "cco daemon stopped by the %s (pid %d) in %s\n", svc.Name(), in.Running.PID, ms(e.Now().Sub(begin)))
 	return true, nil
 }
 
@@ -231,7 +229,7 @@ type restartCmd struct {
 	timeout time.Duration
 }
 
-func (c *restartCmd) run() error {
+func (c *restartCmd) run(ctx context.Context) error {
 	if len(c.overrides) > 0 {
 		// Refuse before stopping anything.
 		if svc, err := installedService(c.env); err != nil {
@@ -240,10 +238,10 @@ func (c *restartCmd) run() error {
 			return flagsUnreachable(svc)
 		}
 	}
-	if err := stop(c.env, c.timeout); err != nil {
+	if err := stop(ctx, c.env, c.timeout); err != nil {
 		return err
 	}
-	return c.startCmd.run()
+	return c.startCmd.run(ctx)
 }
 
 type statusCmd struct {
@@ -261,16 +259,16 @@ type statusJSON struct {
 
 // run prints the daemon's status. Exit 0: running and answering; 1:
 // running but not answering; 3: not running.
-func (c *statusCmd) run() error {
+func (c *statusCmd) run(ctx context.Context) error {
 	paths, err := c.env.Paths()
 	if err != nil {
 		return err
 	}
-	s, err := lifecycle.New(paths).Status(context.Background(), healthTimeout)
+	s, err := lifecycle.New(paths).Status(ctx, healthTimeout)
 	if err != nil {
 		return err
 	}
-	svc, err := serviceStatus(c.env)
+	svc, err := serviceStatus(ctx, c.env)
 	if err != nil {
 		return err
 	}
@@ -327,7 +325,7 @@ type logsCmd struct {
 // followInterval is how often logs --follow looks for new lines.
 const followInterval = 100 * time.Millisecond
 
-func (c *logsCmd) run() error {
+func (c *logsCmd) run(ctx context.Context) error {
 	paths, err := c.env.Paths()
 	if err != nil {
 		return err
@@ -340,8 +338,6 @@ func (c *logsCmd) run() error {
 	if err != nil || !c.follow {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	return lifecycle.Follow(ctx, c.env.Stdout, path, end, followInterval)
 }
 
@@ -351,7 +347,7 @@ const ignoreTermEnv = "CCO_TEST_IGNORE_SIGTERM"
 
 type runCmd struct{ env *Env }
 
-func (c *runCmd) run() error {
+func (c *runCmd) run(ctx context.Context) error {
 	eff, paths, err := loadEffective(c.env, nil)
 	if err != nil {
 		return err
@@ -378,5 +374,5 @@ func (c *runCmd) run() error {
 		o.Ready = os.NewFile(uintptr(n), "readiness pipe")
 		os.Unsetenv(protocol.ReadyFDEnv)
 	}
-	return daemon.Run(context.Background(), o)
+	return daemon.Run(ctx, o)
 }

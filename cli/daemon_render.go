@@ -1,8 +1,8 @@
 package cli
 
 import (
+	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -15,7 +15,7 @@ import (
 
 func configureRenderCmd(daemon *kingpin.CmdClause, e *Env) {
 	r := &renderCmd{env: e}
-	rc := daemon.Command("render", "Write the service file and a documented default config.toml for packagers: byte-identical across runs, users and machines.").Action(action(r.run))
+	rc := daemon.Command("render", "Write the service file and a documented default config.toml for packagers: byte-identical across runs, users and machines.").Action(action(e, r.run))
 	rc.Flag("os", "The platform to render for.").Required().PlaceHolder("linux|darwin").EnumVar(&r.os, "linux", "darwin")
 	rc.Flag("output", "The directory to write into (created if missing).").Required().PlaceHolder("DIR").StringVar(&r.output)
 	rc.Flag("exec", "The absolute path of cco that the service runs (default: the running cco as invoked).").PlaceHolder("PATH").StringVar(&r.exec)
@@ -28,7 +28,7 @@ type renderCmd struct {
 	exec   string
 }
 
-func (c *renderCmd) run() error {
+func (c *renderCmd) run(ctx context.Context) error {
 	exe, err := c.env.servicePath(c.exec)
 	if err != nil {
 		return err
@@ -59,7 +59,7 @@ func (e *Env) servicePath(flag string) (string, error) {
 		}
 		return filepath.Clean(flag), nil
 	}
-	cwd, err := os.Getwd()
+	cwd, err := e.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("cannot tell where cco is (%v): give its absolute path with --exec", err)
 	}

@@ -82,7 +82,8 @@ func killDaemon(ccoHome string) {
 
 // daemon count N: N processes hold the lock (0 or 1).
 // daemon signal SIG: send SIG (HUP, KILL, QUIT, STOP, CONT) to the lock
-// holder, and for KILL and QUIT wait until the lock is free.
+// holder; for STOP wait until it is stopped, for KILL and QUIT until the
+// lock is free.
 func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 	lock := filepath.Join(ts.Getenv("CCO_HOME"), "daemon.lock")
 	pid, err := protocol.LockHolder(lock)
@@ -108,6 +109,13 @@ func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("unknown signal %s", args[1])
 		}
 		ts.Check(syscall.Kill(pid, sig))
+		if sig == syscall.SIGSTOP {
+			// kill(2) returns before every thread has stopped.
+			waitUntil(ts, "the daemon is stopped", func() bool {
+				data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+				return regexp.MustCompile(`\) [Tt] `).Match(data)
+			})
+		}
 		if sig == syscall.SIGKILL || sig == syscall.SIGQUIT {
 			waitUntil(ts, "the lock is free", func() bool {
 				p, _ := protocol.LockHolder(lock)

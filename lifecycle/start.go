@@ -109,7 +109,7 @@ func (c *Controller) spawn(ctx context.Context, o StartOptions) (*Started, error
 		return nil, fmt.Errorf("starting %s daemon run: %w", o.Executable, err)
 	}
 	msg, err := readReady(ctx, r, o.Wait)
-	if st, ok := protocol.ParseReady(msg); err == nil && ok {
+	if st, ok := protocol.ParseReady(msg); ok {
 		took := c.Now().Sub(begin)
 		pid := cmd.Process.Pid
 		cmd.Process.Release()
@@ -123,6 +123,8 @@ func (c *Controller) spawn(ctx context.Context, o StartOptions) (*Started, error
 	werr := cmd.Wait()
 	_ = protocol.RemoveStateOf(c.Paths.PIDFile(), pid)
 	switch {
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("interrupted while the daemon (pid %d) was starting: stopped it", pid)
 	case err != nil:
 		return nil, fmt.Errorf("the daemon (pid %d) did not serve within %v: killed it; see `cco daemon logs`", pid, o.Wait)
 	case strings.HasPrefix(msg, "error: "):
@@ -132,16 +134,41 @@ func (c *Controller) spawn(ctx context.Context, o StartOptions) (*Started, error
 	}
 }
 
-// readReady reads the daemon's answer on the readiness pipe. An
-// empty answer means the daemon closed the pipe without one (it exited).
+// readReady reads the daemon's answer on the readiness pipe, until the
+// daemon closes it, wait runs out or ctx is cancelled (Ctrl-C). An empty
+// answer means the daemon closed the pipe without one (it exited). When the
+// wait ends early, what the pipe already holds is still read: a start that
+// was suspended past its deadline (Ctrl-Z) must not take a daemon that
+// announced it serves for one that did not.
 func readReady(ctx context.Context, r *os.File, wait time.Duration) (string, error) {
-	deadline := time.Now().Add(wait)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	if err := r.SetReadDeadline(deadline); err != nil {
+	if err := r.SetReadDeadline(time.Now().Add(wait)); err != nil {
 		return "", err
 	}
+	cancelled := context.AfterFunc(ctx, func() { r.SetReadDeadline(time.Now()) })
+	defer cancelled()
 	msg, err := io.ReadAll(r)
+	if err != nil {
+		msg = append(msg, drain(r)...)
+	}
 	return strings.TrimSuffix(string(msg), "\n"), err
+}
+
+// drain returns what the pipe holds now, without waiting for more.
+func drain(r *os.File) []byte {
+	raw, err := r.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var out []byte
+	buf := make([]byte, 4096)
+	raw.Read(func(fd uintptr) bool {
+		for {
+			n, err := unix.Read(int(fd), buf)
+			if n <= 0 || err != nil {
+				return true
+			}
+			out = append(out, buf[:n]...)
+		}
+	})
+	return out
 }
