@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "github.com/anthropics/cco/internal/golden" // its -update flag: `go test ./... -update` works from the root
 )
 
 func TestWriteFileModesAndDirs(t *testing.T) {

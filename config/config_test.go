@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	_ "github.com/anthropics/cco/internal/golden" // its -update flag: `go test ./... -update` works from the root
 )
 
 func TestDefaultsAreValidAndMatchTheSeed(t *testing.T) {

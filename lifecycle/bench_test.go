@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	_ "github.com/anthropics/cco/internal/golden" // its -update flag: `go test ./... -update` works from the root
+
 	"github.com/anthropics/cco/internal/testhost"
 	"github.com/anthropics/cco/protocol"
 
@@ -38,7 +40,7 @@ func newBenchHome(b *testing.B) *benchHome {
 }
 
 func (h *benchHome) cco(args ...string) []byte {
-	cmd := exec.Command(ccoBin, args...)
+	cmd := exec.Command(testhost.CCO(h.b), args...)
 	cmd.Env = append(os.Environ(), "CCO_HOME="+h.home, "HOME="+filepath.Dir(h.home), "CCO_PORT="+h.port)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

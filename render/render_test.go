@@ -95,7 +95,7 @@ func TestGolden(t *testing.T) {
 				if f.Mode != 0o644 {
 					t.Errorf("%s: mode %v, want 0644", f.Path, f.Mode)
 				}
-				golden.Check(t, filepath.Join("render", c.name, filepath.Base(f.Path)), f.Data)
+				golden.Check(t, filepath.Join(c.name, filepath.Base(f.Path)), f.Data)
 				switch filepath.Base(f.Path) {
 				case identity.UnitName:
 					checkUnit(t, c.target, f.Data)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/protocol"
 )
 
 // FreePort returns a loopback port that nobody listened on a moment ago.
@@ -38,7 +39,7 @@ func Ours(pid int, home string) bool {
 	if err != nil {
 		return false
 	}
-	if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); bytes.Contains(st, []byte(") Z ")) {
+	if !protocol.Alive(pid) {
 		return false
 	}
 	return bytes.Contains(append([]byte{0}, env...), []byte("\x00CCO_HOME="+home+"\x00"))

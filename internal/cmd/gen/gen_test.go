@@ -10,6 +10,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	_ "github.com/anthropics/cco/internal/golden" // its -update flag: `go test ./... -update` works from the root
+
 	"github.com/anthropics/cco/cli"
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/docs"
