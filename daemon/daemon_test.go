@@ -104,8 +104,8 @@ func TestRunServesAndCleansUp(t *testing.T) {
 	if _, err := os.Stat(o.Paths.PIDFile()); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("state file left after stop: %v", err)
 	}
-	if _, err := protocol.AcquireLock(o.Paths.LockFile()); err != nil {
-		t.Errorf("lock still held after stop: %v", err)
+	if testhost.LockHeld(t, o.Paths.LockFile()) {
+		t.Error("lock still held after stop")
 	}
 }
 
@@ -123,8 +123,8 @@ func TestRunBindFailureLeavesNothing(t *testing.T) {
 	if _, err := os.Stat(o.Paths.PIDFile()); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("state file left after a bind failure: %v", err)
 	}
-	if holder, _ := protocol.LockHolder(o.Paths.LockFile()); holder != 0 {
-		t.Errorf("lock held by %d after a bind failure", holder)
+	if testhost.LockHeld(t, o.Paths.LockFile()) {
+		t.Error("lock still held after a bind failure")
 	}
 }
 

@@ -48,6 +48,7 @@ func TestScripts(t *testing.T) {
 			"holdport":   cmdHoldPort,
 			"waitlog":    cmdWaitLog,
 			"waitreader": cmdWaitReader,
+			"cmpmode":    testhost.CmpMode,
 		},
 	})
 }
