@@ -154,11 +154,15 @@ func unknownKeyError(name string) string {
 }
 
 // suggest returns the known key closest to name, or "" when none is close.
-func suggest(name string) string {
-	best, bestDist := "", len(name)/2+2
-	for _, k := range Keys {
-		if d := editDistance(strings.ToLower(name), k.Name); d < bestDist {
-			best, bestDist = k.Name, d
+func suggest(name string) string { return Nearest(strings.ToLower(name), KeyNames()) }
+
+// Nearest returns the candidate closest to word by edit distance, or ""
+// when none is close enough to be what was meant: for "did you mean".
+func Nearest(word string, candidates []string) string {
+	best, bestDist := "", len(word)/2+2
+	for _, c := range candidates {
+		if d := editDistance(word, c); d < bestDist {
+			best, bestDist = c, d
 		}
 	}
 	return best
@@ -193,6 +197,21 @@ func (k Key) ParseValue(text string) (any, error) {
 	v, err := k.parseText(text)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %q: %w", k.Name, text, err)
+	}
+	return v, nil
+}
+
+// Check parses text as ParseValue does and checks the value against the
+// key's rules; its error says only what is wrong ("not an integer", "out
+// of range 1-65535"), for a caller that names the text its own way (a
+// flag).
+func (k Key) Check(text string) (any, error) {
+	v, err := k.parseText(text)
+	if err != nil {
+		return nil, err
+	}
+	if msg := k.problem(v); msg != "" {
+		return nil, errors.New(msg)
 	}
 	return v, nil
 }
