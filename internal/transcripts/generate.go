@@ -125,11 +125,12 @@ type gen struct {
 }
 
 // missing is the set of wanted cases not yet written: a tree smaller than
-// its cases holds them anyway.
+// its cases holds them anyway. Midnight is written twice: across a day
+// and across a month.
 func (g *gen) missing() Case {
 	var m Case
 	for _, c := range g.spec.Cases.Each() {
-		if g.exp.Cases[c.String()] == 0 {
+		if n := g.exp.Cases[c.String()]; n == 0 || c == Midnight && n < 2 {
 			m |= c
 		}
 	}
@@ -204,7 +205,6 @@ var versions = []string{"2.1.3", "2.1.9", "2.1.14", "2.1.20", "2.0.76"}
 
 func (g *gen) session() error {
 	r := g.rng
-	m := g.missing()
 	root := g.exp.Roots[r.IntN(len(g.exp.Roots))]
 	pn := r.IntN(g.spec.Projects)
 	s := &sess{
@@ -218,13 +218,13 @@ func (g *gen) session() error {
 	}
 	s.t = g.spec.Start.Add(time.Duration(r.Int64N(int64(g.spec.Days) * int64(24*time.Hour))))
 	midnight := false
-	if m.Has(Midnight) || (g.spec.Cases.Has(Midnight) && r.Float64() < 0.02) {
+	if g.spec.Cases.Has(Midnight) && (g.exp.Cases[Midnight.String()] < 2 || r.Float64() < 0.02) {
 		// A response across midnight; the next such session crosses a month's end.
 		day := s.t.Truncate(24 * time.Hour)
 		if g.exp.Cases[Midnight.String()]%2 == 1 {
 			day = time.Date(day.Year(), day.Month()+1, 1, 0, 0, 0, 0, time.UTC).Add(-24 * time.Hour)
 		}
-		s.t = day.Add(24*time.Hour - 900*time.Millisecond)
+		s.t = day.Add(24*time.Hour - 300*time.Millisecond)
 		midnight = true
 		g.note(Midnight)
 	}
@@ -419,7 +419,7 @@ func (g *gen) call(s *sess, last, straddle bool) []*file {
 	// every response but a turn's last.
 	var blocks []Block
 	single := variant == Whitespace || variant == NullInput || variant == BadUTF8 || variant == Synthetic
-	if !single && r.Float64() < 0.5 {
+	if !single && (straddle || r.Float64() < 0.5) {
 		blocks = append(blocks, Block{Kind: "thinking", Text: g.text(100 + r.IntN(2500))})
 	}
 	if last || variant == BadUTF8 || variant == Synthetic || r.Float64() < 0.4 {
