@@ -444,6 +444,7 @@ func (g *gen) call(s *sess, last, straddle bool) []*file {
 	}
 
 	final := c.Usage
+	var kept Call // the copy a counter keeps: the first of the largest
 	streaming := len(blocks) > 1 && variant == 0 && g.want(Streaming, 0.3)
 	// A streamed response's early lines carry the output so far (1, 3, …);
 	// sometimes the first carries the final value and the later ones less.
@@ -484,6 +485,9 @@ func (g *gen) call(s *sess, last, straddle bool) []*file {
 			raw = bytes.Replace(raw, []byte("café"), []byte("caf\xe9"), 1)
 		}
 		s.f.add(raw, true)
+		if i == 0 || line.Usage.Total() > kept.Usage.Total() {
+			kept = line
+		}
 		s.parent = line.UUID
 		if g.want(Malformed, 0.004) {
 			g.note(Malformed)
@@ -526,7 +530,7 @@ func (g *gen) call(s *sess, last, straddle bool) []*file {
 		s.parent = u.UUID
 	}
 	if c.RequestID != "" && variant == 0 && g.want(Btw, 0.01) {
-		extra = append(extra, g.btw(s, c))
+		extra = append(extra, g.btw(s, kept))
 	}
 	return extra
 }
@@ -619,7 +623,9 @@ func (g *gen) subagent(s *sess, tc Call) (*file, Usage) {
 }
 
 // btw writes a /btw side question that replays c (same message.id, a new
-// requestId, sidechain): a duplicate, never a call of its own.
+// requestId, sidechain): a duplicate, never a call of its own. The replay
+// carries the time of the copy kept (ccusage's monthly and session reports
+// count a replay with another time twice; see the ledger's tests).
 func (g *gen) btw(s *sess, c Call) *file {
 	g.note(Btw)
 	aid := "aside_question-" + g.hex(16)
