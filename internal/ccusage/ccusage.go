@@ -60,6 +60,7 @@ func Need(t testing.TB) string {
 func Command(ctx context.Context, bin, home string, roots []string, report string, extra ...string) *exec.Cmd {
 	args := append([]string{"claude", report, "--json", "--offline", "--timezone", "UTC"}, extra...)
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = home // no ccusage config of a working directory is found either
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + home,
