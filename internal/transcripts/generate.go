@@ -258,7 +258,7 @@ func (g *gen) session() error {
 		g.note(Resumed)
 	}
 
-	want := int(math.Round(math.Exp(math.Log(30) + 0.9*r.NormFloat64())))
+	want := int(math.Round(math.Exp(math.Log(34) + 0.9*r.NormFloat64())))
 	want = min(max(want, 2), 600)
 	for turn := 0; s.f.usage < want; turn++ {
 		extra = append(extra, g.turn(s, midnight && turn == 0)...)
@@ -672,7 +672,7 @@ func quote(s string) string {
 // resultSize draws the size of a tool result: mostly a few KiB, now and
 // then a whole file.
 func (g *gen) resultSize() int {
-	n := int(math.Exp(math.Log(1500) + 1.3*g.rng.NormFloat64()))
+	n := int(math.Exp(math.Log(1550) + 1.3*g.rng.NormFloat64()))
 	return min(max(n, 10), len(corpus)-1)
 }
 
