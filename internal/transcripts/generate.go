@@ -431,7 +431,7 @@ func (g *gen) call(s *sess, last, straddle bool) []*file {
 		blocks[len(blocks)-1].Text += " café"
 	}
 	task := false
-	if !last && variant != BadUTF8 && variant != Synthetic {
+	if (!last || variant == NullInput) && variant != BadUTF8 && variant != Synthetic {
 		tool := g.toolUse(variant == NullInput)
 		task = tool.Name == "Task"
 		blocks = append(blocks, tool)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -170,12 +171,18 @@ func (r reparsed) total() Tokens {
 }
 
 func TestGenerateCountsWhatItWrites(t *testing.T) {
-	for _, spec := range []Spec{
+	specs := []Spec{
 		{Seed: 1, Roots: 2, Projects: 4, Bytes: 3 << 20, Cases: All},
 		{Seed: 2, Roots: 1, Bytes: 1 << 20, Cases: Agreeing},
 		{Seed: 3, Roots: 3, Bytes: 256 << 10},
-	} {
-		t.Run(spec.Cases.String(), func(t *testing.T) {
+	}
+	// rare combinations show up across many small trees
+	for seed := uint64(100); seed < 160; seed++ {
+		specs = append(specs, Spec{Seed: seed, Roots: 2, Bytes: 64 << 10, Cases: All})
+	}
+	specs = append(specs, Spec{Seed: 7, Roots: 2, Bytes: 1 << 20, Cases: Fast | NullInput | Subagents})
+	for _, spec := range specs {
+		t.Run(fmt.Sprintf("seed%d-%s", spec.Seed, spec.Cases), func(t *testing.T) {
 			exp, err := Generate(t.TempDir(), spec)
 			if err != nil {
 				t.Fatal(err)
