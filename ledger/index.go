@@ -19,23 +19,44 @@ type survivor struct {
 }
 
 // index is the writer's in-memory view of every stored call's dedupe key.
-// Only the ingest goroutine touches it.
+// Only the ingest goroutine touches it. Several keys can lead to one call:
+// a /btw replay's (message.id, requestId) leads to the call it replays.
 type index struct {
-	byKey map[[16]byte]survivor
-	byMsg map[int64][16]byte // message.id hash → key of the call with a requestId
+	slots []survivor
+	byKey map[[16]byte]int32
+	byMsg map[int64]int32 // message.id hash → the first call with that id and a requestId
 }
 
 func newIndex() *index {
-	return &index{byKey: map[[16]byte]survivor{}, byMsg: map[int64][16]byte{}}
+	return &index{byKey: map[[16]byte]int32{}, byMsg: map[int64]int32{}}
 }
 
-func (x *index) add(key [16]byte, msg int64, s survivor) {
-	x.byKey[key] = s
+// add records a new call under key and returns its slot.
+func (x *index) add(key [16]byte, msg int64, s survivor) int32 {
+	slot := int32(len(x.slots))
+	x.slots = append(x.slots, s)
+	x.byKey[key] = slot
 	if msg != 0 {
 		if _, ok := x.byMsg[msg]; !ok {
-			x.byMsg[msg] = key
+			x.byMsg[msg] = slot
 		}
 	}
+	return slot
+}
+
+// find returns the slot of the call a copy with key and msg is a copy of:
+// the same key, or (a /btw replay) the same message.id under another
+// requestId where either copy is a sidechain.
+func (x *index) find(key [16]byte, msg int64, sidechain bool) (int32, bool) {
+	if slot, ok := x.byKey[key]; ok {
+		return slot, true
+	}
+	if msg != 0 {
+		if slot, ok := x.byMsg[msg]; ok && (sidechain || x.slots[slot].sidechain) {
+			return slot, true
+		}
+	}
+	return 0, false
 }
 
 // cand is one copy of a call, ready to be compared and stored.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/anthropics/cco/ledger/store"
 )
@@ -98,6 +99,7 @@ type piece struct {
 }
 
 const (
+	maxHot     = 64      // recently written files a sync marks hot
 	headBytes  = 4096    // how much of a file's start identifies its contents
 	readChunk  = 1 << 20 // read size; a longer line grows the buffer
 	pieceBytes = 8 << 20 // a piece covers at most this much of a file
@@ -298,6 +300,20 @@ func (p *piece) glance(b []byte) {
 // plan compares the files on disk with the stored positions and returns
 // the ones with something new to read. Caller holds ingestMu.
 func (l *Ledger) plan(refs []fileRef) (jobs []job, total int64) {
+	var recent []string
+	var recentAt []time.Time
+	defer func() {
+		// The most recently written files are the ones Claude Code may be
+		// appending to: queries look at them directly.
+		idx := make([]int, len(recent))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.Slice(idx, func(a, b int) bool { return recentAt[idx[a]].After(recentAt[idx[b]]) })
+		for _, i := range idx[:min(len(idx), maxHot)] {
+			l.touch(recent[i])
+		}
+	}()
 	for _, ref := range refs {
 		prev, ok := l.files[ref.path]
 		if !ok {
@@ -311,6 +327,10 @@ func (l *Ledger) plan(refs []fileRef) (jobs []job, total int64) {
 			continue
 		}
 		dev, ino := statIDs(fi)
+		if l.now().Sub(fi.ModTime()) < hotWindow {
+			recent = append(recent, ref.path)
+			recentAt = append(recentAt, fi.ModTime())
+		}
 		if prev.Offset > 0 && fi.Size() == prev.Size && fi.ModTime().UnixNano() == prev.MTime && dev == prev.Dev && ino == prev.Ino {
 			continue
 		}
@@ -414,32 +434,25 @@ func (w *writer) apply(p *piece) {
 	for i := range p.cands {
 		c := &p.cands[i]
 		c.FileID = fileID
-		key := c.Key
-		s, ok := l.idx.byKey[key]
-		if !ok && c.Msg != 0 {
-			// A /btw replay: same message.id, another requestId, either copy
-			// a sidechain.
-			if k2, ok2 := l.idx.byMsg[c.Msg]; ok2 {
-				if s2 := l.idx.byKey[k2]; s2.sidechain || c.Sidechain {
-					s, ok, key = s2, true, k2
-				}
-			}
-		}
+		slot, ok := l.idx.find(c.Key, c.Msg, c.Sidechain)
 		if !ok {
 			l.lastID++
 			c.ID = l.lastID
-			l.idx.add(key, c.Msg, c.survivor())
+			l.idx.add(c.Key, c.Msg, c.survivor())
 			w.inBatch[c.ID] = len(w.b.Insert)
 			w.b.Insert = append(w.b.Insert, c.Call)
 			w.stats.Calls++
 			continue
 		}
+		// Later copies under this key find the same call (a replay's key
+		// is remembered until a restart; then byMsg finds it again).
+		l.idx.byKey[c.Key] = slot
+		s := l.idx.slots[slot]
 		c.ID = s.id
 		if !better(c.survivor(), s, path) {
 			continue
 		}
-		c.Key = key
-		l.idx.byKey[key] = c.survivor()
+		l.idx.slots[slot] = c.survivor()
 		if at, pending := w.inBatch[c.ID]; pending {
 			w.b.Insert[at] = c.Call
 			continue

@@ -90,6 +90,9 @@ type Ledger struct {
 
 	mu    sync.Mutex // guards state
 	state State
+
+	hotMu sync.Mutex
+	hot   map[string]time.Time // transcripts changed lately, by path
 }
 
 // Open opens (creating and migrating if needed) the database at databaseURL
@@ -106,6 +109,8 @@ func Open(ctx context.Context, databaseURL, ccoHome string, o Options) (*Ledger,
 		l.st.Close()
 		return nil, err
 	}
+	// Until the first Sync, the transcripts are unread: a query waits for it.
+	l.fresh.want()
 	return l, nil
 }
 
@@ -150,6 +155,7 @@ func newLedger(ccoHome string, o Options) (*Ledger, error) {
 		l.opts.RescanEvery = 5 * time.Minute
 	}
 	l.cache = newCache(o.CacheBytes, o.CacheTTL, l.now)
+	l.hot = map[string]time.Time{}
 	l.fresh.init()
 	return l, nil
 }

@@ -20,6 +20,10 @@ var errReadOnly = errors.New("ledger: opened read-only; only the daemon ingests"
 // lag of a new line, with the read itself, well under a second.
 const debounce = 100 * time.Millisecond
 
+// hotWindow: a transcript changed this recently may be written to again;
+// a query looks at it itself rather than trust that its events arrived.
+const hotWindow = 10 * time.Minute
+
 // freshness tracks ingest requested against ingest done, so that a query
 // can wait for the changes made before it was asked.
 type freshness struct {
@@ -28,12 +32,16 @@ type freshness struct {
 	finished uint64
 	since    time.Time     // when the oldest pending request was made
 	changed  chan struct{} // closed when finished advances
-	kick     chan struct{} // asks Run to ingest pending changes now
+	running  bool          // Run's loop is serving kicks
+	// kick asks Run's loop to take in every change made so far (queued
+	// events, and the hot files' sizes) and to close the channel sent when
+	// that is committed.
+	kick chan chan struct{}
 }
 
 func (f *freshness) init() {
 	f.changed = make(chan struct{})
-	f.kick = make(chan struct{}, 1)
+	f.kick = make(chan chan struct{})
 }
 
 // want records a change to ingest and returns its sequence number.
@@ -59,33 +67,53 @@ func (f *freshness) done(seq uint64) {
 	f.changed = make(chan struct{})
 }
 
+func (f *freshness) setRunning(r bool) {
+	f.mu.Lock()
+	f.running = r
+	f.mu.Unlock()
+}
+
 func (f *freshness) lag(now time.Time) time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.finished >= f.wanted {
 		return 0
 	}
-	return max(time.Since(f.since), 0)
+	return max(now.Sub(f.since), 0)
 }
 
-// wait waits, at most d, until every change recorded before the call is
+// wait waits, at most d, until every change made before the call is
 // ingested; false means it gave up (the answer will be partial).
 func (f *freshness) wait(ctx context.Context, d time.Duration) bool {
-	f.mu.Lock()
-	target := f.wanted
-	f.mu.Unlock()
 	timer := time.NewTimer(d)
 	defer timer.Stop()
+	f.mu.Lock()
+	target, running := f.wanted, f.running
+	f.mu.Unlock()
+	if running {
+		reply := make(chan struct{})
+		select {
+		case f.kick <- reply:
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+		select {
+		case <-reply:
+			return true
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
 	for {
 		f.mu.Lock()
 		ok, ch := f.finished >= target, f.changed
 		f.mu.Unlock()
 		if ok {
 			return true
-		}
-		select {
-		case f.kick <- struct{}{}:
-		default:
 		}
 		select {
 		case <-ch:
@@ -145,6 +173,7 @@ func (l *Ledger) Run(ctx context.Context) error {
 	defer rescan.Stop()
 
 	mark := func(path string) {
+		l.touch(path)
 		if len(dirty) == 0 {
 			seq = l.fresh.want()
 		}
@@ -178,6 +207,28 @@ func (l *Ledger) Run(ctx context.Context) error {
 		}
 		l.fresh.done(seq)
 	}
+	handle := func(ev fsnotify.Event) {
+		if ev.Has(fsnotify.Create) {
+			if fi, err := os.Lstat(ev.Name); err == nil && fi.IsDir() {
+				// A new project or session directory: watch it and
+				// everything already in it.
+				sub, subDirs := walkDir(ev.Name)
+				watch(subDirs)
+				for _, f := range sub {
+					mark(f)
+				}
+				return
+			}
+		}
+		if strings.HasSuffix(ev.Name, ".jsonl") && (ev.Has(fsnotify.Write) || ev.Has(fsnotify.Create)) {
+			mark(ev.Name)
+		}
+		if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+			delete(watched, ev.Name) // a removed directory's watch is gone with it
+		}
+	}
+	l.fresh.setRunning(true)
+	defer l.fresh.setRunning(false)
 	for {
 		select {
 		case <-ctx.Done():
@@ -186,24 +237,27 @@ func (l *Ledger) Run(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			if ev.Has(fsnotify.Create) {
-				if fi, err := os.Lstat(ev.Name); err == nil && fi.IsDir() {
-					// A new project or session directory: watch it and
-					// everything already in it.
-					sub, subDirs := walkDir(ev.Name)
-					watch(subDirs)
-					for _, f := range sub {
-						mark(f)
+			handle(ev)
+		case reply := <-l.fresh.kick:
+			// A query: take in the events already queued and whatever the
+			// hot files gained without an event seen yet, then answer.
+			for drained := false; !drained; {
+				select {
+				case ev, ok := <-w.Events:
+					if ok {
+						handle(ev)
+					} else {
+						drained = true
 					}
-					continue
+				default:
+					drained = true
 				}
 			}
-			if strings.HasSuffix(ev.Name, ".jsonl") && (ev.Has(fsnotify.Write) || ev.Has(fsnotify.Create)) {
-				mark(ev.Name)
+			for _, p := range l.hotChanged() {
+				mark(p)
 			}
-			if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
-				delete(watched, ev.Name) // a removed directory's watch is gone with it
-			}
+			flush()
+			close(reply)
 		case err, ok := <-w.Errors:
 			if !ok {
 				return nil
@@ -214,8 +268,6 @@ func (l *Ledger) Run(ctx context.Context) error {
 			l.rescan(ctx, watch)
 		case <-timer.C:
 			armed = false
-			flush()
-		case <-l.fresh.kick:
 			flush()
 		case <-rescan.C:
 			flush()
@@ -259,4 +311,41 @@ func (l *Ledger) refFor(path string) (fileRef, bool) {
 		}
 	}
 	return fileRef{}, false
+}
+
+// touch records that path just changed (it is hot).
+func (l *Ledger) touch(path string) {
+	l.hotMu.Lock()
+	l.hot[path] = l.now()
+	l.hotMu.Unlock()
+}
+
+// hotChanged returns the hot files whose size or time differs from what
+// ingest last read, forgetting those that have cooled down.
+func (l *Ledger) hotChanged() []string {
+	l.hotMu.Lock()
+	var paths []string
+	now := l.now()
+	for p, at := range l.hot {
+		if now.Sub(at) > hotWindow {
+			delete(l.hot, p)
+			continue
+		}
+		paths = append(paths, p)
+	}
+	l.hotMu.Unlock()
+	var changed []string
+	l.ingestMu.Lock()
+	defer l.ingestMu.Unlock()
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		f, ok := l.files[p]
+		if !ok || fi.Size() != f.Size || fi.ModTime().UnixNano() != f.MTime {
+			changed = append(changed, p)
+		}
+	}
+	return changed
 }
