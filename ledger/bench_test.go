@@ -2,6 +2,8 @@ package ledger_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -84,25 +86,40 @@ func syncedLedger(b *testing.B, o ledger.Options) (*ledger.Ledger, string) {
 	return l, path
 }
 
-// BenchmarkDailyReport answers the daily report from the database (the
-// report cache off) and, in the sub-benchmark cached, from the cache.
+// BenchmarkDailyReport answers the daily report from the database
+// (library: Daily; http: GET /api/usage/daily, the report cache off) and
+// from the report cache (http-cached).
 func BenchmarkDailyReport(b *testing.B) {
+	b.Run("library", func(b *testing.B) {
+		l, _ := syncedLedger(b, ledger.Options{})
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			r, err := l.Daily(ctx, ledger.Query{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(r.Daily) == 0 {
+				b.Fatal("an empty report")
+			}
+		}
+	})
 	for _, c := range []struct {
 		name  string
 		cache int64
-	}{{"database", 0}, {"cached", 8 << 20}} {
+	}{{"http", 0}, {"http-cached", 8 << 20}} {
 		b.Run(c.name, func(b *testing.B) {
 			l, _ := syncedLedger(b, ledger.Options{CacheBytes: c.cache})
-			ctx := context.Background()
+			h := l.Handler()
+			req := httptest.NewRequest(http.MethodGet, "/api/usage/daily?timezone=UTC", nil)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				r, err := l.Daily(ctx, ledger.Query{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(r.Daily) == 0 {
-					b.Fatal("an empty report")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK || rec.Body.Len() == 0 {
+					b.Fatalf("GET daily: %d %s", rec.Code, rec.Body)
 				}
 			}
 		})
