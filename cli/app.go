@@ -150,6 +150,7 @@ func New(e *Env) *kingpin.Application {
 	configureServiceCmds(daemon, e)
 	configureRenderCmd(daemon, e)
 	configureConfigCmd(daemon, e)
+	configureUsageCmd(app, e)
 	configureCompletionCmd(app, e)
 	configureVersionCmd(app, e)
 	return app

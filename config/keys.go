@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -65,11 +66,14 @@ var Keys = []Key{
 		Doc: "Rotated logs kept beside daemon.log (daemon.log.1 is the newest); older ones are deleted."},
 	{Name: "database_url", Kind: String, Default: "sqlite://analytics.db", check: checkDatabaseURL,
 		Valid: "a sqlite:// URL; a relative path is taken from CCO_HOME",
-		Doc:   "Where the daemon keeps its analytics."},
+		Doc:   "The usage ledger: the daemon's database of every Claude Code API call it has read from the transcripts. It outlives the transcripts, which Claude Code deletes after 30 days."},
+	{Name: "claude_config_dirs", Kind: String, Default: "", Valid: "empty, or absolute paths separated by commas",
+		check: checkDirList,
+		Doc:   "Claude Code configuration directories whose projects/ transcripts the ledger reads. Empty: where Claude Code keeps them, as ccusage finds them: CLAUDE_CONFIG_DIR (a comma-separated list) when set, else ~/.config/claude and ~/.claude."},
 	{Name: "cache_size", Kind: Int, Default: int64(1 << 30), Min: 1 << 20, Max: 1 << 40, Unit: "bytes",
-		Doc: "Most memory the daemon's response cache may use."},
+		Doc: "Most memory the cache of usage reports may use: an answer weighs its encoded size."},
 	{Name: "cache_ttl", Kind: Int, Default: int64(3600), Min: 1, Max: 30 * 86400, Unit: "seconds",
-		Doc: "How long a cached response stays fresh."},
+		Doc: "How long a cached usage report is kept. New usage read from the transcripts replaces cached reports at once."},
 	{Name: "auto_start", Kind: Bool, Default: true,
 		Doc: "Start the daemon at login when it is installed as a service."},
 	{Name: "health_checks", Kind: Bool, Default: true,
@@ -287,6 +291,19 @@ func checkHost(h string) string {
 			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
 				return "not an IP address or host name"
 			}
+		}
+	}
+	return ""
+}
+
+func checkDirList(s string) string {
+	for _, d := range strings.Split(s, ",") {
+		d = strings.TrimSpace(d)
+		if d == "" && strings.TrimSpace(s) != "" {
+			return "has an empty item"
+		}
+		if d != "" && !filepath.IsAbs(d) && d != "~" && !strings.HasPrefix(d, "~/") {
+			return fmt.Sprintf("%q is not an absolute path", d)
 		}
 	}
 	return ""

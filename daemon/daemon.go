@@ -91,6 +91,7 @@ type daemon struct {
 	served  chan error
 	state   *protocol.State
 	notify  *notifier
+	usage   *usage
 	stopped bool
 }
 
@@ -147,6 +148,7 @@ func start(o Options) (d *daemon, err error) {
 		ln.Close()
 		return nil, err
 	}
+	d.usage = startUsage(o.Paths, cfg, o.Getenv, logger)
 	d.srv = &http.Server{Handler: d.routes(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	go func() { d.served <- d.srv.Serve(ln) }()
 	logger.Info("serving", "addr", d.state.Addr(), "pid", d.state.PID, "version", d.state.Version)
@@ -164,8 +166,10 @@ func (d *daemon) routes() http.Handler {
 			Status: "ok", Version: s.Version, PID: s.PID,
 			UptimeSeconds: int64(time.Since(s.StartedAt) / time.Second),
 			StartedAt:     s.StartedAt, Host: s.Host, Port: s.Port,
+			Ledger: d.usage.state(),
 		})
 	})
+	mux.Handle("/api/usage/", d.usage.handler())
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
 	})
@@ -310,6 +314,9 @@ func (d *daemon) shutdown() error {
 	if err := d.srv.Shutdown(ctx); err != nil {
 		d.logger.Warn("requests still in flight were cut off", "after", ShutdownGrace, "err", err)
 		d.srv.Close()
+	}
+	if err := d.usage.close(); err != nil {
+		d.logger.Error("closing the ledger", "err", err)
 	}
 	if err := protocol.RemoveStateOf(d.o.Paths.PIDFile(), d.state.PID); err != nil {
 		d.logger.Error("removing the state file", "err", err)

@@ -205,9 +205,8 @@ func readDatagram(t *testing.T, c *net.UnixConn) string {
 func TestRunRestoresARemovedHome(t *testing.T) {
 	o := testOptions(t, nil)
 	runDaemon(t, o)
-	if err := os.RemoveAll(o.Paths.Home); err != nil {
-		t.Fatal(err)
-	}
+	// The ledger may be creating its database files at this moment.
+	testhost.Eventually(t, "CCO_HOME removed", func() bool { return os.RemoveAll(o.Paths.Home) == nil })
 	deadline := time.Now().Add(5 * HomeCheckInterval)
 	for {
 		st, err := protocol.ReadState(o.Paths.PIDFile())
