@@ -92,6 +92,7 @@ type daemon struct {
 	state   *protocol.State
 	notify  *notifier
 	usage   *usage
+	metrics *metrics
 	stopped bool
 }
 
@@ -115,7 +116,8 @@ func start(o Options) (d *daemon, err error) {
 	}
 	level := new(slog.LevelVar)
 	level.Set(parseLevel(cfg.LogLevel))
-	logger := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: level}))
+	m := newMetrics(time.Now())
+	logger := slog.New(countingHandler{slog.NewTextHandler(countingWriter{log, m.logBytes}, &slog.HandlerOptions{Level: level}), m.logLines})
 	defer func() {
 		if err != nil {
 			logger.Error("not starting", "err", err)
@@ -138,7 +140,7 @@ func start(o Options) (d *daemon, err error) {
 	}
 	exe, _ := os.Executable()
 	port := ln.Addr().(*net.TCPAddr).Port
-	d = &daemon{o: o, cfg: cfg, lock: lock, log: log, level: level, logger: logger, notify: n, served: make(chan error, 1)}
+	d = &daemon{o: o, cfg: cfg, lock: lock, log: log, level: level, logger: logger, notify: n, metrics: m, served: make(chan error, 1)}
 	d.state = &protocol.State{
 		PID: os.Getpid(), StartedAt: time.Now().UTC().Truncate(time.Millisecond),
 		Host: cfg.Host, Port: port, Version: version.String(), Executable: exe,
@@ -149,6 +151,7 @@ func start(o Options) (d *daemon, err error) {
 		return nil, err
 	}
 	d.usage = startUsage(o.Paths, cfg, o.Getenv, logger)
+	m.reg.MustRegister(newLedgerCollector(d.usage))
 	d.srv = &http.Server{Handler: d.routes(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	go func() { d.served <- d.srv.Serve(ln) }()
 	logger.Info("serving", "addr", d.state.Addr(), "pid", d.state.PID, "version", d.state.Version)
@@ -170,15 +173,17 @@ func (d *daemon) routes() http.Handler {
 		})
 	})
 	mux.Handle("/api/usage/", d.usage.handler())
+	mux.Handle("GET /metrics", d.metrics.handler())
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found: " + r.Method + " " + r.URL.Path})
 	})
+	counted := d.metrics.countRequests(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d.logger.Debug("request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
-		mux.ServeHTTP(w, r)
+		counted.ServeHTTP(w, r)
 	})
 }
 
@@ -285,6 +290,7 @@ func (d *daemon) reload() {
 		d.logger.Error("reopening the log", "err", err)
 	}
 	cfg, err := d.o.Reload()
+	d.metrics.reloaded(err == nil, time.Now())
 	if err != nil {
 		d.logger.Error("reload failed; keeping the running configuration", "err", err)
 		return
