@@ -421,7 +421,9 @@ func (m *launchd) cmd(done string, args ...string) Step {
 // command itself returns while the job is still stopping.
 func (m *launchd) bootout(st State) Step {
 	s := m.cmd("unloaded the job", "bootout", m.target(st))
-	s.ok = []int{lcNoSuchProc, lcNoService}
+	// Not loaded: the goal holds. In progress: a bootout is under way
+	// already, and the wait covers it.
+	s.ok = []int{lcNoSuchProc, lcNoService, lcInProgress, lcAlready}
 	s.wait = waitGone
 	return s
 }
@@ -438,14 +440,13 @@ func (m *launchd) kickstart(st State) Step {
 	return m.cmd("started", "kickstart", m.target(st))
 }
 
-// term sends SIGTERM through launchd and waits for the job to stop. The
-// daemon exits 0, and KeepAlive's SuccessfulExit=false keeps a job that
-// exited cleanly down: it stays loaded, stopped. A job that stopped
-// meanwhile is not an error.
+// term sends SIGTERM through launchd. The daemon exits 0, and KeepAlive's
+// SuccessfulExit=false keeps a job that exited cleanly down: it stays
+// loaded, stopped. A job that stopped meanwhile is not an error. The step
+// does not wait: cco waits for the daemon's lock, with its own timeout.
 func (m *launchd) term(st State) Step {
-	s := m.cmd("stopped (the job stays loaded)", "kill", "SIGTERM", m.target(st))
+	s := m.cmd("asked the daemon to stop (the job stays loaded)", "kill", "SIGTERM", m.target(st))
 	s.ok = []int{lcNoSuchProc, lcNoService}
-	s.wait = waitStopped
 	return s
 }
 
@@ -610,7 +611,9 @@ func (m *launchd) Restart(cur State) (Plan, error) {
 	if !cur.Active {
 		return Plan{Steps: m.start(cur)}, nil
 	}
-	return Plan{Steps: []Step{m.term(cur), m.kickstart(cur)}}, nil
+	stop := m.term(cur)
+	stop.wait = waitStopped
+	return Plan{Steps: []Step{stop, m.kickstart(cur)}}, nil
 }
 
 // Kill unloads a job whose daemon ignored SIGTERM, without waiting: launchd
@@ -624,7 +627,7 @@ func (m *launchd) Kill(cur State) (Plan, error) {
 		return Plan{Idle: render.LaunchdLabel + " is not loaded"}, nil
 	}
 	s := m.cmd("unloaded the job: `cco daemon start` loads it again", "bootout", m.target(cur))
-	s.ok = []int{lcNoSuchProc, lcNoService}
+	s.ok = []int{lcNoSuchProc, lcNoService, lcInProgress, lcAlready}
 	return Plan{Steps: []Step{s}}, nil
 }
 
