@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/daemon"
 	"github.com/anthropics/cco/lifecycle"
+	"github.com/anthropics/cco/render"
+	"github.com/anthropics/cco/service/startlimit"
 )
 
 func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
@@ -124,6 +127,10 @@ func (c *startCmd) startService(ctl *lifecycle.Controller, svc serviceControl) e
 		fmt.Fprintf(c.env.Stdout, "cco daemon already running as the %s (pid %d)%s\n", svc.Name(), r.PID, onAddr(r.State))
 		return nil
 	}
+	// A user's own start: the daemon's start limit begins anew.
+	if err := startlimit.Reset(filepath.Join(ctl.Paths.Home, startlimit.File)); err != nil {
+		return err
+	}
 	begin := time.Now()
 	if err := svc.Start(); err != nil {
 		return fmt.Errorf("starting the %s: %w", svc.Name(), err)
@@ -184,9 +191,14 @@ func stop(e *Env, timeout time.Duration) error {
 		if stopped || err != nil {
 			return err
 		}
-		// What the manager left running is stopped below like any daemon.
+		// What the manager left running is stopped below like any daemon,
+		// without a second wait: it had its SIGTERM and its timeout.
 	}
-	s, err := ctl.Stop(context.Background(), timeout)
+	wait := timeout
+	if svc != nil {
+		wait = time.Millisecond
+	}
+	s, err := ctl.Stop(context.Background(), wait)
 	if err != nil {
 		return err
 	}
@@ -219,6 +231,11 @@ func stopService(e *Env, ctl *lifecycle.Controller, svc serviceControl, timeout 
 		return false, nil
 	}
 	if err := ctl.WaitStopped(context.Background(), timeout); err != nil {
+		// The daemon ignored the stop. A manager that would start again a
+		// daemon cco kills is told first (launchd: the job is unloaded).
+		if err := svc.Kill(); err != nil {
+			return false, fmt.Errorf("stopping the %s: %w", svc.Name(), err)
+		}
 		return false, nil
 	}
 	fmt.Fprintf(e.Stdout, "cco daemon stopped by the %s (pid %d) in %s\n", svc.Name(), in.Running.PID, ms(time.Since(begin)))
@@ -369,6 +386,21 @@ func (c *runCmd) run() error {
 		RedirectStd: true,
 		IgnoreTERM:  c.env.Getenv(ignoreTermEnv) == "1",
 	}
+	// launchd has no start limit: under it the daemon keeps its own.
+	limited := c.env.Getenv("XPC_SERVICE_NAME") == render.LaunchdLabel
+	record := filepath.Join(paths.Home, startlimit.File)
+	if limited {
+		n, over, err := startlimit.Check(record, time.Now(), startlimit.Default)
+		if err != nil {
+			return err
+		}
+		if over {
+			// A clean exit: KeepAlive SuccessfulExit=false keeps it down.
+			fmt.Fprintf(c.env.Stderr, "cco daemon: %d failed starts within %v under launchd: not starting again until `cco daemon start` (the errors are above)\n",
+				n, startlimit.Default.Interval)
+			return nil
+		}
+	}
 	if fd := c.env.Getenv(lifecycle.ReadyFDEnv); fd != "" {
 		n, err := strconv.Atoi(fd)
 		if err != nil || n < 3 {
@@ -377,5 +409,11 @@ func (c *runCmd) run() error {
 		o.Ready = os.NewFile(uintptr(n), "readiness pipe")
 		os.Unsetenv(lifecycle.ReadyFDEnv)
 	}
-	return daemon.Run(context.Background(), o)
+	err = daemon.Run(context.Background(), o)
+	if err != nil && limited {
+		if rerr := startlimit.Failed(record, time.Now()); rerr != nil {
+			fmt.Fprintf(c.env.Stderr, "cco daemon: %v\n", rerr)
+		}
+	}
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/anthropics/cco/lifecycle"
 	"github.com/anthropics/cco/render"
 	"github.com/anthropics/cco/service"
+	"github.com/anthropics/cco/service/startlimit"
 )
 
 // serviceWait bounds the wait for a daemon the service manager started to
@@ -172,6 +174,10 @@ func (c *installCmd) run() error {
 	if err := paths.Ensure(); err != nil {
 		return err
 	}
+	// A user's own start: the daemon's start limit begins anew.
+	if err := startlimit.Reset(filepath.Join(paths.Home, startlimit.File)); err != nil {
+		return err
+	}
 	if err := applyPlan(ctx, e, m, m.Install(cur, f.Data, opts)); err != nil {
 		return err
 	}
@@ -189,6 +195,9 @@ func (c *installCmd) run() error {
 // applyPlan carries out a plan, saying what each step did, or why there
 // was nothing to do, then the plan's notes.
 func applyPlan(ctx context.Context, e *Env, m service.Manager, p service.Plan) error {
+	if p.Err != nil {
+		return p.Err
+	}
 	if len(p.Steps) == 0 {
 		fmt.Fprintln(e.Stdout, p.Idle)
 	}
@@ -258,6 +267,10 @@ type serviceControl interface {
 	Stop() error
 	// Restart asks the manager to restart the daemon.
 	Restart() error
+	// Kill prepares the manager for cco to kill a daemon that ignored
+	// Stop, so that it does not start it again; a no-op where the manager
+	// needs nothing.
+	Kill() error
 }
 
 // installedService returns the service that owns the daemon, or nil when
@@ -282,6 +295,13 @@ func (s managed) Name() string   { return s.m.Name() }
 func (s managed) Start() error   { return s.do(s.m.Start) }
 func (s managed) Stop() error    { return s.do(s.m.Stop) }
 func (s managed) Restart() error { return s.do(s.m.Restart) }
+
+func (s managed) Kill() error {
+	if k, ok := s.m.(service.Killer); ok {
+		return s.do(k.Kill)
+	}
+	return nil
+}
 
 func (s managed) do(plan func(service.State) (service.Plan, error)) error {
 	ctx := context.Background()
@@ -309,6 +329,12 @@ type serviceState struct {
 	Detail   string `json:"detail"`
 	PID      int    `json:"pid"`
 	Restarts int    `json:"restarts"`
+	// LastExit is how the manager says the daemon last exited; "" when it
+	// does not say.
+	LastExit string `json:"last_exit,omitempty"`
+	// Foreign is the file of another job loaded under cco's name, which
+	// cco leaves alone; "" when there is none.
+	Foreign string `json:"foreign,omitempty"`
 }
 
 // String is one line for `cco daemon status`.
@@ -324,6 +350,12 @@ func (s *serviceState) String() string {
 	}
 	if s.Restarts > 0 {
 		line += ", restarted " + strconv.Itoa(s.Restarts) + " times"
+	}
+	if s.LastExit != "" && s.LastExit != "0" && s.LastExit != "(never exited)" {
+		line += ", last exit " + s.LastExit
+	}
+	if s.Foreign != "" {
+		line += "; another job with this name is loaded from " + s.Foreign + ", which cco leaves alone"
 	}
 	if !s.UpToDate {
 		line += "; out of date: run `cco daemon install` to update it"
@@ -357,5 +389,6 @@ func serviceStatus(e *Env) (*serviceState, error) {
 	s.Installed, s.Enabled, s.Active = cur.Installed(), cur.Enabled, cur.Active
 	s.UpToDate = string(cur.Content) == string(f.Data)
 	s.Detail, s.PID, s.Restarts = cur.Detail, cur.PID, cur.Restarts
+	s.LastExit, s.Foreign = cur.LastExit, cur.Foreign
 	return s, nil
 }

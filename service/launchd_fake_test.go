@@ -4,6 +4,7 @@ package service_test
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/anthropics/cco/render"
 	"github.com/anthropics/cco/service"
 	"github.com/anthropics/cco/service/internal/launchdtest"
+	"github.com/anthropics/cco/service/startlimit"
 )
 
 // mac is a user on a Mac: a home, a CCO_HOME, the real cco binary and the
@@ -365,6 +367,27 @@ func TestLaunchdScenarios(t *testing.T) {
 		err := c.m.Apply(context.Background(), c.m.Install(c.state(), []byte(aquaOnly), service.InstallOptions{AutoStart: true}), nil)
 		if err == nil || !strings.Contains(err.Error(), "exit 5") {
 			t.Fatalf("an Aqua-only agent bootstrapped into %s: %v", user, err)
+		}
+	})
+
+	t.Run("a daemon that cannot start gives up", func(t *testing.T) {
+		c := newMac(t, bin, true)
+		// The port is taken: every start fails, and launchd, which has no
+		// start limit, would start it every ThrottleInterval forever.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		c.cco("daemon", "config", "set", "port", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+		c.install(true)
+		j := c.settled(gui)
+		if j.LastExit != "0" || j.Runs != startlimit.Default.Burst+1 {
+			t.Errorf("job %+v: want %d failed starts, then a clean exit", j, startlimit.Default.Burst)
+		}
+		b, _ := os.ReadFile(filepath.Join(c.ccoHome, render.LaunchdLog))
+		if !strings.Contains(string(b), "5 failed starts within 5m0s under launchd: not starting again until `cco daemon start`") {
+			t.Errorf("launchd.log says:\n%s", b)
 		}
 	})
 
