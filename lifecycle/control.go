@@ -62,6 +62,9 @@ func (c *Controller) Inspect() (*Inspection, error) {
 	if err != nil {
 		return nil, err
 	}
+	if holder == Outside {
+		return nil, errors.New(outsideMessage(c.Paths.LockFile()) + ": cco cannot tell whether its daemon runs")
+	}
 	st, read, serr := readStateFile(c.Paths.PIDFile())
 	if serr != nil && !errors.Is(serr, fs.ErrNotExist) {
 		if holder == 0 && read != nil {
