@@ -16,8 +16,9 @@
 //     after its last start;
 //   - LimitLoadToSessionType: gui/<uid> loads Aqua agents (the default),
 //     user/<uid> only agents that list Background; others fail with 5;
-//   - bootstrap of a loaded or disabled label fails with 5, into a missing
-//     gui domain with 125; a plist others can write fails with 122;
+//   - bootstrap of a loaded or disabled label fails with 5 (a disabled
+//     agent: NoeFabris/opencode-antigravity-auth issue #543), into a
+//     missing gui domain with 125; a plist others can write fails with 122;
 //   - Login loads the agents in ~/Library/LaunchAgents that are not
 //     disabled, as a login at the screen does.
 //
@@ -607,8 +608,10 @@ func (l *Launchd) print(target string) service.Output {
 // describe prints a job the way `launchctl print gui/501/<label>` does.
 // The shape follows published captures: macOS 13's
 // `launchctl print user/501/com.apple.iCloudHelper` (glowinthedark/pylaunchd
-// pull request #1) and `launchctl print system/dev.mysql` (boxen/puppet-boxen
-// issue #104): `key = value` lines at the top level, nested `name = { … }`
+// pull request #1), `launchctl print system/com.wazuh.agent` on macOS 13
+// (wazuh/wazuh-packages issue #1917) and `launchctl print system/dev.mysql`
+// (boxen/puppet-boxen issue #104): `key = value` lines at the top level,
+// nested `name = { … }`
 // blocks (arguments, environment, endpoints) with their own `key = value`
 // and `KEY => value` lines, a blank line between groups.
 func (j *job) describe(scaled func(int64) time.Duration) string {
