@@ -349,6 +349,18 @@ func (c *logsCmd) run() error {
 		return err
 	}
 	path := paths.LogFile()
+	// Under launchd, what the daemon prints before it opens its log (a
+	// configuration error, a port taken) goes to launchd.log.
+	early := filepath.Join(paths.Home, render.LaunchdLog)
+	log, _ := os.Stat(path)
+	if fi, err := os.Stat(early); err == nil && fi.Size() > 0 && (log == nil || fi.ModTime().After(log.ModTime())) {
+		if log == nil {
+			fmt.Fprintf(c.env.Stderr, "cco: the daemon has not opened %s yet; what it printed under launchd:\n", path)
+			_, err := lifecycle.Tail(c.env.Stdout, early, c.lines)
+			return err
+		}
+		defer fmt.Fprintf(c.env.Stderr, "cco: %s is newer than the log: the daemon printed there under launchd before its log opened\n", early)
+	}
 	end, err := lifecycle.Tail(c.env.Stdout, path, c.lines)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%s does not exist: the daemon has not run with this CCO_HOME yet (start it with `cco daemon start`)", path)

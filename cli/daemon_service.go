@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -335,6 +336,9 @@ type serviceState struct {
 	// Foreign is the file of another job loaded under cco's name, which
 	// cco leaves alone; "" when there is none.
 	Foreign string `json:"foreign,omitempty"`
+	// LastOutput is the last line the daemon printed before its own log
+	// opened (launchd.log), when the service is not running; "" otherwise.
+	LastOutput string `json:"last_output,omitempty"`
 }
 
 // String is one line for `cco daemon status`.
@@ -356,6 +360,9 @@ func (s *serviceState) String() string {
 	}
 	if s.Foreign != "" {
 		line += "; another job with this name is loaded from " + s.Foreign + ", which cco leaves alone"
+	}
+	if s.LastOutput != "" {
+		line += "\n  last said: " + s.LastOutput
 	}
 	if !s.UpToDate {
 		line += "; out of date: run `cco daemon install` to update it"
@@ -390,5 +397,18 @@ func serviceStatus(e *Env) (*serviceState, error) {
 	s.UpToDate = string(cur.Content) == string(f.Data)
 	s.Detail, s.PID, s.Restarts = cur.Detail, cur.PID, cur.Restarts
 	s.LastExit, s.Foreign = cur.LastExit, cur.Foreign
+	if !cur.Active {
+		s.LastOutput = lastLine(filepath.Join(paths.Home, render.LaunchdLog))
+	}
 	return s, nil
+}
+
+// lastLine is the last non-empty line of the file at path; "" when there
+// is none or it cannot be read.
+func lastLine(path string) string {
+	var b strings.Builder
+	if _, err := lifecycle.Tail(&b, path, 1); err != nil {
+		return ""
+	}
+	return strings.TrimSpace(b.String())
 }
