@@ -185,18 +185,18 @@ func stop(e *Env, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	wait := timeout
 	if svc != nil {
 		// The manager must stop it, or it would start it again.
-		stopped, err := stopService(e, ctl, svc, timeout)
+		stopped, signalled, err := stopService(e, ctl, svc, timeout)
 		if stopped || err != nil {
 			return err
 		}
-		// What the manager left running is stopped below like any daemon,
-		// without a second wait: it had its SIGTERM and its timeout.
-	}
-	wait := timeout
-	if svc != nil {
-		wait = time.Millisecond
+		// What the manager left running is stopped below like any daemon;
+		// one that had its SIGTERM and its timeout is killed at once.
+		if signalled {
+			wait = time.Millisecond
+		}
 	}
 	s, err := ctl.Stop(context.Background(), wait)
 	if err != nil {
@@ -217,29 +217,35 @@ func stop(e *Env, timeout time.Duration) error {
 }
 
 // stopService asks the service manager to stop the daemon and waits up to
-// timeout for it to exit. It reports whether it saw the daemon stop.
-func stopService(e *Env, ctl *lifecycle.Controller, svc serviceControl, timeout time.Duration) (bool, error) {
+// timeout for it to exit. It reports whether it saw the daemon stop, and
+// whether the manager had signalled the daemon that still runs (a daemon
+// started by hand beside the service is not the manager's to stop).
+func stopService(e *Env, ctl *lifecycle.Controller, svc serviceControl, timeout time.Duration) (stopped, signalled bool, err error) {
 	in, err := ctl.Inspect()
 	if err != nil {
-		return false, err
+		return false, false, err
+	}
+	ours, err := svc.PID()
+	if err != nil {
+		return false, false, err
 	}
 	begin := time.Now()
 	if err := svc.Stop(); err != nil {
-		return false, fmt.Errorf("stopping the %s: %w", svc.Name(), err)
+		return false, false, fmt.Errorf("stopping the %s: %w", svc.Name(), err)
 	}
-	if in.Running == nil {
-		return false, nil
+	if in.Running == nil || in.Running.PID != ours {
+		return false, false, nil
 	}
 	if err := ctl.WaitStopped(context.Background(), timeout); err != nil {
 		// The daemon ignored the stop. A manager that would start again a
 		// daemon cco kills is told first (launchd: the job is unloaded).
 		if err := svc.Kill(); err != nil {
-			return false, fmt.Errorf("stopping the %s: %w", svc.Name(), err)
+			return false, false, fmt.Errorf("stopping the %s: %w", svc.Name(), err)
 		}
-		return false, nil
+		return false, true, nil
 	}
 	fmt.Fprintf(e.Stdout, "cco daemon stopped by the %s (pid %d) in %s\n", svc.Name(), in.Running.PID, ms(time.Since(begin)))
-	return true, nil
+	return true, false, nil
 }
 
 type restartCmd struct {

@@ -268,6 +268,8 @@ type serviceControl interface {
 	Stop() error
 	// Restart asks the manager to restart the daemon.
 	Restart() error
+	// PID is the daemon's pid as the manager knows it; 0 when it runs none.
+	PID() (int, error)
 	// Kill prepares the manager for cco to kill a daemon that ignored
 	// Stop, so that it does not start it again; a no-op where the manager
 	// needs nothing.
@@ -296,6 +298,11 @@ func (s managed) Name() string   { return s.m.Name() }
 func (s managed) Start() error   { return s.do(s.m.Start) }
 func (s managed) Stop() error    { return s.do(s.m.Stop) }
 func (s managed) Restart() error { return s.do(s.m.Restart) }
+
+func (s managed) PID() (int, error) {
+	cur, err := s.m.State(context.Background())
+	return cur.PID, err
+}
 
 func (s managed) Kill() error {
 	if k, ok := s.m.(service.Killer); ok {
