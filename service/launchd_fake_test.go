@@ -305,6 +305,12 @@ func TestLaunchdScenarios(t *testing.T) {
 		if !dead(pid) {
 			t.Errorf("daemon %d still runs", pid)
 		}
+		// launchd keeps overrides after the plist is gone: uninstall
+		// cleared cco's.
+		out, err := c.ld.Run(context.Background(), launchdtest.Launchctl, "print-disabled", gui)
+		if err != nil || !strings.Contains(out.Stdout, `"`+render.LaunchdLabel+`" => enabled`) {
+			t.Errorf("print-disabled after uninstall: %v\n%s", err, out.Stdout)
+		}
 		// Installed again, it is enabled and loads at login.
 		c.install(true)
 		c.running()
