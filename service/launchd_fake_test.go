@@ -4,6 +4,7 @@ package service_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -235,7 +236,7 @@ func TestLaunchdScenarios(t *testing.T) {
 		}
 		st := c.state()
 		if !st.Loaded || st.Active || st.Detail != "not running" {
-			t.Errorf("after stop: %+v", st)
+			t.Errorf("after stop: %s", brief(st))
 		}
 		c.apply(c.m.Start(st))
 		if pid4 := c.running(); pid4 == pid3 {
@@ -256,7 +257,7 @@ func TestLaunchdScenarios(t *testing.T) {
 		// auto_start off: loaded at login, not started.
 		st := c.state()
 		if !st.Loaded || st.Active {
-			t.Fatalf("after login with auto_start off: %+v", st)
+			t.Fatalf("after login with auto_start off: %s", brief(st))
 		}
 		c.install(true)
 		c.running()
@@ -264,20 +265,20 @@ func TestLaunchdScenarios(t *testing.T) {
 		c.apply(c.m.Disable(c.state(), false))
 		st = c.state()
 		if st.Enabled || !st.Active {
-			t.Fatalf("after disable: %+v", st)
+			t.Fatalf("after disable: %s", brief(st))
 		}
 		if err := c.ld.Login(); err != nil {
 			t.Fatal(err)
 		}
 		st = c.state()
 		if st.Loaded || st.Active || st.Enabled {
-			t.Fatalf("a disabled job after login: %+v", st)
+			t.Fatalf("a disabled job after login: %s", brief(st))
 		}
 		// start still works for this session, and the job stays disabled.
 		c.apply(c.m.Start(st))
 		c.running()
 		if st := c.state(); st.Enabled || !st.Active {
-			t.Fatalf("after start of a disabled job: %+v", st)
+			t.Fatalf("after start of a disabled job: %s", brief(st))
 		}
 		c.apply(c.m.Enable(c.state(), false))
 		if err := c.ld.Login(); err != nil {
@@ -285,7 +286,7 @@ func TestLaunchdScenarios(t *testing.T) {
 		}
 		c.running()
 		if st := c.state(); !st.Enabled || !st.Active {
-			t.Fatalf("an enabled job after login: %+v", st)
+			t.Fatalf("an enabled job after login: %s", brief(st))
 		}
 	})
 
@@ -315,7 +316,7 @@ func TestLaunchdScenarios(t *testing.T) {
 		c.install(true)
 		c.running()
 		if st := c.state(); !st.Enabled {
-			t.Errorf("a new install finds the job disabled: %+v", st)
+			t.Errorf("a new install finds the job disabled: %s", brief(st))
 		}
 	})
 
@@ -407,6 +408,12 @@ func TestLaunchdScenarios(t *testing.T) {
 			t.Fatalf("not loaded into %s: %+v", gui, j)
 		}
 	})
+}
+
+// brief is a state to print: without the plist's bytes.
+func brief(st service.State) string {
+	st.Content = nil
+	return fmt.Sprintf("%+v", st)
 }
 
 func waitGone(t *testing.T, c *mac, domain string) {
