@@ -185,7 +185,7 @@ func TestLaunchdScenarios(t *testing.T) {
 		}
 		st := c.state()
 		if !st.Loaded || !st.Active || !st.Enabled || st.PID != pid || st.Domain != gui || st.Foreign != "" {
-			t.Errorf("state %+v", st)
+			t.Errorf("state %s", brief(st))
 		}
 		if p := c.m.Install(st, c.plist(true), service.InstallOptions{AutoStart: true}); len(p.Steps) != 0 {
 			t.Errorf("a second install plans %v", p.Steps)
@@ -365,7 +365,7 @@ func TestLaunchdScenarios(t *testing.T) {
 			t.Fatalf("not loaded into %s: %+v", user, j)
 		}
 		if st := c.state(); st.Domain != user || !st.Active {
-			t.Errorf("state %+v", st)
+			t.Errorf("state %s", brief(st))
 		}
 		// user/ refuses an agent limited to Aqua (launchd's default).
 		c.apply(c.m.Uninstall(c.state()), nil)
