@@ -7,7 +7,8 @@ DATADIR     ?= $(PREFIX)/share
 SYSTEMDUSERDIR ?= $(PREFIX)/lib/systemd/user
 GO          ?= go
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS     := -s -w -X github.com/anthropics/cco/version.Version=$(VERSION)
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS     := -s -w -X github.com/anthropics/cco/version.Version=$(VERSION) -X github.com/anthropics/cco/version.Commit=$(COMMIT)
 STATICCHECK_VERSION := v0.8.2
 GOBIN       ?= $(shell $(GO) env GOPATH)/bin
 
@@ -24,7 +25,10 @@ test: ## Run every test (unit, golden, end-to-end, real validators)
 lint: ## gofmt, go vet and staticcheck (pinned)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags soak,faults ./...
 	GOOS=darwin $(GO) vet ./...
+	@# Every package's tests accept -update, so `go test ./... -update` works from the root.
+	$(GO) test -count=1 -run '^$$' ./... -update >/dev/null
 	@test -x $(GOBIN)/staticcheck && $(GOBIN)/staticcheck -version | grep -q "$(STATICCHECK_VERSION:v%=%)" || \
 		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(GOBIN)/staticcheck ./...

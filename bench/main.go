@@ -23,6 +23,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/anthropics/cco/config"
 )
 
 func main() {
@@ -263,7 +265,7 @@ func measureCCOOnly(bin, tmp string, o options, res *results) {
 		res.fail("cco", "completion", res.completion.err)
 	}
 
-	logPath := filepath.Join(home, "daemon.log")
+	logPath := config.Paths{Home: home}.LogFile()
 	last, err := writeLog(logPath, o.logSize)
 	if err != nil {
 		res.fail("cco", "logs", err)

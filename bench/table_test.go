@@ -3,6 +3,8 @@ package main
 import (
 	"testing"
 	"time"
+
+	_ "github.com/anthropics/cco/internal/golden" // its -update flag: `go test ./... -update` works from the root
 )
 
 func TestSummarise(t *testing.T) {

@@ -5,34 +5,79 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/docs"
+	"github.com/anthropics/cco/service"
 	"github.com/anthropics/cco/version"
 )
 
-// Env is everything a command may touch of the outside world, so that tests
-// can give a command its own.
+// Env is everything a command may touch of the outside world — its
+// streams, environment, user, working directory, clock and the programs of
+// the service managers — so that tests can give a command its own. Commands
+// reach the outside through it and nowhere else.
 type Env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
+	// Environ is the whole environment, for the daemon a command starts.
+	Environ func() []string
 	// Executable is the path of the running cco, as the user ran it.
 	Executable func() (string, error)
 	// Args0 is argv[0] as cco was started, for the stable path a service
-	// runs cco by (render.StableExecutable).
+	// runs cco by (service.StableExecutable).
 	Args0 string
+	// Getwd is the working directory.
+	Getwd func() (string, error)
+	// User is the user cco runs as.
+	User func() (User, error)
+	// Runner runs systemctl and launchctl.
+	Runner service.Runner
+	// Now is the clock.
+	Now func() time.Time
+
+	// ctx is the context of the command line Main runs: Ctrl-C (SIGINT)
+	// and SIGTERM cancel it.
+	ctx context.Context
+}
+
+// User is who runs cco.
+type User struct {
+	UID  int
+	Name string
 }
 
 // OSEnv is the real process environment.
 func OSEnv() *Env {
-	return &Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Executable: os.Executable, Args0: os.Args[0]}
+	return &Env{
+		Stdout: os.Stdout, Stderr: os.Stderr,
+		Getenv: os.Getenv, Environ: os.Environ,
+		Executable: os.Executable, Args0: os.Args[0], Getwd: os.Getwd,
+		User: currentUser, Runner: service.ExecRunner{}, Now: time.Now,
+	}
+}
+
+// currentUser asks the user database for this process's user, and falls
+// back to $USER where it has no entry (a container's made-up uid).
+func currentUser() (User, error) {
+	u := User{UID: os.Getuid(), Name: os.Getenv("USER")}
+	if pw, err := user.LookupId(strconv.Itoa(u.UID)); err == nil {
+		u.Name = pw.Username
+	}
+	return u, nil
 }
 
 // Paths returns the files under CCO_HOME.
@@ -70,10 +115,15 @@ func (c commandError) Error() string { return c.err.Error() }
 // Unwrap lets Main find an *ExitError a command returned.
 func (c commandError) Unwrap() error { return c.err }
 
-// action adapts a command's run method to kingpin.
-func action(run func() error) kingpin.Action {
+// action adapts a command's run method to kingpin: it runs with the
+// context Main made, which Ctrl-C and SIGTERM cancel.
+func action(e *Env, run func(context.Context) error) kingpin.Action {
 	return func(*kingpin.ParseContext) error {
-		if err := run(); err != nil {
+		ctx := e.ctx
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		if err := run(ctx); err != nil {
 			return commandError{err}
 		}
 		return nil
@@ -101,6 +151,7 @@ func New(e *Env) *kingpin.Application {
 	configureRenderCmd(daemon, e)
 	configureConfigCmd(daemon, e)
 	configureCompletionCmd(app, e)
+	configureVersionCmd(app, e)
 	return app
 }
 
@@ -127,7 +178,11 @@ func Main(args []string, e *Env) (code int) {
 			args = []string{"completion", shell}
 		}
 	}
-	app := New(e)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	withCtx := *e
+	withCtx.ctx = ctx
+	app := New(&withCtx)
 	_, err := app.Parse(args)
 	if err == nil {
 		return exitOK
@@ -144,7 +199,43 @@ func Main(args []string, e *Env) (code int) {
 		fmt.Fprintf(e.Stderr, "cco: %v\n", cmdErr.err)
 		return exitError
 	default:
-		fmt.Fprintf(e.Stderr, "cco: %v (try --help)\n", err)
+		fmt.Fprintf(e.Stderr, "cco: %s\n", usageMessage(app, args, err))
 		return exitUsage
 	}
+}
+
+// usageMessage says what kingpin found wrong with args, with the command
+// it was parsing, the nearest known command or flag when a word looks like
+// a typo of one, and where to read more.
+func usageMessage(app *kingpin.Application, args []string, err error) string {
+	path, cmds, flags := "cco", app.Model().Commands, app.Model().Flags
+	if pc, _ := app.ParseContext(args); pc != nil && pc.SelectedCommand != nil {
+		m := pc.SelectedCommand.Model()
+		path, cmds, flags = "cco "+m.FullCommand, m.Commands, append(m.Flags, flags...)
+	}
+	msg := err.Error()
+	var word, kind string
+	var known []string
+	if _, err := fmt.Sscanf(msg, "expected command but got %q", &word); err == nil {
+		kind = "command"
+		for _, c := range cmds {
+			if !c.Hidden {
+				known = append(known, c.Name)
+			}
+		}
+	} else if w, ok := strings.CutPrefix(msg, "unknown long flag '"); ok {
+		word, kind = strings.TrimSuffix(w, "'"), "flag"
+		for _, f := range flags {
+			if !f.Hidden {
+				known = append(known, "--"+f.Name)
+			}
+		}
+	}
+	if kind != "" {
+		msg = fmt.Sprintf("unknown %s %q for %s", kind, word, path)
+		if near := config.Nearest(word, known); near != "" {
+			msg += fmt.Sprintf("; did you mean %q?", near)
+		}
+	}
+	return msg + " (see `" + path + " --help`)"
 }

@@ -1,43 +1,45 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/anthropics/cco/atomicfile"
 	"github.com/anthropics/cco/config"
-	"github.com/anthropics/cco/render"
 )
 
 func configureConfigCmd(daemon *kingpin.CmdClause, e *Env) {
 	c := daemon.Command("config", "Show, change and check the daemon's configuration ($CCO_HOME/config.toml).")
 
 	show := &configShowCmd{env: e}
-	sc := c.Command("show", "Print the effective value of every key and where it came from (default, file, env or flag).").Action(action(show.run))
+	sc := c.Command("show", "Print the effective value of every key and where it came from (default, file, env or flag).").Action(action(e, show.run))
 	sc.Flag("json", "Print JSON instead of a table.").BoolVar(&show.json)
 
 	get := &configGetCmd{env: e}
-	gc := c.Command("get", "Print the effective value of one key.").Action(action(get.run))
+	gc := c.Command("get", "Print the effective value of one key.").Action(action(e, get.run))
 	gc.Arg("key", "The key, such as port.").Required().HintOptions(config.KeyNames()...).StringVar(&get.key)
 
 	set := &configSetCmd{env: e}
-	stc := c.Command("set", "Set a key in config.toml. The whole resulting configuration is validated first; on any problem the file is left as it was.").Action(action(set.run))
-	stc.Arg("key", "The key, such as port.").Required().HintOptions(config.KeyNames()...).StringVar(&set.key)
-	stc.Arg("value", "The new value.").Required().StringVar(&set.value)
+	stc := c.Command("set", "Set a key in config.toml. The whole resulting configuration is validated first; on any problem the file is left as it was.").Action(action(e, set.run))
+	stc.Arg("key", "The key, such as port (or key=value).").Required().HintOptions(config.KeyNames()...).StringVar(&set.key)
+	stc.Arg("value", "The new value.").StringVar(&set.value)
 
 	unset := &configSetCmd{env: e, unset: true}
-	uc := c.Command("unset", "Remove a key from config.toml, so that it takes its default again.").Action(action(unset.run))
+	uc := c.Command("unset", "Remove a key from config.toml, so that it takes its default again.").Action(action(e, unset.run))
 	uc.Arg("key", "The key, such as port.").Required().HintOptions(config.KeyNames()...).StringVar(&unset.key)
 
 	validate := &configValidateCmd{env: e}
-	vc := c.Command("validate", "Check a config file and list every problem in it; exit 1 when there is any.").Action(action(validate.run))
+	vc := c.Command("validate", "Check a config file and list every problem in it; exit 1 when there is any.").Action(action(e, validate.run))
 	vc.Arg("file", "The file to check (default: $CCO_HOME/config.toml).").StringVar(&validate.file)
 
 	path := &configPathCmd{env: e}
-	c.Command("path", "Print the path of config.toml.").Action(action(path.run))
+	c.Command("path", "Print the path of config.toml.").Action(action(e, path.run))
 }
 
 // loadEffective reads config.toml and layers the environment and flags over
@@ -71,7 +73,7 @@ type configValueJSON struct {
 	Source config.Layer `json:"source"`
 }
 
-func (c *configShowCmd) run() error {
+func (c *configShowCmd) run(ctx context.Context) error {
 	eff, paths, err := loadEffective(c.env, nil)
 	if err != nil {
 		return err
@@ -102,7 +104,7 @@ type configGetCmd struct {
 	key string
 }
 
-func (c *configGetCmd) run() error {
+func (c *configGetCmd) run(ctx context.Context) error {
 	k, err := config.LookupKey(c.key)
 	if err != nil {
 		return err
@@ -122,7 +124,15 @@ type configSetCmd struct {
 	unset bool
 }
 
-func (c *configSetCmd) run() error {
+func (c *configSetCmd) run(ctx context.Context) error {
+	if !c.unset && c.value == "" {
+		// `config set port=4000`, as people type it from env files.
+		key, value, ok := strings.Cut(c.key, "=")
+		if !ok {
+			return &ExitError{Code: exitUsage, Err: fmt.Errorf("config set %s: give the value too: `cco daemon config set %s VALUE` (or %s=VALUE)", c.key, c.key, c.key)}
+		}
+		c.key, c.value = strings.TrimSpace(key), value
+	}
 	k, err := config.LookupKey(c.key)
 	if err != nil {
 		return err
@@ -148,14 +158,14 @@ func (c *configSetCmd) run() error {
 	if err != nil {
 		return err
 	}
-	data, err := render.EditConfigTOML(f, next, k.Name)
+	data, err := config.Edit(f, next, k.Name)
 	if err != nil {
 		return err
 	}
 	if err := paths.Ensure(); err != nil {
 		return err
 	}
-	if err := render.WriteFile(paths.Config(), data, 0o600); err != nil {
+	if err := atomicfile.WriteFile(paths.Config(), data, 0o600); err != nil {
 		return err
 	}
 	if c.unset {
@@ -174,7 +184,7 @@ type configValidateCmd struct {
 	file string
 }
 
-func (c *configValidateCmd) run() error {
+func (c *configValidateCmd) run(ctx context.Context) error {
 	path := c.file
 	if path == "" {
 		paths, err := c.env.Paths()
@@ -196,7 +206,7 @@ func (c *configValidateCmd) run() error {
 
 type configPathCmd struct{ env *Env }
 
-func (c *configPathCmd) run() error {
+func (c *configPathCmd) run(ctx context.Context) error {
 	paths, err := c.env.Paths()
 	if err != nil {
 		return err

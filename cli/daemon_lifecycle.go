@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -18,45 +16,38 @@ import (
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/daemon"
 	"github.com/anthropics/cco/lifecycle"
-	"github.com/anthropics/cco/render"
+	"github.com/anthropics/cco/protocol"
+	"github.com/anthropics/cco/service/identity"
 	"github.com/anthropics/cco/service/startlimit"
 )
 
 func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
 	start := &startCmd{env: e, overrides: config.Overrides{}}
-	sc := daemon.Command("start", "Start the daemon in the background and wait until it serves.").Action(action(start.run))
+	sc := daemon.Command("start", "Start the daemon in the background and wait until it serves.").Action(action(e, start.run))
 	configFlags(sc, start.overrides)
 	waitFlag(sc, &start.wait)
 
 	stop := &stopCmd{env: e}
-	stc := daemon.Command("stop", "Stop the daemon: SIGTERM, then SIGKILL after the timeout.").Action(action(stop.run))
+	stc := daemon.Command("stop", "Stop the daemon: SIGTERM, then SIGKILL after the timeout.").Action(action(e, stop.run))
 	timeoutFlag(stc, &stop.timeout)
 
 	restart := &restartCmd{startCmd: startCmd{env: e, overrides: config.Overrides{}}}
-	rc := daemon.Command("restart", "Stop the daemon if it runs, then start it with the given flags.").Action(action(restart.run))
+	rc := daemon.Command("restart", "Stop the daemon if it runs, then start it with the given flags.").Action(action(e, restart.run))
 	configFlags(rc, restart.overrides)
 	waitFlag(rc, &restart.wait)
 	timeoutFlag(rc, &restart.timeout)
 
 	status := &statusCmd{env: e}
-	stsc := daemon.Command("status", "Say whether the daemon runs and answers. Exit 0 running and healthy, 1 running but not answering, 3 not running.").Action(action(status.run))
+	stsc := daemon.Command("status", "Say whether the daemon runs and answers. Exit 0 running and healthy, 1 running but not answering, 3 not running.").Action(action(e, status.run))
 	stsc.Flag("json", "Print JSON (schema in cco-daemon(1)).").BoolVar(&status.json)
 
 	logs := &logsCmd{env: e}
-	lc := daemon.Command("logs", "Print the end of the daemon's log, or follow it.").Action(action(logs.run))
-	lc.Flag("lines", "How many lines to print from the end.").Short('n').Default("50").IntVar(&logs.lines)
+	lc := daemon.Command("logs", "Print the end of the daemon's log, or follow it.").Action(action(e, logs.run))
+	lc.Flag("lines", "How many lines to print from the end.").Short('n').Default("50").PlaceHolder("N").SetValue(countValue{name: "-n", n: &logs.lines})
 	lc.Flag("follow", "Keep printing new lines as they are written, across rotation, until interrupted.").Short('f').BoolVar(&logs.follow)
 
 	run := &runCmd{env: e}
-	daemon.Command("run", "Run the daemon in the foreground: what start, systemd and launchd execute.").Action(action(run.run))
-}
-
-func waitFlag(cmd *kingpin.CmdClause, d *time.Duration) {
-	cmd.Flag("wait", "How long to wait for the daemon to serve before giving up.").Default("10s").DurationVar(d)
-}
-
-func timeoutFlag(cmd *kingpin.CmdClause, d *time.Duration) {
-	cmd.Flag("timeout", "How long to wait for a graceful exit before SIGKILL.").Default("10s").DurationVar(d)
+	daemon.Command("run", "Run the daemon in the foreground: what start, systemd and launchd execute.").Action(action(e, run.run))
 }
 
 // exitNotRunning is status's exit code when no daemon runs (LSB).
@@ -71,7 +62,7 @@ type startCmd struct {
 	wait      time.Duration
 }
 
-func (c *startCmd) run() error {
+func (c *startCmd) run(ctx context.Context) error {
 	if c.wait <= 0 {
 		return fmt.Errorf("--wait %v: want a positive duration, such as 10s", c.wait)
 	}
@@ -85,15 +76,15 @@ func (c *startCmd) run() error {
 		return err
 	}
 	if svc != nil {
-		return c.startService(ctl, svc)
+		return c.startService(ctx, ctl, svc)
 	}
 	exe, err := c.env.Executable()
 	if err != nil {
 		return fmt.Errorf("finding the cco binary to run the daemon: %w", err)
 	}
-	s, err := ctl.Start(context.Background(), lifecycle.StartOptions{
+	s, err := ctl.Start(ctx, lifecycle.StartOptions{
 		Executable: exe,
-		Env:        append(os.Environ(), eff.Env()...),
+		Env:        append(c.env.Environ(), eff.Env()...),
 		Wait:       c.wait,
 	})
 	if err != nil {
@@ -112,7 +103,7 @@ func (c *startCmd) run() error {
 
 // startService starts the daemon through its service manager and waits for
 // the daemon to serve.
-func (c *startCmd) startService(ctl *lifecycle.Controller, svc serviceControl) error {
+func (c *startCmd) startService(ctx context.Context, ctl *lifecycle.Controller, svc serviceControl) error {
 	if len(c.overrides) > 0 {
 		return flagsUnreachable(svc)
 	}
@@ -131,15 +122,15 @@ func (c *startCmd) startService(ctl *lifecycle.Controller, svc serviceControl) e
 	if err := startlimit.Reset(filepath.Join(ctl.Paths.Home, startlimit.File)); err != nil {
 		return err
 	}
-	begin := time.Now()
-	if err := svc.Start(); err != nil {
+	begin := c.env.Now()
+	if err := svc.Start(ctx); err != nil {
 		return fmt.Errorf("starting the %s: %w", svc.Name(), err)
 	}
-	r, err := ctl.WaitRunning(context.Background(), c.wait)
+	r, err := ctl.WaitRunning(ctx, c.wait)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.env.Stdout, "cco daemon started by the %s (pid %d)%s in %s\n", svc.Name(), r.PID, onAddr(r.State), ms(time.Since(begin)))
+	fmt.Fprintf(c.env.Stdout, "cco daemon started by the %s (pid %d)%s in %s\n", svc.Name(), r.PID, onAddr(r.State), ms(c.env.Now().Sub(begin)))
 	return nil
 }
 
@@ -148,7 +139,7 @@ func flagsUnreachable(svc serviceControl) error {
 	return fmt.Errorf("the daemon runs as the %s, which flags cannot reach: set them with `cco daemon config set` and restart", svc.Name())
 }
 
-func onAddr(s *lifecycle.State) string {
+func onAddr(s *protocol.State) string {
 	if s == nil {
 		return ""
 	}
@@ -168,13 +159,13 @@ type stopCmd struct {
 	timeout time.Duration
 }
 
-func (c *stopCmd) run() error {
-	return stop(c.env, c.timeout)
+func (c *stopCmd) run(ctx context.Context) error {
+	return stop(ctx, c.env, c.timeout)
 }
 
 // stop stops the daemon, through its service manager when it is installed
 // as a service.
-func stop(e *Env, timeout time.Duration) error {
+func stop(ctx context.Context, e *Env, timeout time.Duration) error {
 	paths, err := e.Paths()
 	if err != nil {
 		return err
@@ -188,7 +179,7 @@ func stop(e *Env, timeout time.Duration) error {
 	wait := timeout
 	if svc != nil {
 		// The manager must stop it, or it would start it again.
-		stopped, signalled, err := stopService(e, ctl, svc, timeout)
+		stopped, signalled, err := stopService(ctx, e, ctl, svc, timeout)
 		if stopped || err != nil {
 			return err
 		}
@@ -198,7 +189,7 @@ func stop(e *Env, timeout time.Duration) error {
 			wait = time.Millisecond
 		}
 	}
-	s, err := ctl.Stop(context.Background(), wait)
+	s, err := ctl.Stop(ctx, wait)
 	if err != nil {
 		return err
 	}
@@ -220,31 +211,31 @@ func stop(e *Env, timeout time.Duration) error {
 // timeout for it to exit. It reports whether it saw the daemon stop, and
 // whether the manager had signalled the daemon that still runs (a daemon
 // started by hand beside the service is not the manager's to stop).
-func stopService(e *Env, ctl *lifecycle.Controller, svc serviceControl, timeout time.Duration) (stopped, signalled bool, err error) {
+func stopService(ctx context.Context, e *Env, ctl *lifecycle.Controller, svc serviceControl, timeout time.Duration) (stopped, signalled bool, err error) {
 	in, err := ctl.Inspect()
 	if err != nil {
 		return false, false, err
 	}
-	ours, err := svc.PID()
+	ours, err := svc.PID(ctx)
 	if err != nil {
 		return false, false, err
 	}
-	begin := time.Now()
-	if err := svc.Stop(); err != nil {
+	begin := e.Now()
+	if err := svc.Stop(ctx); err != nil {
 		return false, false, fmt.Errorf("stopping the %s: %w", svc.Name(), err)
 	}
 	if in.Running == nil || in.Running.PID != ours {
 		return false, false, nil
 	}
-	if err := ctl.WaitStopped(context.Background(), timeout); err != nil {
+	if err := ctl.WaitStopped(ctx, timeout); err != nil {
 		// The daemon ignored the stop. A manager that would start again a
 		// daemon cco kills is told first (launchd: the job is unloaded).
-		if err := svc.Kill(); err != nil {
+		if err := svc.Kill(ctx); err != nil {
 			return false, false, fmt.Errorf("stopping the %s: %w", svc.Name(), err)
 		}
 		return false, true, nil
 	}
-	fmt.Fprintf(e.Stdout, "cco daemon stopped by the %s (pid %d) in %s\n", svc.Name(), in.Running.PID, ms(time.Since(begin)))
+	fmt.Fprintf(e.Stdout, "cco daemon stopped by the %s (pid %d) in %s\n", svc.Name(), in.Running.PID, ms(e.Now().Sub(begin)))
 	return true, false, nil
 }
 
@@ -253,7 +244,7 @@ type restartCmd struct {
 	timeout time.Duration
 }
 
-func (c *restartCmd) run() error {
+func (c *restartCmd) run(ctx context.Context) error {
 	if len(c.overrides) > 0 {
 		// Refuse before stopping anything.
 		if svc, err := installedService(c.env); err != nil {
@@ -262,10 +253,10 @@ func (c *restartCmd) run() error {
 			return flagsUnreachable(svc)
 		}
 	}
-	if err := stop(c.env, c.timeout); err != nil {
+	if err := stop(ctx, c.env, c.timeout); err != nil {
 		return err
 	}
-	return c.startCmd.run()
+	return c.startCmd.run(ctx)
 }
 
 type statusCmd struct {
@@ -283,16 +274,16 @@ type statusJSON struct {
 
 // run prints the daemon's status. Exit 0: running and answering; 1:
 // running but not answering; 3: not running.
-func (c *statusCmd) run() error {
+func (c *statusCmd) run(ctx context.Context) error {
 	paths, err := c.env.Paths()
 	if err != nil {
 		return err
 	}
-	s, err := lifecycle.New(paths).Status(context.Background(), healthTimeout)
+	s, err := lifecycle.New(paths).Status(ctx, healthTimeout)
 	if err != nil {
 		return err
 	}
-	svc, err := serviceStatus(c.env)
+	svc, err := serviceStatus(ctx, c.env)
 	if err != nil {
 		return err
 	}
@@ -349,7 +340,7 @@ type logsCmd struct {
 // followInterval is how often logs --follow looks for new lines.
 const followInterval = 100 * time.Millisecond
 
-func (c *logsCmd) run() error {
+func (c *logsCmd) run(ctx context.Context) error {
 	paths, err := c.env.Paths()
 	if err != nil {
 		return err
@@ -357,7 +348,7 @@ func (c *logsCmd) run() error {
 	path := paths.LogFile()
 	// Under launchd, what the daemon prints before it opens its log (a
 	// configuration error, a port taken) goes to launchd.log.
-	early := filepath.Join(paths.Home, render.LaunchdLog)
+	early := paths.LaunchdLog()
 	log, _ := os.Stat(path)
 	if fi, err := os.Stat(early); err == nil && fi.Size() > 0 && (log == nil || fi.ModTime().After(log.ModTime())) {
 		if log == nil {
@@ -374,8 +365,6 @@ func (c *logsCmd) run() error {
 	if err != nil || !c.follow {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	return lifecycle.Follow(ctx, c.env.Stdout, path, end, followInterval)
 }
 
@@ -385,7 +374,7 @@ const ignoreTermEnv = "CCO_TEST_IGNORE_SIGTERM"
 
 type runCmd struct{ env *Env }
 
-func (c *runCmd) run() error {
+func (c *runCmd) run(ctx context.Context) error {
 	eff, paths, err := loadEffective(c.env, nil)
 	if err != nil {
 		return err
@@ -405,10 +394,10 @@ func (c *runCmd) run() error {
 		IgnoreTERM:  c.env.Getenv(ignoreTermEnv) == "1",
 	}
 	// launchd has no start limit: under it the daemon keeps its own.
-	limited := c.env.Getenv("XPC_SERVICE_NAME") == render.LaunchdLabel
+	limited := c.env.Getenv("XPC_SERVICE_NAME") == identity.LaunchdLabel
 	record := filepath.Join(paths.Home, startlimit.File)
 	if limited {
-		n, over, err := startlimit.Check(record, time.Now(), startlimit.Default)
+		n, over, err := startlimit.Check(record, c.env.Now(), startlimit.Default)
 		if err != nil {
 			return err
 		}
@@ -419,17 +408,17 @@ func (c *runCmd) run() error {
 			return nil
 		}
 	}
-	if fd := c.env.Getenv(lifecycle.ReadyFDEnv); fd != "" {
+	if fd := c.env.Getenv(protocol.ReadyFDEnv); fd != "" {
 		n, err := strconv.Atoi(fd)
 		if err != nil || n < 3 {
-			return fmt.Errorf("%s=%q does not name an inherited file descriptor", lifecycle.ReadyFDEnv, fd)
+			return fmt.Errorf("%s=%q does not name an inherited file descriptor", protocol.ReadyFDEnv, fd)
 		}
 		o.Ready = os.NewFile(uintptr(n), "readiness pipe")
-		os.Unsetenv(lifecycle.ReadyFDEnv)
+		os.Unsetenv(protocol.ReadyFDEnv)
 	}
-	err = daemon.Run(context.Background(), o)
+	err = daemon.Run(ctx, o)
 	if err != nil && limited {
-		if rerr := startlimit.Failed(record, time.Now()); rerr != nil {
+		if rerr := startlimit.Failed(record, c.env.Now()); rerr != nil {
 			fmt.Fprintf(c.env.Stderr, "cco daemon: %v\n", rerr)
 		}
 	}

@@ -1,20 +1,22 @@
 package cli
 
 import (
+	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/anthropics/cco/atomicfile"
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/render"
+	"github.com/anthropics/cco/service"
 )
 
 func configureRenderCmd(daemon *kingpin.CmdClause, e *Env) {
 	r := &renderCmd{env: e}
-	rc := daemon.Command("render", "Write the service file and a documented default config.toml for packagers: byte-identical across runs, users and machines.").Action(action(r.run))
-	rc.Flag("os", "The platform to render for.").Required().PlaceHolder("linux|darwin").EnumVar(&r.os, "linux", "darwin")
+	rc := daemon.Command("render", "Write the service file and a documented default config.toml for packagers: byte-identical across runs, users and machines.").Action(action(e, r.run))
+	enumFlag(rc.Flag("os", "The platform to render for.").Required().PlaceHolder("linux|darwin"), "os", &r.os, "linux", "darwin")
 	rc.Flag("output", "The directory to write into (created if missing).").Required().PlaceHolder("DIR").StringVar(&r.output)
 	rc.Flag("exec", "The absolute path of cco that the service runs (default: the running cco as invoked).").PlaceHolder("PATH").StringVar(&r.exec)
 }
@@ -26,7 +28,7 @@ type renderCmd struct {
 	exec   string
 }
 
-func (c *renderCmd) run() error {
+func (c *renderCmd) run(ctx context.Context) error {
 	exe, err := c.env.servicePath(c.exec)
 	if err != nil {
 		return err
@@ -39,7 +41,7 @@ func (c *renderCmd) run() error {
 	}
 	for _, f := range files {
 		path := filepath.Join(c.output, f.Path)
-		if err := render.WriteFile(path, f.Data, f.Mode, render.DirMode(0o755)); err != nil {
+		if err := atomicfile.WriteFile(path, f.Data, f.Mode, atomicfile.DirMode(0o755)); err != nil {
 			return err
 		}
 		fmt.Fprintln(c.env.Stdout, path)
@@ -57,9 +59,9 @@ func (e *Env) servicePath(flag string) (string, error) {
 		}
 		return filepath.Clean(flag), nil
 	}
-	cwd, err := os.Getwd()
+	cwd, err := e.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("cannot tell where cco is (%v): give its absolute path with --exec", err)
 	}
-	return render.StableExecutable(e.Args0, e.Getenv("PATH"), cwd, e.Executable)
+	return service.StableExecutable(e.Args0, e.Getenv("PATH"), cwd, e.Executable)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -27,40 +26,44 @@ const serviceWait = 10 * time.Second
 
 func configureServiceCmds(daemon *kingpin.CmdClause, e *Env) {
 	install := &installCmd{env: e}
-	ic := daemon.Command("install", "Install the daemon as a per-user service: a systemd user unit on Linux, a LaunchAgent on macOS.").Action(action(install.run))
+	ic := daemon.Command("install", "Install the daemon as a per-user service: a systemd user unit on Linux, a LaunchAgent on macOS.").Action(action(e, install.run))
 	ic.Flag("dry-run", "Print every file install would write and every command it would run, and a diff against what is installed; change nothing.").BoolVar(&install.dryRun)
-	ic.Flag("os", "Preview the files of another platform (with --dry-run).").PlaceHolder("linux|darwin").EnumVar(&install.os, "linux", "darwin")
+	enumFlag(ic.Flag("os", "Preview the files of another platform (with --dry-run).").PlaceHolder("linux|darwin"), "os", &install.os, "linux", "darwin")
 	ic.Flag("no-start", "Install and enable, but do not start the daemon now.").BoolVar(&install.noStart)
 
 	uninstall := &uninstallCmd{env: e}
-	uc := daemon.Command("uninstall", "Stop the service and remove it.").Action(action(uninstall.run))
+	uc := daemon.Command("uninstall", "Stop the service and remove it.").Action(action(e, uninstall.run))
 	uc.Flag("dry-run", "Print what uninstall would remove and run; change nothing.").BoolVar(&uninstall.dryRun)
 
 	enable := &enableCmd{env: e, enable: true}
-	ec := daemon.Command("enable", "Start the installed service at login.").Action(action(enable.run))
+	ec := daemon.Command("enable", "Start the installed service at login.").Action(action(e, enable.run))
 	ec.Flag("now", "Also start it now.").BoolVar(&enable.now)
 
 	disable := &enableCmd{env: e}
-	dc := daemon.Command("disable", "Stop starting the installed service at login.").Action(action(disable.run))
+	dc := daemon.Command("disable", "Stop starting the installed service at login.").Action(action(e, disable.run))
 	dc.Flag("now", "Also stop it now.").BoolVar(&disable.now)
 }
 
 // serviceEnv is what the service managers may know of this user.
-func (e *Env) serviceEnv() service.Env {
-	name := e.Getenv("USER")
-	if u, err := user.Current(); err == nil {
-		name = u.Username
+func (e *Env) serviceEnv() (service.Env, error) {
+	u, err := e.User()
+	if err != nil {
+		return service.Env{}, err
 	}
-	return service.Env{Runner: service.ExecRunner{}, Getenv: e.Getenv, UID: os.Getuid(), Username: name}
+	return service.Env{Runner: e.Runner, Getenv: e.Getenv, UID: u.UID, Username: u.Name}, nil
 }
 
 // serviceManager is the manager of goos: this platform's, or another one's
 // for a preview.
 func (e *Env) serviceManager(goos string) (service.Manager, error) {
-	if goos == runtime.GOOS {
-		return service.New(e.serviceEnv())
+	env, err := e.serviceEnv()
+	if err != nil {
+		return nil, err
 	}
-	return service.For(goos, e.serviceEnv())
+	if goos == runtime.GOOS {
+		return service.New(env)
+	}
+	return service.For(goos, env)
 }
 
 // currentService is this platform's manager and what it has now.
@@ -109,8 +112,7 @@ type installCmd struct {
 	noStart bool
 }
 
-func (c *installCmd) run() error {
-	ctx := context.Background()
+func (c *installCmd) run(ctx context.Context) error {
 	e := c.env
 	goos := runtime.GOOS
 	if c.os != "" && c.os != goos {
@@ -217,8 +219,7 @@ type uninstallCmd struct {
 	dryRun bool
 }
 
-func (c *uninstallCmd) run() error {
-	ctx := context.Background()
+func (c *uninstallCmd) run(ctx context.Context) error {
 	m, cur, err := c.env.currentService(ctx)
 	if err != nil {
 		return err
@@ -237,8 +238,7 @@ type enableCmd struct {
 	now    bool
 }
 
-func (c *enableCmd) run() error {
-	ctx := context.Background()
+func (c *enableCmd) run(ctx context.Context) error {
 	m, cur, err := c.env.currentService(ctx)
 	if err != nil {
 		return err
@@ -263,17 +263,17 @@ type serviceControl interface {
 	Name() string
 	// Start asks the manager to start the daemon; it returns once the
 	// manager accepted. Readiness is then seen in the state file.
-	Start() error
+	Start(ctx context.Context) error
 	// Stop asks the manager to stop the daemon and keep it stopped.
-	Stop() error
+	Stop(ctx context.Context) error
 	// Restart asks the manager to restart the daemon.
-	Restart() error
+	Restart(ctx context.Context) error
 	// PID is the daemon's pid as the manager knows it; 0 when it runs none.
-	PID() (int, error)
+	PID(ctx context.Context) (int, error)
 	// Kill prepares the manager for cco to kill a daemon that ignored
 	// Stop, so that it does not start it again; a no-op where the manager
 	// needs nothing.
-	Kill() error
+	Kill(ctx context.Context) error
 }
 
 // installedService returns the service that owns the daemon, or nil when
@@ -294,25 +294,24 @@ func installedService(e *Env) (serviceControl, error) {
 // managed is an installed service, controlled through its manager.
 type managed struct{ m service.Manager }
 
-func (s managed) Name() string   { return s.m.Name() }
-func (s managed) Start() error   { return s.do(s.m.Start) }
-func (s managed) Stop() error    { return s.do(s.m.Stop) }
-func (s managed) Restart() error { return s.do(s.m.Restart) }
+func (s managed) Name() string                      { return s.m.Name() }
+func (s managed) Start(ctx context.Context) error   { return s.do(ctx, s.m.Start) }
+func (s managed) Stop(ctx context.Context) error    { return s.do(ctx, s.m.Stop) }
+func (s managed) Restart(ctx context.Context) error { return s.do(ctx, s.m.Restart) }
 
-func (s managed) PID() (int, error) {
-	cur, err := s.m.State(context.Background())
+func (s managed) PID(ctx context.Context) (int, error) {
+	cur, err := s.m.State(ctx)
 	return cur.PID, err
 }
 
-func (s managed) Kill() error {
+func (s managed) Kill(ctx context.Context) error {
 	if k, ok := s.m.(service.Killer); ok {
-		return s.do(k.Kill)
+		return s.do(ctx, k.Kill)
 	}
 	return nil
 }
 
-func (s managed) do(plan func(service.State) (service.Plan, error)) error {
-	ctx := context.Background()
+func (s managed) do(ctx context.Context, plan func(service.State) (service.Plan, error)) error {
 	cur, err := s.m.State(ctx)
 	if err != nil {
 		return err
@@ -379,7 +378,7 @@ func (s *serviceState) String() string {
 
 // serviceStatus reports the per-user service: nil when this platform has
 // none.
-func serviceStatus(e *Env) (*serviceState, error) {
+func serviceStatus(ctx context.Context, e *Env) (*serviceState, error) {
 	m, err := e.hostService()
 	if m == nil || err != nil {
 		return nil, err
@@ -388,7 +387,7 @@ func serviceStatus(e *Env) (*serviceState, error) {
 	if _, err := os.Stat(m.Path()); errors.Is(err, os.ErrNotExist) {
 		return s, nil
 	}
-	cur, err := m.State(context.Background())
+	cur, err := m.State(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -405,7 +404,7 @@ func serviceStatus(e *Env) (*serviceState, error) {
 	s.Detail, s.PID, s.Restarts = cur.Detail, cur.PID, cur.Restarts
 	s.LastExit, s.Foreign = cur.LastExit, cur.Foreign
 	if !cur.Active {
-		s.LastOutput = lastLine(filepath.Join(paths.Home, render.LaunchdLog))
+		s.LastOutput = lastLine(paths.LaunchdLog())
 	}
 	return s, nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -97,6 +98,10 @@ func init() {
 			switch {
 			case k.Enum != nil:
 				k.Valid = "one of " + strings.Join(k.Enum, ", ")
+			case k.Unit == "bytes":
+				k.Valid = FormatSize(k.Min) + " - " + FormatSize(k.Max)
+			case k.Unit == "seconds":
+				k.Valid = FormatSeconds(k.Min) + " - " + FormatSeconds(k.Max)
 			case k.Kind == Int:
 				k.Valid = fmt.Sprintf("%d-%d", k.Min, k.Max)
 			case k.Kind == Bool:
@@ -149,11 +154,15 @@ func unknownKeyError(name string) string {
 }
 
 // suggest returns the known key closest to name, or "" when none is close.
-func suggest(name string) string {
-	best, bestDist := "", len(name)/2+2
-	for _, k := range Keys {
-		if d := editDistance(strings.ToLower(name), k.Name); d < bestDist {
-			best, bestDist = k.Name, d
+func suggest(name string) string { return Nearest(strings.ToLower(name), KeyNames()) }
+
+// Nearest returns the candidate closest to word by edit distance, or ""
+// when none is close enough to be what was meant: for "did you mean".
+func Nearest(word string, candidates []string) string {
+	best, bestDist := "", len(word)/2+2
+	for _, c := range candidates {
+		if d := editDistance(word, c); d < bestDist {
+			best, bestDist = c, d
 		}
 	}
 	return best
@@ -180,21 +189,54 @@ func editDistance(a, b string) int {
 }
 
 // ParseValue turns text typed by a user (a flag, an environment variable,
-// `config set`) into the key's typed value.
+// `config set`, a string in config.toml) into the key's typed value: sizes
+// with their units (10MiB, 1G), durations (90s, 10m, 1h, or bare seconds),
+// booleans and enum values in any case. Its error names the key and the
+// text.
 func (k Key) ParseValue(text string) (any, error) {
-	switch k.Kind {
-	case Int:
+	v, err := k.parseText(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %q: %w", k.Name, text, err)
+	}
+	return v, nil
+}
+
+// Check parses text as ParseValue does and checks the value against the
+// key's rules; its error says only what is wrong ("not an integer", "out
+// of range 1-65535"), for a caller that names the text its own way (a
+// flag).
+func (k Key) Check(text string) (any, error) {
+	v, err := k.parseText(text)
+	if err != nil {
+		return nil, err
+	}
+	if msg := k.problem(v); msg != "" {
+		return nil, errors.New(msg)
+	}
+	return v, nil
+}
+
+// parseText is ParseValue with an error that says only what is wrong.
+func (k Key) parseText(text string) (any, error) {
+	switch {
+	case k.Unit == "bytes":
+		return ParseSize(text)
+	case k.Unit == "seconds":
+		return ParseSeconds(text)
+	case k.Kind == Int:
 		n, err := strconv.ParseInt(strings.ReplaceAll(strings.TrimSpace(text), "_", ""), 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %q: not an integer", k.Name, text)
+			return nil, errors.New("not an integer")
 		}
 		return n, nil
-	case Bool:
-		b, err := strconv.ParseBool(strings.TrimSpace(text))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %q: not a boolean (use true or false)", k.Name, text)
+	case k.Kind == Bool:
+		b, ok := parseBool(text)
+		if !ok {
+			return nil, errors.New("not a boolean (use true or false)")
 		}
 		return b, nil
+	case k.Enum != nil:
+		return strings.ToLower(strings.TrimSpace(text)), nil
 	default:
 		return text, nil
 	}

@@ -1,11 +1,5 @@
 package config
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-)
-
 // Layer names where a key's effective value came from.
 type Layer string
 
@@ -87,45 +81,4 @@ func (e *Effective) Env() []string {
 		}
 	}
 	return env
-}
-
-// Paths are the files cco keeps under CCO_HOME.
-type Paths struct {
-	Home string
-}
-
-// HomeFrom returns the paths under $CCO_HOME, or ~/.cco when it is unset.
-func HomeFrom(getenv func(string) string) (Paths, error) {
-	if h := getenv("CCO_HOME"); h != "" {
-		abs, err := filepath.Abs(h)
-		if err != nil {
-			return Paths{}, fmt.Errorf("CCO_HOME: %w", err)
-		}
-		return Paths{Home: abs}, nil
-	}
-	home := getenv("HOME")
-	if home == "" {
-		return Paths{}, fmt.Errorf("neither CCO_HOME nor HOME is set: set CCO_HOME to the directory cco should keep its files in")
-	}
-	return Paths{Home: filepath.Join(home, ".cco")}, nil
-}
-
-// Config is config.toml.
-func (p Paths) Config() string { return filepath.Join(p.Home, "config.toml") }
-
-// PIDFile is the daemon's state file.
-func (p Paths) PIDFile() string { return filepath.Join(p.Home, "daemon.pid") }
-
-// LockFile is held by the running daemon for its whole life.
-func (p Paths) LockFile() string { return filepath.Join(p.Home, "daemon.lock") }
-
-// LogFile is the daemon's log.
-func (p Paths) LogFile() string { return filepath.Join(p.Home, "daemon.log") }
-
-// Ensure creates CCO_HOME, mode 0700, when it is missing.
-func (p Paths) Ensure() error {
-	if err := os.MkdirAll(p.Home, 0o700); err != nil {
-		return fmt.Errorf("creating CCO_HOME: %w", err)
-	}
-	return nil
 }

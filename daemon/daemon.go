@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/anthropics/cco/config"
-	"github.com/anthropics/cco/lifecycle"
+	"github.com/anthropics/cco/protocol"
 	"github.com/anthropics/cco/version"
 )
 
@@ -38,7 +38,7 @@ type Options struct {
 	// Reload reads the configuration again, on SIGHUP.
 	Reload func() (config.DaemonConfig, error)
 	// Ready, when not nil, is the readiness pipe of `cco daemon start`:
-	// Run writes lifecycle.ReadyLine or "error: " and its error, then
+	// Run writes protocol.ReadyLine or "error: " and its error, then
 	// closes it.
 	Ready *os.File
 	// Getenv reads NOTIFY_SOCKET and WATCHDOG_*.
@@ -65,7 +65,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if o.Ready != nil {
 		line := ""
 		if err == nil {
-			line, err = lifecycle.ReadyLine(d.state)
+			line, err = protocol.ReadyLine(d.state)
 		}
 		if err != nil {
 			line = "error: " + err.Error()
@@ -83,13 +83,13 @@ func Run(ctx context.Context, o Options) (err error) {
 type daemon struct {
 	o       Options
 	cfg     config.DaemonConfig
-	lock    *lifecycle.Lock
+	lock    *protocol.Lock
 	log     *LogFile
 	level   *slog.LevelVar
 	logger  *slog.Logger
 	srv     *http.Server
 	served  chan error
-	state   *lifecycle.State
+	state   *protocol.State
 	notify  *notifier
 	stopped bool
 }
@@ -98,7 +98,7 @@ func start(o Options) (d *daemon, err error) {
 	if err := o.Paths.Ensure(); err != nil {
 		return nil, err
 	}
-	lock, err := lifecycle.AcquireLock(o.Paths.LockFile())
+	lock, err := protocol.AcquireLock(o.Paths.LockFile())
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func start(o Options) (d *daemon, err error) {
 		ln.Close()
 		return nil, err
 	}
-	procStart, err := lifecycle.SelfStart()
+	procStart, err := protocol.SelfStart()
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("reading this process's start time: %w", err)
@@ -138,12 +138,12 @@ func start(o Options) (d *daemon, err error) {
 	exe, _ := os.Executable()
 	port := ln.Addr().(*net.TCPAddr).Port
 	d = &daemon{o: o, cfg: cfg, lock: lock, log: log, level: level, logger: logger, notify: n, served: make(chan error, 1)}
-	d.state = &lifecycle.State{
+	d.state = &protocol.State{
 		PID: os.Getpid(), StartedAt: time.Now().UTC().Truncate(time.Millisecond),
 		Host: cfg.Host, Port: port, Version: version.String(), Executable: exe,
 		ProcStart: procStart, LogFile: o.Paths.LogFile(),
 	}
-	if err := lifecycle.WriteState(o.Paths.PIDFile(), d.state); err != nil {
+	if err := protocol.WriteState(o.Paths.PIDFile(), d.state); err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -160,7 +160,7 @@ func (d *daemon) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		s := d.state
-		writeJSON(w, http.StatusOK, lifecycle.Health{
+		writeJSON(w, http.StatusOK, protocol.Health{
 			Status: "ok", Version: s.Version, PID: s.PID,
 			UptimeSeconds: int64(time.Since(s.StartedAt) / time.Second),
 			StartedAt:     s.StartedAt, Host: s.Host, Port: s.Port,
@@ -250,8 +250,8 @@ func (d *daemon) keepHome() bool {
 		d.logger.Warn("the log file was removed; writing a new one", "path", p.LogFile())
 	}
 	if !d.lock.Intact(p.LockFile()) {
-		lock, err := lifecycle.AcquireLock(p.LockFile())
-		var held *lifecycle.HeldError
+		lock, err := protocol.AcquireLock(p.LockFile())
+		var held *protocol.HeldError
 		if errors.As(err, &held) {
 			d.logger.Error("the lock file was removed and another daemon took CCO_HOME over; stopping", "other_pid", held.PID)
 			return false
@@ -264,8 +264,8 @@ func (d *daemon) keepHome() bool {
 		d.lock = lock
 		d.logger.Warn("the lock file was removed; took it anew", "path", p.LockFile())
 	}
-	if st, err := lifecycle.ReadState(p.PIDFile()); err != nil || st.PID != d.state.PID {
-		if err := lifecycle.WriteState(p.PIDFile(), d.state); err != nil {
+	if st, err := protocol.ReadState(p.PIDFile()); err != nil || st.PID != d.state.PID {
+		if err := protocol.WriteState(p.PIDFile(), d.state); err != nil {
 			d.logger.Error("writing the state file anew", "err", err)
 		} else {
 			d.logger.Warn("the state file was removed or replaced; wrote it anew", "path", p.PIDFile())
@@ -311,7 +311,7 @@ func (d *daemon) shutdown() error {
 		d.logger.Warn("requests still in flight were cut off", "after", ShutdownGrace, "err", err)
 		d.srv.Close()
 	}
-	if err := lifecycle.RemoveStateOf(d.o.Paths.PIDFile(), d.state.PID); err != nil {
+	if err := protocol.RemoveStateOf(d.o.Paths.PIDFile(), d.state.PID); err != nil {
 		d.logger.Error("removing the state file", "err", err)
 	}
 	d.logger.Info("stopped")

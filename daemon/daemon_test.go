@@ -15,10 +15,12 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/anthropics/cco/internal/golden" // its -update flag: `go test ./... -update` works from the root
+
 	"github.com/anthropics/cco/internal/testhost"
+	"github.com/anthropics/cco/protocol"
 
 	"github.com/anthropics/cco/config"
-	"github.com/anthropics/cco/lifecycle"
 )
 
 func testOptions(t *testing.T, env map[string]string) Options {
@@ -46,7 +48,7 @@ func runDaemon(t *testing.T, o Options) (stop func() error) {
 	msg := make([]byte, 4096)
 	n, _ := r.Read(msg)
 	r.Close()
-	if got := strings.TrimSpace(string(msg[:n])); !strings.HasPrefix(got, lifecycle.ReadyMessage+" {") {
+	if got := strings.TrimSpace(string(msg[:n])); !strings.HasPrefix(got, protocol.ReadyMessage+" {") {
 		cancel()
 		t.Fatalf("readiness pipe said %q", got)
 	}
@@ -66,7 +68,7 @@ func runDaemon(t *testing.T, o Options) (stop func() error) {
 func TestRunServesAndCleansUp(t *testing.T) {
 	o := testOptions(t, nil)
 	stop := runDaemon(t, o)
-	st, err := lifecycle.ReadState(o.Paths.PIDFile())
+	st, err := protocol.ReadState(o.Paths.PIDFile())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +82,7 @@ func TestRunServesAndCleansUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var h lifecycle.Health
+	var h protocol.Health
 	json.NewDecoder(resp.Body).Decode(&h)
 	resp.Body.Close()
 	if resp.StatusCode != 200 || h.Status != "ok" || h.PID != os.Getpid() || h.Port != o.Config.Port {
@@ -102,8 +104,8 @@ func TestRunServesAndCleansUp(t *testing.T) {
 	if _, err := os.Stat(o.Paths.PIDFile()); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("state file left after stop: %v", err)
 	}
-	if _, err := lifecycle.AcquireLock(o.Paths.LockFile()); err != nil {
-		t.Errorf("lock still held after stop: %v", err)
+	if testhost.LockHeld(t, o.Paths.LockFile()) {
+		t.Error("lock still held after stop")
 	}
 }
 
@@ -121,8 +123,8 @@ func TestRunBindFailureLeavesNothing(t *testing.T) {
 	if _, err := os.Stat(o.Paths.PIDFile()); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("state file left after a bind failure: %v", err)
 	}
-	if holder, _ := lifecycle.LockHolder(o.Paths.LockFile()); holder != 0 {
-		t.Errorf("lock held by %d after a bind failure", holder)
+	if testhost.LockHeld(t, o.Paths.LockFile()) {
+		t.Error("lock still held after a bind failure")
 	}
 }
 
@@ -208,7 +210,7 @@ func TestRunRestoresARemovedHome(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * HomeCheckInterval)
 	for {
-		st, err := lifecycle.ReadState(o.Paths.PIDFile())
+		st, err := protocol.ReadState(o.Paths.PIDFile())
 		_, lerr := os.Stat(o.Paths.LockFile())
 		log, _ := os.ReadFile(o.Paths.LogFile())
 		if err == nil && st.PID == os.Getpid() && lerr == nil && strings.Contains(string(log), "wrote it anew") {

@@ -7,9 +7,8 @@ import (
 	"os"
 	"sync"
 
+	"github.com/anthropics/cco/protocol"
 	"golang.org/x/sys/unix"
-
-	"github.com/anthropics/cco/lifecycle"
 )
 
 // LogFile is the daemon's log: one writer, guarded by a mutex, that rotates
@@ -137,7 +136,7 @@ func (l *LogFile) Reopen() error {
 func (l *LogFile) ReopenIfGone() (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if lifecycle.NamesFile(l.path, l.f) {
+	if protocol.NamesFile(l.path, l.f) {
 		return false, nil
 	}
 	return true, l.open()

@@ -8,11 +8,7 @@ package docs
 //go:generate go run github.com/anthropics/cco/internal/cmd/gen -root ..
 
 import (
-	"bytes"
-	"fmt"
 	"sort"
-	"sync"
-	"text/template"
 
 	"github.com/alecthomas/kingpin/v2"
 
@@ -47,33 +43,11 @@ var manPages = map[string]string{
 	"man/cco-config.toml.5": "man-cco-config.toml.5.tmpl",
 }
 
-var (
-	parseOnce sync.Once
-	parsed    *template.Template
-	parseErr  error
-)
+// docTemplates are this package's templates: the man pages and the
+// completion scripts.
+var docTemplates = templates.NewSet(manFuncs, "man-*.tmpl", "completion-*.tmpl")
 
-// parse reads this package's templates once, on first use, so that a Tab
-// press, which never renders, does not pay for them.
-func parse() (*template.Template, error) {
-	parseOnce.Do(func() {
-		parsed, parseErr = template.New("").Funcs(manFuncs).Option("missingkey=error").
-			ParseFS(templates.FS, "man-*.tmpl", "completion-*.tmpl")
-	})
-	return parsed, parseErr
-}
-
-func execute(name string, data any) ([]byte, error) {
-	t, err := parse()
-	if err != nil {
-		return nil, fmt.Errorf("parsing templates: %w", err)
-	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
-		return nil, fmt.Errorf("rendering %s: %w", name, err)
-	}
-	return buf.Bytes(), nil
-}
+func execute(name string, data any) ([]byte, error) { return docTemplates.Execute(name, data) }
 
 // Completion returns the completion script of shell ("bash", "zsh" or
 // "fish") for app: a shim that asks `cco --completion-bash …` for the

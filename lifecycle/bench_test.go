@@ -12,7 +12,10 @@ import (
 	"strings"
 	"testing"
 
+	_ "github.com/anthropics/cco/internal/golden" // its -update flag: `go test ./... -update` works from the root
+
 	"github.com/anthropics/cco/internal/testhost"
+	"github.com/anthropics/cco/protocol"
 
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/lifecycle"
@@ -37,7 +40,7 @@ func newBenchHome(b *testing.B) *benchHome {
 }
 
 func (h *benchHome) cco(args ...string) []byte {
-	cmd := exec.Command(ccoBin, args...)
+	cmd := exec.Command(testhost.CCO(h.b), args...)
 	cmd.Env = append(os.Environ(), "CCO_HOME="+h.home, "HOME="+filepath.Dir(h.home), "CCO_PORT="+h.port)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -138,7 +141,7 @@ func BenchmarkIdleRSS(b *testing.B) {
 	h.cco("daemon", "start")
 	defer h.cco("daemon", "stop")
 	h.cco("daemon", "status")
-	st, err := lifecycle.ReadState(config.Paths{Home: h.home}.PIDFile())
+	st, err := protocol.ReadState(config.Paths{Home: h.home}.PIDFile())
 	if err != nil {
 		b.Fatal(err)
 	}

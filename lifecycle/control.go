@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/protocol"
 )
 
 // Controller acts on the daemon of one CCO_HOME. Its func fields are the side
@@ -43,8 +44,8 @@ func New(paths config.Paths) *Controller {
 // Running is a daemon proven to run: it holds the lock.
 type Running struct {
 	PID   int
-	State *State // nil while the daemon has not written it yet
-	proc  proc
+	State *protocol.State // nil while the daemon has not written it yet
+	proc  protocol.Proc
 }
 
 // Inspection is what Inspect learned.
@@ -58,14 +59,14 @@ type Inspection struct {
 // file that names any other process is stale and is removed (the process it
 // names is left alone).
 func (c *Controller) Inspect() (*Inspection, error) {
-	holder, err := LockHolder(c.Paths.LockFile())
+	holder, err := protocol.LockHolder(c.Paths.LockFile())
 	if err != nil {
 		return nil, err
 	}
-	if holder == Outside {
-		return nil, errors.New(outsideMessage(c.Paths.LockFile()) + ": cco cannot tell whether its daemon runs")
+	if holder == protocol.Outside {
+		return nil, errors.New(protocol.OutsideMessage(c.Paths.LockFile()) + ": cco cannot tell whether its daemon runs")
 	}
-	st, read, serr := readStateFile(c.Paths.PIDFile())
+	st, read, serr := protocol.ReadStateFile(c.Paths.PIDFile())
 	if serr != nil && !errors.Is(serr, fs.ErrNotExist) {
 		if holder == 0 && read != nil {
 			return &Inspection{Stale: c.removeState(read, serr.Error())}, nil
@@ -76,16 +77,16 @@ func (c *Controller) Inspect() (*Inspection, error) {
 		if st == nil {
 			return &Inspection{}, nil
 		}
-		if h, err := LockHolder(c.Paths.LockFile()); err == nil && h != 0 {
+		if h, err := protocol.LockHolder(c.Paths.LockFile()); err == nil && h != 0 {
 			return c.Inspect() // a daemon started between the probe and the read
 		}
 		why := fmt.Sprintf("pid %d is not running", st.PID)
-		if alive(st.PID) {
+		if protocol.Alive(st.PID) {
 			why = fmt.Sprintf("pid %d is now another process, left alone", st.PID)
 		}
 		return &Inspection{Stale: c.removeState(read, why)}, nil
 	}
-	p, err := procInfo(holder)
+	p, err := protocol.ProcInfo(holder)
 	if err != nil {
 		// The holder exited between the probe and now.
 		return &Inspection{}, nil
@@ -118,14 +119,14 @@ func (c *Controller) removeState(read os.FileInfo, why string) string {
 // signal sends sig to r only if r is still the process that was proven to
 // be the daemon: same start time, and still the lock holder.
 func (c *Controller) signal(r *Running, sig syscall.Signal) error {
-	p, err := procInfo(r.PID)
+	p, err := protocol.ProcInfo(r.PID)
 	if err != nil || p.Zombie {
 		return nil // gone already
 	}
 	if p.Start != r.proc.Start {
 		return nil // the pid was reused: the daemon is gone
 	}
-	holder, err := LockHolder(c.Paths.LockFile())
+	holder, err := protocol.LockHolder(c.Paths.LockFile())
 	if err != nil {
 		return err
 	}

@@ -14,35 +14,12 @@ import (
 	"time"
 
 	"github.com/anthropics/cco/internal/testhost"
+	"github.com/anthropics/cco/protocol"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/anthropics/cco/config"
-	"github.com/anthropics/cco/lifecycle"
 )
-
-// ccoBin is the real cco binary, built once for the end-to-end tests and
-// the benchmarks.
-var ccoBin string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "cco-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ccoBin = filepath.Join(dir, "cco")
-	build := exec.Command("go", "build", "-o", ccoBin, "github.com/anthropics/cco")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building cco:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
 
 // TestScripts runs testdata/script/*.txtar against the real binary, with a
 // temporary HOME and CCO_HOME and a free loopback port in $PORT. Whatever
@@ -53,7 +30,9 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			home := filepath.Join(env.WorkDir, "home")
 			ccoHome := filepath.Join(home, ".cco")
-			env.Setenv("PATH", filepath.Dir(ccoBin)+string(os.PathListSeparator)+env.Getenv("PATH"))
+			bin := testhost.CCO(env.T())
+			env.Setenv("CCO_BIN", bin)
+			env.Setenv("PATH", filepath.Dir(bin)+string(os.PathListSeparator)+env.Getenv("PATH"))
 			env.Setenv("HOME", home)
 			env.Setenv("CCO_HOME", ccoHome)
 			env.Setenv("PORT", strconv.Itoa(testhost.FreePort(env.T())))
@@ -69,23 +48,25 @@ func TestScripts(t *testing.T) {
 			"holdport":   cmdHoldPort,
 			"waitlog":    cmdWaitLog,
 			"waitreader": cmdWaitReader,
+			"cmpmode":    testhost.CmpMode,
 		},
 	})
 }
 
 // killDaemon kills the process holding the daemon lock of ccoHome, if any.
 func killDaemon(ccoHome string) {
-	if pid, _ := lifecycle.LockHolder(filepath.Join(ccoHome, "daemon.lock")); pid > 0 {
+	if pid, _ := protocol.LockHolder(config.Paths{Home: ccoHome}.LockFile()); pid > 0 {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
 
 // daemon count N: N processes hold the lock (0 or 1).
 // daemon signal SIG: send SIG (HUP, KILL, QUIT, STOP, CONT) to the lock
-// holder, and for KILL and QUIT wait until the lock is free.
+// holder; for STOP wait until it is stopped, for KILL and QUIT until the
+// lock is free.
 func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
-	lock := filepath.Join(ts.Getenv("CCO_HOME"), "daemon.lock")
-	pid, err := lifecycle.LockHolder(lock)
+	lock := config.Paths{Home: ts.Getenv("CCO_HOME")}.LockFile()
+	pid, err := protocol.LockHolder(lock)
 	ts.Check(err)
 	switch {
 	case len(args) == 2 && args[0] == "count":
@@ -108,9 +89,16 @@ func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("unknown signal %s", args[1])
 		}
 		ts.Check(syscall.Kill(pid, sig))
+		if sig == syscall.SIGSTOP {
+			// kill(2) returns before every thread has stopped.
+			testhost.Eventually(ts, "the daemon is stopped", func() bool {
+				data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+				return regexp.MustCompile(`\) [Tt] `).Match(data)
+			})
+		}
 		if sig == syscall.SIGKILL || sig == syscall.SIGQUIT {
-			waitUntil(ts, "the lock is free", func() bool {
-				p, _ := lifecycle.LockHolder(lock)
+			testhost.Eventually(ts, "the lock is free", func() bool {
+				p, _ := protocol.LockHolder(lock)
 				return p == 0
 			})
 		}
@@ -135,8 +123,7 @@ func cmdSpawnSleep(ts *testscript.TestScript, neg bool, args []string) {
 func cmdAlive(ts *testscript.TestScript, neg bool, args []string) {
 	pid, err := strconv.Atoi(args[0])
 	ts.Check(err)
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	alive := err == nil && !regexp.MustCompile(`\) Z `).Match(data)
+	alive := protocol.Alive(pid)
 	if alive == neg {
 		ts.Fatalf("process %d alive: %v", pid, alive)
 	}
@@ -149,9 +136,9 @@ func cmdForgeState(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	paths := config.Paths{Home: ts.Getenv("CCO_HOME")}
 	ts.Check(paths.Ensure())
-	ts.Check(lifecycle.WriteState(paths.PIDFile(), &lifecycle.State{
+	ts.Check(protocol.WriteState(paths.PIDFile(), &protocol.State{
 		PID: pid, StartedAt: time.Now(), Host: "127.0.0.1", Port: 1, Version: "dev",
-		Executable: ccoBin, ProcStart: 1,
+		Executable: ts.Getenv("CCO_BIN"), ProcStart: 1,
 	}))
 }
 
@@ -165,28 +152,20 @@ func cmdHoldPort(ts *testscript.TestScript, neg bool, args []string) {
 // waitlog REGEXP: wait up to 5 s for a line of daemon.log to match.
 func cmdWaitLog(ts *testscript.TestScript, neg bool, args []string) {
 	re := regexp.MustCompile("(?m)" + args[0])
-	path := filepath.Join(ts.Getenv("CCO_HOME"), "daemon.log")
-	waitUntil(ts, fmt.Sprintf("daemon.log to match %q", args[0]), func() bool {
+	path := config.Paths{Home: ts.Getenv("CCO_HOME")}.LogFile()
+	testhost.Eventually(ts, fmt.Sprintf("daemon.log to match %q", args[0]), func() bool {
 		data, _ := os.ReadFile(path)
 		return re.Match(data)
 	})
-}
-
-func waitUntil(ts *testscript.TestScript, what string, cond func() bool) {
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			ts.Fatalf("timed out waiting for %s", what)
-		}
-	}
 }
 
 // waitreader: wait up to 5 s for a process other than the daemon to hold
 // daemon.log open (Linux): `logs --follow` is following it.
 func cmdWaitReader(ts *testscript.TestScript, neg bool, args []string) {
 	home := ts.Getenv("CCO_HOME")
-	logPath := filepath.Join(home, "daemon.log")
-	daemon, _ := lifecycle.LockHolder(filepath.Join(home, "daemon.lock"))
-	waitUntil(ts, "a reader of daemon.log", func() bool {
+	logPath := config.Paths{Home: home}.LogFile()
+	daemon, _ := protocol.LockHolder(config.Paths{Home: home}.LockFile())
+	testhost.Eventually(ts, "a reader of daemon.log", func() bool {
 		links, _ := filepath.Glob("/proc/[0-9]*/fd/*")
 		for _, l := range links {
 			pid, _ := strconv.Atoi(strings.Split(l, "/")[2])

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/anthropics/cco/internal/testhost"
 )
 
 func TestTail(t *testing.T) {
@@ -59,16 +61,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// eventually waits until cond holds, or fails the test after 5 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // TestFollowRotationAndTruncation follows a log while it is appended to,
 // rotated by rename (with lines written to the old file just before), and
 // truncated, and sees each line once.
@@ -98,13 +90,13 @@ func TestFollowRotationAndTruncation(t *testing.T) {
 	has := func(s string) func() bool { return func() bool { return strings.Contains(out.String(), s) } }
 
 	appendTo(path, "one", "two")
-	eventually(t, "two", has("two\n"))
+	testhost.Eventually(t, "two", has("two\n"))
 	os.Rename(path, path+".1")
 	appendTo(path+".1", "three") // written by the daemon just before it reopened
 	appendTo(path, "four")
-	eventually(t, "four", has("four\n"))
+	testhost.Eventually(t, "four", has("four\n"))
 	appendTo(path, "five")
-	eventually(t, "five", has("five\n"))
+	testhost.Eventually(t, "five", has("five\n"))
 	// Two rotations between two looks: path.2 is the old file, path.1 a
 	// whole file the follower never had open.
 	os.Rename(path+".1", path+".2")
@@ -112,10 +104,10 @@ func TestFollowRotationAndTruncation(t *testing.T) {
 	os.Rename(path+".1", path+".2")
 	appendTo(path+".1", "five-b")
 	appendTo(path, "five-c")
-	eventually(t, "five-c", has("five-c\n"))
+	testhost.Eventually(t, "five-c", has("five-c\n"))
 	os.Truncate(path, 0)
 	appendTo(path, "six")
-	eventually(t, "six", has("six\n"))
+	testhost.Eventually(t, "six", has("six\n"))
 	if got, want := out.String(), "one\ntwo\nthree\nfour\nfive\nfive-b\nfive-c\nsix\n"; got != want {
 		t.Errorf("followed %q, want %q", got, want)
 	}

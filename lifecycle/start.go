@@ -2,52 +2,18 @@ package lifecycle
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/anthropics/cco/protocol"
 	"golang.org/x/sys/unix"
 )
-
-// ReadyFDEnv names the environment variable through which start hands
-// `cco daemon run` the write end of its readiness pipe. The daemon writes
-// ReadyLine once it serves, or "error: " and its error, then closes it.
-const ReadyFDEnv = "CCO_READY_FD"
-
-// ReadyMessage begins the line the daemon writes on the readiness pipe once
-// it serves; its state follows, as JSON, so that start need not read the
-// state file (which a concurrent status may be judging at that moment).
-const ReadyMessage = "ready"
-
-// ReadyLine is the line the daemon writes on the readiness pipe once it
-// serves: ReadyMessage and its state.
-func ReadyLine(s *State) (string, error) {
-	data, err := json.Marshal(s)
-	if err != nil {
-		return "", err
-	}
-	return ReadyMessage + " " + string(data), nil
-}
-
-// parseReady returns the state a ReadyLine carries.
-func parseReady(line string) (*State, bool) {
-	data, ok := strings.CutPrefix(line, ReadyMessage+" ")
-	if !ok {
-		return nil, false
-	}
-	var s State
-	if err := json.Unmarshal([]byte(data), &s); err != nil || s.PID <= 0 {
-		return nil, false
-	}
-	return &s, true
-}
 
 // StartOptions says how to start the daemon.
 type StartOptions struct {
@@ -63,10 +29,10 @@ type StartOptions struct {
 // Started is what Start did.
 type Started struct {
 	PID     int
-	State   *State        // nil only when an already running daemon has not written it yet
-	Already bool          // a daemon was running already; nothing was started
-	Took    time.Duration // from spawn to the daemon's readiness
-	Stale   string        // a stale state file was removed, and why
+	State   *protocol.State // nil only when an already running daemon has not written it yet
+	Already bool            // a daemon was running already; nothing was started
+	Took    time.Duration   // from spawn to the daemon's readiness
+	Stale   string          // a stale state file was removed, and why
 }
 
 // Start starts the daemon unless one runs, and returns once it serves. Starts
@@ -99,7 +65,7 @@ func (c *Controller) Start(ctx context.Context, o StartOptions) (*Started, error
 // startLock serializes starts: it blocks while another start runs (which is
 // bounded by that start's --wait).
 func (c *Controller) startLock() (func(), error) {
-	path := filepath.Join(c.Paths.Home, "daemon.start.lock")
+	path := c.Paths.StartLockFile()
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening the start lock: %w", err)
@@ -131,7 +97,7 @@ func (c *Controller) spawn(ctx context.Context, o StartOptions) (*Started, error
 		return nil, fmt.Errorf("opening the daemon log: %w", err)
 	}
 	cmd := exec.Command(o.Executable, "daemon", "run")
-	cmd.Env = append(o.Env[:len(o.Env):len(o.Env)], ReadyFDEnv+"=3", "CCO_HOME="+c.Paths.Home)
+	cmd.Env = append(o.Env[:len(o.Env):len(o.Env)], protocol.ReadyFDEnv+"=3", "CCO_HOME="+c.Paths.Home)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.ExtraFiles = []*os.File{w} // fd 3
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -143,7 +109,7 @@ func (c *Controller) spawn(ctx context.Context, o StartOptions) (*Started, error
 		return nil, fmt.Errorf("starting %s daemon run: %w", o.Executable, err)
 	}
 	msg, err := readReady(ctx, r, o.Wait)
-	if st, ok := parseReady(msg); err == nil && ok {
+	if st, ok := protocol.ParseReady(msg); ok {
 		took := c.Now().Sub(begin)
 		pid := cmd.Process.Pid
 		cmd.Process.Release()
@@ -155,8 +121,10 @@ func (c *Controller) spawn(ctx context.Context, o StartOptions) (*Started, error
 		_ = c.Signal(pid, syscall.SIGKILL)
 	}
 	werr := cmd.Wait()
-	_ = RemoveStateOf(c.Paths.PIDFile(), pid)
+	_ = protocol.RemoveStateOf(c.Paths.PIDFile(), pid)
 	switch {
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("interrupted while the daemon (pid %d) was starting: stopped it", pid)
 	case err != nil:
 		return nil, fmt.Errorf("the daemon (pid %d) did not serve within %v: killed it; see `cco daemon logs`", pid, o.Wait)
 	case strings.HasPrefix(msg, "error: "):
@@ -166,16 +134,41 @@ func (c *Controller) spawn(ctx context.Context, o StartOptions) (*Started, error
 	}
 }
 
-// readReady reads the daemon's answer on the readiness pipe. An
-// empty answer means the daemon closed the pipe without one (it exited).
+// readReady reads the daemon's answer on the readiness pipe, until the
+// daemon closes it, wait runs out or ctx is cancelled (Ctrl-C). An empty
+// answer means the daemon closed the pipe without one (it exited). When the
+// wait ends early, what the pipe already holds is still read: a start that
+// was suspended past its deadline (Ctrl-Z) must not take a daemon that
+// announced it serves for one that did not.
 func readReady(ctx context.Context, r *os.File, wait time.Duration) (string, error) {
-	deadline := time.Now().Add(wait)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	if err := r.SetReadDeadline(deadline); err != nil {
+	if err := r.SetReadDeadline(time.Now().Add(wait)); err != nil {
 		return "", err
 	}
+	cancelled := context.AfterFunc(ctx, func() { r.SetReadDeadline(time.Now()) })
+	defer cancelled()
 	msg, err := io.ReadAll(r)
+	if err != nil {
+		msg = append(msg, drain(r)...)
+	}
 	return strings.TrimSuffix(string(msg), "\n"), err
+}
+
+// drain returns what the pipe holds now, without waiting for more.
+func drain(r *os.File) []byte {
+	raw, err := r.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var out []byte
+	buf := make([]byte, 4096)
+	raw.Read(func(fd uintptr) bool {
+		for {
+			n, err := unix.Read(int(fd), buf)
+			if n <= 0 || err != nil {
+				return true
+			}
+			out = append(out, buf[:n]...)
+		}
+	})
+	return out
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/anthropics/cco/protocol"
 )
 
 // The states Status reports.
@@ -31,18 +33,18 @@ const (
 //	health_error    why GET /health failed; "" when it did not
 //	stale           a stale state file was removed, and why; "" when not
 type Status struct {
-	State         string     `json:"state"`
-	PID           int        `json:"pid"`
-	Address       string     `json:"address"`
-	URL           string     `json:"url"`
-	StartedAt     *time.Time `json:"started_at"`
-	UptimeSeconds int64      `json:"uptime_seconds"`
-	Version       string     `json:"version"`
-	LogFile       string     `json:"log_file"`
-	StateFile     string     `json:"state_file"`
-	Health        *Health    `json:"health"`
-	HealthError   string     `json:"health_error"`
-	Stale         string     `json:"stale"`
+	State         string           `json:"state"`
+	PID           int              `json:"pid"`
+	Address       string           `json:"address"`
+	URL           string           `json:"url"`
+	StartedAt     *time.Time       `json:"started_at"`
+	UptimeSeconds int64            `json:"uptime_seconds"`
+	Version       string           `json:"version"`
+	LogFile       string           `json:"log_file"`
+	StateFile     string           `json:"state_file"`
+	Health        *protocol.Health `json:"health"`
+	HealthError   string           `json:"health_error"`
+	Stale         string           `json:"stale"`
 }
 
 // Status inspects the daemon and asks it GET /health, waiting at most
@@ -85,7 +87,7 @@ func (c *Controller) Status(ctx context.Context, healthTimeout time.Duration) (*
 // healthClient keeps no connections: status is one request per process.
 var healthClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
 
-func fetchHealth(ctx context.Context, url string, timeout time.Duration) (*Health, error) {
+func fetchHealth(ctx context.Context, url string, timeout time.Duration) (*protocol.Health, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -100,7 +102,7 @@ func fetchHealth(ctx context.Context, url string, timeout time.Duration) (*Healt
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	var h Health
+	var h protocol.Health
 	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
 		return nil, fmt.Errorf("GET %s: %w", url, err)
 	}

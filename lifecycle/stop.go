@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"syscall"
 	"time"
+
+	"github.com/anthropics/cco/protocol"
 )
 
 // killWait bounds the wait for the lock after SIGKILL.
@@ -40,7 +42,7 @@ func (c *Controller) Stop(ctx context.Context, timeout time.Duration) (*Stopped,
 		return nil, err
 	}
 	res := &Stopped{PID: r.PID}
-	unlocked := watchUnlock(c.Paths.LockFile())
+	unlocked := protocol.WatchUnlock(c.Paths.LockFile())
 	err = waitFor(ctx, unlocked, min(slowAfter, timeout))
 	if errors.Is(err, context.DeadlineExceeded) && timeout > slowAfter {
 		if c.Progress != nil {
@@ -64,7 +66,7 @@ func (c *Controller) Stop(ctx context.Context, timeout time.Duration) (*Stopped,
 	}
 	res.Took = c.Now().Sub(begin)
 	// A killed daemon could not remove its state file.
-	if err := RemoveStateOf(c.Paths.PIDFile(), r.PID); err != nil {
+	if err := protocol.RemoveStateOf(c.Paths.PIDFile(), r.PID); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -89,5 +91,5 @@ func waitFor(ctx context.Context, ch <-chan error, d time.Duration) error {
 // stop sees a daemon that its service manager stops. It waits in the kernel,
 // not by polling; it returns context.DeadlineExceeded on timeout.
 func (c *Controller) WaitStopped(ctx context.Context, timeout time.Duration) error {
-	return waitFor(ctx, watchUnlock(c.Paths.LockFile()), timeout)
+	return waitFor(ctx, protocol.WatchUnlock(c.Paths.LockFile()), timeout)
 }

@@ -2,13 +2,13 @@ package render
 
 import (
 	"github.com/anthropics/cco/internal/tooltest"
+	"github.com/anthropics/cco/service/identity"
 
 	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -23,7 +23,7 @@ func verifyUnit(t *testing.T, unit []byte) {
 	if err := os.Mkdir(runtimeDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, UnitName)
+	path := filepath.Join(dir, identity.UnitName)
 	if err := os.WriteFile(path, unit, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -62,14 +62,16 @@ func readPlist(t *testing.T, plist []byte) map[string]any {
 func validatePlist(t *testing.T, plist []byte) {
 	t.Helper()
 	xmllint := tooltest.Need(t, "xmllint", "libxml2-utils")
-	_, file, _, _ := runtime.Caller(0)
-	dtd := filepath.Join(filepath.Dir(file), "..", "testdata", "plist-1.0.dtd")
+	dtd, err := filepath.Abs(filepath.Join("testdata", "plist-1.0.dtd"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := os.Stat(dtd); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	catalog := filepath.Join(dir, "catalog.xml")
-	err := os.WriteFile(catalog, []byte(`<?xml version="1.0"?>
+	err = os.WriteFile(catalog, []byte(`<?xml version="1.0"?>
 <catalog xmlns="urn:oasis:names:tc:entity:xmlns:xml:catalog">
   <public publicId="-//Apple//DTD PLIST 1.0//EN" uri="file://`+filepath.ToSlash(dtd)+`"/>
 </catalog>
@@ -77,7 +79,7 @@ func validatePlist(t *testing.T, plist []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, LaunchdLabel+".plist")
+	path := filepath.Join(dir, identity.LaunchdLabel+".plist")
 	if err := os.WriteFile(path, plist, 0o644); err != nil {
 		t.Fatal(err)
 	}

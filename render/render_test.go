@@ -2,7 +2,6 @@ package render
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/internal/golden"
+	"github.com/anthropics/cco/internal/testhost"
+	"github.com/anthropics/cco/service/identity"
 )
 
 // Hostile paths, as a user with an odd home directory has them: spaces,
@@ -74,11 +75,11 @@ func (c renderCase) files(t *testing.T) []File {
 }
 
 func TestTemplatesParse(t *testing.T) {
-	tmpl, err := all()
+	tmpl, err := serviceTemplates.Parse()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range ownTemplates {
+	for _, name := range []string{"cco-daemon.service.tmpl", "com.anthropic.cco.daemon.plist.tmpl"} {
 		if tmpl.Lookup(name) == nil {
 			t.Errorf("template %s is not defined", name)
 		}
@@ -94,11 +95,11 @@ func TestGolden(t *testing.T) {
 				if f.Mode != 0o644 {
 					t.Errorf("%s: mode %v, want 0644", f.Path, f.Mode)
 				}
-				golden.Check(t, filepath.Join("render", c.name, filepath.Base(f.Path)), f.Data)
+				golden.Check(t, filepath.Join(c.name, filepath.Base(f.Path)), f.Data)
 				switch filepath.Base(f.Path) {
-				case UnitName:
+				case identity.UnitName:
 					checkUnit(t, c.target, f.Data)
-				case LaunchdLabel + ".plist":
+				case identity.LaunchdLabel + ".plist":
 					checkPlist(t, c.target, c.path, f.Data)
 				case "config.toml":
 					checkDefaultConfig(t, f.Data)
@@ -160,22 +161,12 @@ func checkUnit(t *testing.T, target Target, unit []byte) {
 	root := t.TempDir()
 	real := target
 	real.Exec = filepath.Join(root, target.Exec)
-	writeExecutable(t, real.Exec)
+	testhost.WriteExecutable(t, real.Exec)
 	f, err := ServiceFile(real)
 	if err != nil {
 		t.Fatal(err)
 	}
 	verifyUnit(t, f.Data)
-}
-
-func writeExecutable(t *testing.T, path string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // checkPlist validates the plist against the DTD and reads every value
@@ -185,7 +176,7 @@ func checkPlist(t *testing.T, target Target, path string, plist []byte) {
 	validatePlist(t, plist)
 	env := map[string]any{"PATH": path}
 	want := map[string]any{
-		"Label":                  LaunchdLabel,
+		"Label":                  identity.LaunchdLabel,
 		"ProgramArguments":       []any{target.Exec, "daemon", "run"},
 		"RunAtLoad":              target.Config.AutoStart,
 		"ThrottleInterval":       float64(10),
@@ -218,23 +209,6 @@ func checkDefaultConfig(t *testing.T, data []byte) {
 	}
 	if len(f.Values) != 0 || f.Config() != config.Defaults() {
 		t.Errorf("the default config.toml sets %v", f.Values)
-	}
-}
-
-// TestConfigRoundTrip writes keys with values that need quoting and loads
-// the file back.
-func TestConfigRoundTrip(t *testing.T) {
-	f := &config.File{Values: map[string]any{"port": int64(4000), "auto_start": false, "database_url": `sqlite:///a "b" \c ü$.db`, "host": "localhost"}}
-	data, err := ConfigTOML(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	back, err := config.Parse("config.toml", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(back.Values, f.Values) {
-		t.Errorf("config.toml reads back %v, want %v", back.Values, f.Values)
 	}
 }
 
@@ -330,12 +304,4 @@ func BenchmarkRender(b *testing.B) {
 			}
 		})
 	}
-	b.Run("config.toml", func(b *testing.B) {
-		f := &config.File{Values: map[string]any{}}
-		for b.Loop() {
-			if _, err := ConfigTOML(f); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
 }

@@ -7,18 +7,7 @@ import (
 	"strings"
 
 	"github.com/anthropics/cco/config"
-)
-
-// The names under which the daemon is known to the service managers.
-const (
-	// UnitName is the systemd user unit.
-	UnitName = "cco-daemon.service"
-	// LaunchdLabel is the launchd job's label; its plist is LaunchdLabel + ".plist".
-	LaunchdLabel = "com.anthropic.cco.daemon"
-	// LaunchdLog is the file, in CCO_HOME, that launchd sends the daemon's
-	// output to. It is not daemon.log: the daemon owns and rotates that
-	// file, and launchd would keep writing into a rotated one.
-	LaunchdLog = "launchd.log"
+	"github.com/anthropics/cco/service/identity"
 )
 
 // Restart policy shared by the unit and the plist.
@@ -92,27 +81,11 @@ func ServiceFile(t Target) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
-	path := ServicePath(t.OS, t.UserHome, t.XDGConfigHome)
+	path := identity.Path(t.OS, t.UserHome, t.XDGConfigHome)
 	if t.Packager {
-		path = filepath.Base(path)
+		path = identity.FileName(t.OS)
 	}
 	return File{Path: path, Data: data, Mode: 0o644}, nil
-}
-
-// ServicePath is where a per-user install keeps the service file of goos:
-// $XDG_CONFIG_HOME/systemd/user/cco-daemon.service (an empty or relative
-// XDG_CONFIG_HOME, which the XDG specification says to ignore, means
-// userHome/.config) or userHome/Library/LaunchAgents/<label>.plist. The
-// service managers look there, and install writes there.
-func ServicePath(goos, userHome, xdgConfigHome string) string {
-	if goos == "darwin" {
-		return filepath.Join(userHome, "Library", "LaunchAgents", LaunchdLabel+".plist")
-	}
-	configHome := xdgConfigHome
-	if !filepath.IsAbs(configHome) {
-		configHome = filepath.Join(userHome, ".config")
-	}
-	return filepath.Join(configHome, "systemd", "user", UnitName)
 }
 
 // PackagerFiles renders what a package ships: the service file of
@@ -124,7 +97,7 @@ func PackagerFiles(t Target) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := ConfigTOML(&config.File{Values: map[string]any{}})
+	cfg, err := config.Template(&config.File{Values: map[string]any{}})
 	if err != nil {
 		return nil, err
 	}
@@ -190,8 +163,8 @@ func (t Target) plist() plistData {
 	}
 	dirs = append(dirs, "/usr/bin", "/bin", "/usr/sbin", "/sbin")
 	return plistData{
-		Packager: t.Packager, Label: LaunchdLabel, Exec: t.Exec, CCOHome: t.CCOHome,
-		LaunchdLog: filepath.Join(t.CCOHome, LaunchdLog), Path: searchPath(dirs),
+		Packager: t.Packager, Label: identity.LaunchdLabel, Exec: t.Exec, CCOHome: t.CCOHome,
+		LaunchdLog: config.Paths{Home: t.CCOHome}.LaunchdLog(), Path: searchPath(dirs),
 		RunAtLoad: t.Config.AutoStart, ThrottleInterval: restartSec, ExitTimeOut: exitTimeOut,
 	}
 }

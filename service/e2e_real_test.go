@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/anthropics/cco/internal/testhost"
+	"github.com/anthropics/cco/protocol"
 
 	"github.com/anthropics/cco/service/internal/systemdtest"
 )
@@ -57,16 +58,6 @@ func (c *cco) mainPID() int { return c.sd.ShowInt("cco-daemon.service", "MainPID
 
 func (c *cco) active() bool { return c.sd.Show("cco-daemon.service", "ActiveState") == "active" }
 
-func buildCCO(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "cco")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/anthropics/cco").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 func mustContain(t *testing.T, out string, parts ...string) {
 	t.Helper()
 	for _, p := range parts {
@@ -76,21 +67,11 @@ func mustContain(t *testing.T, out string, parts ...string) {
 	}
 }
 
-func dead(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	// A zombie has exited; the sandbox's init reaps it within a second.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	return len(f) > 0 && f[0] == "Z"
-}
-
 // TestInstallReal is `cco daemon install` as a new user lives it, under a
 // real systemd user manager, with the real daemon.
 func TestInstallReal(t *testing.T) {
 	sd := systemdtest.Start(t)
-	c := &cco{t: t, sd: sd, bin: buildCCO(t), home: filepath.Join(sd.Home, ".cco")}
+	c := &cco{t: t, sd: sd, bin: testhost.CCO(t), home: filepath.Join(sd.Home, ".cco")}
 	port := testhost.FreePort(t)
 	c.run(0, "daemon", "config", "set", "port", strconv.Itoa(port))
 	// WatchdogSec is twice this: 2 s.
@@ -139,7 +120,7 @@ func TestInstallReal(t *testing.T) {
 	if c.active() {
 		t.Fatal("the service is active again after cco daemon stop")
 	}
-	if !dead(newPID) {
+	if protocol.Alive(newPID) {
 		t.Fatalf("the daemon (pid %d) still runs after cco daemon stop", newPID)
 	}
 	c.run(3, "daemon", "status")
@@ -165,7 +146,7 @@ func TestInstallReal(t *testing.T) {
 		return sd.ShowInt("cco-daemon.service", "NRestarts") > restarts && c.active() && c.mainPID() != hung
 	})
 	t.Logf("a hung daemon was replaced %v after SIGSTOP (WatchdogSec=2)", time.Since(begin).Round(10*time.Millisecond))
-	sd.WaitFor(5*time.Second, "the hung daemon gone", func() bool { return dead(hung) })
+	sd.WaitFor(5*time.Second, "the hung daemon gone", func() bool { return !protocol.Alive(hung) })
 
 	// Reboot-equivalent: a new manager starts the enabled daemon.
 	sd.Stop()
@@ -190,8 +171,8 @@ func TestInstallReal(t *testing.T) {
 	})
 	out = c.run(0, "daemon", "install")
 	mustContain(t, out, fmt.Sprintf("stopping the daemon started by hand (pid %d)", hand.Process.Pid), "started")
-	if !dead(hand.Process.Pid) || !c.active() {
-		t.Fatalf("after install over a hand-started daemon: hand pid %d dead=%v, service active=%v", hand.Process.Pid, dead(hand.Process.Pid), c.active())
+	if protocol.Alive(hand.Process.Pid) || !c.active() {
+		t.Fatalf("after install over a hand-started daemon: hand pid %d dead=%v, service active=%v", hand.Process.Pid, !protocol.Alive(hand.Process.Pid), c.active())
 	}
 
 	last := c.mainPID()
@@ -200,7 +181,7 @@ func TestInstallReal(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(sd.Home, ".config/systemd/user/cco-daemon.service")); !os.IsNotExist(err) {
 		t.Errorf("unit file still there: %v", err)
 	}
-	if !dead(last) {
+	if protocol.Alive(last) {
 		t.Errorf("the daemon (pid %d) still runs after uninstall", last)
 	}
 	c.run(3, "daemon", "status")

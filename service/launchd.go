@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/anthropics/cco/render"
+	"github.com/anthropics/cco/service/identity"
 )
 
 // launchctl is run by its absolute path: a PATH that names another one
@@ -63,10 +63,10 @@ func newLaunchd(env Env) (*launchd, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &launchd{env: env, path: render.ServicePath("darwin", home, "")}, nil
+	return &launchd{env: env, path: identity.Path("darwin", home, "")}, nil
 }
 
-func (m *launchd) Name() string { return "LaunchAgent " + render.LaunchdLabel }
+func (m *launchd) Name() string { return "LaunchAgent " + identity.LaunchdLabel }
 func (m *launchd) Path() string { return m.path }
 
 func (m *launchd) gui() string  { return "gui/" + strconv.Itoa(m.env.UID) }
@@ -149,7 +149,7 @@ func parsePrint(s string) job {
 // lookup asks launchd about the job in one domain: nil when it is not
 // loaded there.
 func (m *launchd) lookup(ctx context.Context, domain string) (*job, error) {
-	args := []string{"print", domain + "/" + render.LaunchdLabel}
+	args := []string{"print", domain + "/" + identity.LaunchdLabel}
 	out, err := m.run(ctx, args...)
 	if err != nil {
 		return nil, err
@@ -213,7 +213,7 @@ func (m *launchd) State(ctx context.Context) (State, error) {
 func disabledIn(s string) bool {
 	for _, line := range strings.Split(s, "\n") {
 		k, v, ok := strings.Cut(strings.TrimSpace(line), " => ")
-		if ok && k == strconv.Quote(render.LaunchdLabel) {
+		if ok && k == strconv.Quote(identity.LaunchdLabel) {
 			return v == "disabled" || v == "true"
 		}
 	}
@@ -221,7 +221,7 @@ func disabledIn(s string) bool {
 }
 
 // target is the job's service target: gui/501/com.anthropic.cco.daemon.
-func (m *launchd) target(st State) string { return m.domainOf(st) + "/" + render.LaunchdLabel }
+func (m *launchd) target(st State) string { return m.domainOf(st) + "/" + identity.LaunchdLabel }
 
 // domainOf is the state's domain; a preview that probed nothing assumes
 // the gui domain.
@@ -267,7 +267,7 @@ func (m *launchd) foreign(st State) error {
 	}
 	return fmt.Errorf("launchd runs a job labelled %s from %s, not from cco's %s: cco leaves it alone. "+
 		"If it is an older install, remove it with `launchctl bootout %s` (and delete that file), then run `cco daemon install`",
-		render.LaunchdLabel, st.Foreign, m.path, m.target(st))
+		identity.LaunchdLabel, st.Foreign, m.path, m.target(st))
 }
 
 func (m *launchd) Apply(ctx context.Context, p Plan, done func(Step)) error {
@@ -358,7 +358,7 @@ func (m *launchd) waitFor(ctx context.Context, s Step, limit time.Duration, what
 		}
 		if slept >= limit {
 			return fmt.Errorf("%s: launchd did not manage %s within %v (the job is %s); see `launchctl print %s/%s`",
-				shellJoin(s.Args), what, limit, j.state, domain, render.LaunchdLabel)
+				shellJoin(s.Args), what, limit, j.state, domain, identity.LaunchdLabel)
 		}
 		slept += m.pause(slept)
 	}
@@ -375,7 +375,7 @@ func (m *launchd) explain(args []string, out Output) error {
 	case lcIOError:
 		why = "5 is launchd's Input/output error: it refused to load the job. Usually a job booted out is not gone yet, " +
 			"or the plist is invalid, or the job is disabled. " +
-			"Check the plist with `plutil -lint " + m.path + "`, see `launchctl print " + domain + "/" + render.LaunchdLabel + "`, " +
+			"Check the plist with `plutil -lint " + m.path + "`, see `launchctl print " + domain + "/" + identity.LaunchdLabel + "`, " +
 			"then run `cco daemon install` again"
 	case lcNoSuchProc, lcNoService:
 		why = "the job is not loaded, or not running, in this domain: run `cco daemon start` (or `cco daemon install` if it is not installed)"
@@ -492,7 +492,7 @@ func (m *launchd) Install(cur State, content []byte, o InstallOptions) Plan {
 		}
 	}
 	if len(p.Steps) == 0 {
-		p.Idle = render.LaunchdLabel + " is up to date"
+		p.Idle = identity.LaunchdLabel + " is up to date"
 	}
 	return p
 }
@@ -502,7 +502,7 @@ func (m *launchd) Install(cur State, content []byte, o InstallOptions) Plan {
 // plist is gone, and a later install would find the job disabled.
 func (m *launchd) Uninstall(cur State) Plan {
 	if !cur.Installed() && !cur.Loaded {
-		return Plan{Idle: render.LaunchdLabel + " is not installed"}
+		return Plan{Idle: identity.LaunchdLabel + " is not installed"}
 	}
 	var p Plan
 	if cur.Foreign != "" {
@@ -519,7 +519,7 @@ func (m *launchd) Uninstall(cur State) Plan {
 		p.Steps = append(p.Steps, Step{Kind: Remove, Path: m.path, Done: "removed " + m.path})
 	}
 	if len(p.Steps) == 0 {
-		p.Idle = render.LaunchdLabel + " is not installed by cco"
+		p.Idle = identity.LaunchdLabel + " is not installed by cco"
 	}
 	return p
 }
@@ -595,7 +595,7 @@ func (m *launchd) Stop(cur State) (Plan, error) {
 		return Plan{}, err
 	}
 	if !cur.Active {
-		return Plan{Idle: render.LaunchdLabel + " is not running"}, nil
+		return Plan{Idle: identity.LaunchdLabel + " is not running"}, nil
 	}
 	return Plan{Steps: []Step{m.term(cur)}}, nil
 }
@@ -624,7 +624,7 @@ func (m *launchd) Kill(cur State) (Plan, error) {
 		return Plan{}, err
 	}
 	if !cur.Loaded {
-		return Plan{Idle: render.LaunchdLabel + " is not loaded"}, nil
+		return Plan{Idle: identity.LaunchdLabel + " is not loaded"}, nil
 	}
 	s := m.cmd("unloaded the job: `cco daemon start` loads it again", "bootout", m.target(cur))
 	s.ok = []int{lcNoSuchProc, lcNoService, lcInProgress, lcAlready}

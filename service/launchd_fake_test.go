@@ -19,8 +19,10 @@ import (
 	"github.com/anthropics/cco/daemon"
 	"github.com/anthropics/cco/internal/testhost"
 	"github.com/anthropics/cco/lifecycle"
+	"github.com/anthropics/cco/protocol"
 	"github.com/anthropics/cco/render"
 	"github.com/anthropics/cco/service"
+	"github.com/anthropics/cco/service/identity"
 	"github.com/anthropics/cco/service/internal/launchdtest"
 	"github.com/anthropics/cco/service/startlimit"
 )
@@ -132,7 +134,7 @@ func (c *mac) running() int {
 	c.t.Helper()
 	r, err := c.ctl.WaitRunning(context.Background(), 10*time.Second)
 	if err != nil {
-		b, _ := os.ReadFile(filepath.Join(c.ccoHome, render.LaunchdLog))
+		b, _ := os.ReadFile(config.Paths{Home: c.ccoHome}.LaunchdLog())
 		c.t.Fatalf("no daemon: %v\nlaunchd.log:\n%s", err, b)
 	}
 	return r.PID
@@ -146,33 +148,29 @@ func (c *mac) stopped() {
 }
 
 func (c *mac) job(domain string) (launchdtest.Job, bool) {
-	return c.ld.Job(domain, render.LaunchdLabel)
+	return c.ld.Job(domain, identity.LaunchdLabel)
 }
 
 // settled waits until the job has been reaped and launchd decided what to
 // do about it: nothing running, nothing scheduled.
 func (c *mac) settled(domain string) launchdtest.Job {
 	c.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		j, ok := c.job(domain)
-		if !ok {
-			c.t.Fatalf("the job is not loaded in %s", domain)
-		}
-		if j.PID == 0 && !j.Respawn && j.LastExit != "(never exited)" {
-			return j
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("the job did not settle: %+v", j)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var j launchdtest.Job
+	testhost.Eventually(c.t, "the job in "+domain+" to settle", func() bool {
+		var ok bool
+		j, ok = c.job(domain)
+		return !ok || (j.PID == 0 && !j.Respawn && j.LastExit != "(never exited)")
+	})
+	if _, ok := c.job(domain); !ok {
+		c.t.Fatalf("the job is not loaded in %s", domain)
 	}
+	return j
 }
 
 // TestLaunchdScenarios runs each service operation against the fake
 // launchd with the real daemon.
 func TestLaunchdScenarios(t *testing.T) {
-	bin := buildCCO(t)
+	bin := testhost.CCO(t)
 	gui := "gui/" + strconv.Itoa(uid)
 
 	t.Run("install, change and reinstall", func(t *testing.T) {
@@ -194,7 +192,7 @@ func TestLaunchdScenarios(t *testing.T) {
 		// before the bootstrap, or launchd refuses it and the daemon stays
 		// down.
 		c.install(false)
-		if !dead(pid) {
+		if protocol.Alive(pid) {
 			t.Errorf("the old daemon (pid %d) still runs", pid)
 		}
 		pid2 := c.running()
@@ -220,8 +218,8 @@ func TestLaunchdScenarios(t *testing.T) {
 
 		c.apply(c.m.Restart(c.state()))
 		pid3 := c.running()
-		if pid3 == pid2 || !dead(pid2) {
-			t.Fatalf("restart: old %d (dead %v), new %d", pid2, dead(pid2), pid3)
+		if pid3 == pid2 || protocol.Alive(pid2) {
+			t.Fatalf("restart: old %d (dead %v), new %d", pid2, !protocol.Alive(pid2), pid3)
 		}
 		if j, _ := c.job(gui); j.Runs != 3 {
 			t.Errorf("runs %d, want 3", j.Runs)
@@ -251,7 +249,7 @@ func TestLaunchdScenarios(t *testing.T) {
 		if err := c.ld.Login(); err != nil {
 			t.Fatal(err)
 		}
-		if !dead(pid) {
+		if protocol.Alive(pid) {
 			t.Fatalf("the daemon (pid %d) outlived the logout", pid)
 		}
 		// auto_start off: loaded at login, not started.
@@ -303,13 +301,13 @@ func TestLaunchdScenarios(t *testing.T) {
 		if _, err := os.Stat(c.m.Path()); !os.IsNotExist(err) {
 			t.Errorf("plist still there: %v", err)
 		}
-		if !dead(pid) {
+		if protocol.Alive(pid) {
 			t.Errorf("daemon %d still runs", pid)
 		}
 		// launchd keeps overrides after the plist is gone: uninstall
 		// cleared cco's.
 		out, err := c.ld.Run(context.Background(), launchdtest.Launchctl, "print-disabled", gui)
-		if err != nil || !strings.Contains(out.Stdout, `"`+render.LaunchdLabel+`" => enabled`) {
+		if err != nil || !strings.Contains(out.Stdout, `"`+identity.LaunchdLabel+`" => enabled`) {
 			t.Errorf("print-disabled after uninstall: %v\n%s", err, out.Stdout)
 		}
 		// Installed again, it is enabled and loads at login.
@@ -336,7 +334,7 @@ func TestLaunchdScenarios(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitGone(t, c, gui)
-		if !dead(pid) {
+		if protocol.Alive(pid) {
 			t.Fatalf("daemon %d still runs", pid)
 		}
 		// start loads it again.
@@ -346,7 +344,7 @@ func TestLaunchdScenarios(t *testing.T) {
 		// for the job to go covers that.
 		begin := time.Now()
 		c.apply(c.m.Uninstall(c.state()), nil)
-		if !dead(pid) {
+		if protocol.Alive(pid) {
 			t.Fatalf("daemon %d still runs after uninstall", pid)
 		}
 		if took := time.Since(begin); took < 400*time.Millisecond {
@@ -392,7 +390,7 @@ func TestLaunchdScenarios(t *testing.T) {
 		if j.LastExit != "0" || j.Runs != startlimit.Default.Burst+1 {
 			t.Errorf("job %+v: want %d failed starts, then a clean exit", j, startlimit.Default.Burst)
 		}
-		b, _ := os.ReadFile(filepath.Join(c.ccoHome, render.LaunchdLog))
+		b, _ := os.ReadFile(config.Paths{Home: c.ccoHome}.LaunchdLog())
 		if !strings.Contains(string(b), "5 failed starts within 5m0s under launchd: not starting again until `cco daemon start`") {
 			t.Errorf("launchd.log says:\n%s", b)
 		}
@@ -418,16 +416,10 @@ func brief(st service.State) string {
 
 func waitGone(t *testing.T, c *mac, domain string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, ok := c.job(domain); !ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the job is still loaded")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testhost.Eventually(t, "the job gone from "+domain, func() bool {
+		_, ok := c.job(domain)
+		return !ok
+	})
 }
 
 // TestPlistExitTimeOut: launchd must leave the daemon its shutdown grace,

@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/anthropics/cco/render"
+	"github.com/anthropics/cco/atomicfile"
 )
 
 // Plan is what an operation will do, in order.
@@ -112,7 +112,7 @@ func apply(ctx context.Context, p Plan, done func(Step), run func(context.Contex
 		var err error
 		switch s.Kind {
 		case Write:
-			err = render.WriteFile(s.Path, s.Content, fileMode)
+			err = atomicfile.WriteFile(s.Path, s.Content, fileMode)
 		case Remove:
 			if err = os.Remove(s.Path); os.IsNotExist(err) {
 				err = nil

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/anthropics/cco/render"
+	"github.com/anthropics/cco/service/identity"
 )
 
 // systemd manages the daemon as a systemd user unit.
@@ -26,10 +26,10 @@ func newSystemd(env Env) (*systemd, error) {
 			return nil, err
 		}
 	}
-	return &systemd{env: env, path: render.ServicePath("linux", env.Getenv("HOME"), xdg)}, nil
+	return &systemd{env: env, path: identity.Path("linux", env.Getenv("HOME"), xdg)}, nil
 }
 
-func (m *systemd) Name() string { return "systemd user unit " + render.UnitName }
+func (m *systemd) Name() string { return "systemd user unit " + identity.UnitName }
 func (m *systemd) Path() string { return m.path }
 
 func systemctl(args ...string) []string {
@@ -72,7 +72,7 @@ func (m *systemd) State(ctx context.Context) (State, error) {
 	if m.env.Getenv("XDG_RUNTIME_DIR") == "" && m.env.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
 		return st, m.noBus("neither XDG_RUNTIME_DIR nor DBUS_SESSION_BUS_ADDRESS is set")
 	}
-	args := systemctl("show", render.UnitName, "--property=LoadState,ActiveState,SubState,MainPID,NRestarts")
+	args := systemctl("show", identity.UnitName, "--property=LoadState,ActiveState,SubState,MainPID,NRestarts")
 	out, err := m.run(ctx, args)
 	if err != nil {
 		return st, err
@@ -96,7 +96,7 @@ func (m *systemd) State(ctx context.Context) (State, error) {
 	st.Restarts, _ = strconv.Atoi(props["NRestarts"])
 	// Not show's UnitFileState: the manager caches it until the next
 	// daemon-reload, so it still says enabled after a disable.
-	args = systemctl("is-enabled", render.UnitName)
+	args = systemctl("is-enabled", identity.UnitName)
 	out, err = m.env.Runner.Run(ctx, args[0], args[1:]...)
 	if err != nil {
 		return st, m.notFound(err)
@@ -122,7 +122,7 @@ func (m *systemd) run(ctx context.Context, args []string) (Output, error) {
 	if isNoBus(out) {
 		return out, m.noBus(strings.TrimSpace(out.Stderr))
 	}
-	return out, fmt.Errorf("%s failed (exit %d): %s\nSee: systemctl --user status %s", shellJoin(args), out.Code, strings.TrimSpace(out.Stderr), render.UnitName)
+	return out, fmt.Errorf("%s failed (exit %d): %s\nSee: systemctl --user status %s", shellJoin(args), out.Code, strings.TrimSpace(out.Stderr), identity.UnitName)
 }
 
 func (m *systemd) notFound(err error) error {
@@ -156,18 +156,18 @@ func (m *systemd) Install(cur State, content []byte, o InstallOptions) Plan {
 	}
 	switch {
 	case o.AutoStart && !cur.Enabled:
-		p.Steps = append(p.Steps, m.step("enabled: starts at login", "enable", render.UnitName))
+		p.Steps = append(p.Steps, m.step("enabled: starts at login", "enable", identity.UnitName))
 	case !o.AutoStart && cur.Enabled:
-		p.Steps = append(p.Steps, m.step("disabled: auto_start is false, so it does not start at login", "disable", render.UnitName))
+		p.Steps = append(p.Steps, m.step("disabled: auto_start is false, so it does not start at login", "disable", identity.UnitName))
 	}
 	switch {
 	case cur.Active && changed:
-		p.Steps = append(p.Steps, m.step("restarted with the new unit", "restart", render.UnitName))
+		p.Steps = append(p.Steps, m.step("restarted with the new unit", "restart", identity.UnitName))
 	case !cur.Active && !o.NoStart:
-		p.Steps = append(p.Steps, m.step("started", "start", render.UnitName))
+		p.Steps = append(p.Steps, m.step("started", "start", identity.UnitName))
 	}
 	if len(p.Steps) == 0 {
-		p.Idle = render.UnitName + " is up to date"
+		p.Idle = identity.UnitName + " is up to date"
 	}
 	if note := m.lingerNote(); note != "" {
 		p.Notes = append(p.Notes, note)
@@ -189,11 +189,11 @@ func (m *systemd) lingerNote() string {
 
 func (m *systemd) Uninstall(cur State) Plan {
 	if !cur.Installed() && !cur.Loaded {
-		return Plan{Idle: render.UnitName + " is not installed"}
+		return Plan{Idle: identity.UnitName + " is not installed"}
 	}
 	return Plan{Steps: []Step{
-		m.step("stopped", "stop", render.UnitName),
-		m.step("disabled", "disable", render.UnitName),
+		m.step("stopped", "stop", identity.UnitName),
+		m.step("disabled", "disable", identity.UnitName),
 		{Kind: Remove, Path: m.path, Done: "removed " + m.path},
 		m.step("reloaded systemd's view of the unit", "daemon-reload"),
 	}}
@@ -213,26 +213,26 @@ func (m *systemd) one(cur State, done string, args ...string) (Plan, error) {
 
 func (m *systemd) Enable(cur State, now bool) (Plan, error) {
 	if now {
-		return m.one(cur, "enabled (starts at login) and started", "enable", "--now", render.UnitName)
+		return m.one(cur, "enabled (starts at login) and started", "enable", "--now", identity.UnitName)
 	}
-	return m.one(cur, "enabled: starts at login", "enable", render.UnitName)
+	return m.one(cur, "enabled: starts at login", "enable", identity.UnitName)
 }
 
 func (m *systemd) Disable(cur State, now bool) (Plan, error) {
 	if now {
-		return m.one(cur, "disabled (no start at login) and stopped", "disable", "--now", render.UnitName)
+		return m.one(cur, "disabled (no start at login) and stopped", "disable", "--now", identity.UnitName)
 	}
-	return m.one(cur, "disabled: does not start at login", "disable", render.UnitName)
+	return m.one(cur, "disabled: does not start at login", "disable", identity.UnitName)
 }
 
 func (m *systemd) Start(cur State) (Plan, error) {
-	return m.one(cur, "started", "start", render.UnitName)
+	return m.one(cur, "started", "start", identity.UnitName)
 }
 func (m *systemd) Stop(cur State) (Plan, error) {
-	return m.one(cur, "stopped", "stop", render.UnitName)
+	return m.one(cur, "stopped", "stop", identity.UnitName)
 }
 func (m *systemd) Restart(cur State) (Plan, error) {
-	return m.one(cur, "restarted", "restart", render.UnitName)
+	return m.one(cur, "restarted", "restart", identity.UnitName)
 }
 
 // equalContent compares an installed file (nil: none) with a fresh render.

@@ -1,5 +1,7 @@
-// Package golden compares test output with files in testdata/golden/ and
-// rewrites them when tests run with -update.
+// Package golden compares test output with files in the testing package's
+// testdata/golden/ and rewrites them when tests run with -update. Every
+// package with tests imports it (for its flag, at least), so that
+// `go test ./... -update` is accepted from the repository's root.
 package golden
 
 import (
@@ -7,20 +9,15 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden/ with the current output")
 
-// Dir is the repository's testdata/golden directory.
-func Dir() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "golden")
-}
-
-// Path is the golden file of the given name.
-func Path(name string) string { return filepath.Join(Dir(), name) }
+// Path is the golden file of the given name: testdata/golden/name in the
+// package under test, which is the working directory of its tests (so it
+// is found under -trimpath too).
+func Path(name string) string { return filepath.Join("testdata", "golden", name) }
 
 // Check compares got with the golden file name (a path under
 // testdata/golden/), or rewrites it under -update.

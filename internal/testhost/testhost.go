@@ -15,7 +15,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"testing"
 	"time"
+
+	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/protocol"
 )
 
 // FreePort returns a loopback port that nobody listened on a moment ago.
@@ -35,7 +39,7 @@ func Ours(pid int, home string) bool {
 	if err != nil {
 		return false
 	}
-	if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); bytes.Contains(st, []byte(") Z ")) {
+	if !protocol.Alive(pid) {
 		return false
 	}
 	return bytes.Contains(append([]byte{0}, env...), []byte("\x00CCO_HOME="+home+"\x00"))
@@ -95,7 +99,7 @@ var statePID = regexp.MustCompile(`"pid":\s*(\d+)`)
 // DaemonPID returns the pid that home's state file names when that process
 // is provably one of this test's (Ours), else an error saying why not.
 func DaemonPID(home string) (int, error) {
-	b, err := os.ReadFile(filepath.Join(home, "daemon.pid"))
+	b, err := os.ReadFile(config.Paths{Home: home}.PIDFile())
 	if err != nil {
 		return 0, err
 	}
@@ -108,4 +112,17 @@ func DaemonPID(home string) (int, error) {
 		return 0, fmt.Errorf("pid %d of the state file is not a process of %s", pid, home)
 	}
 	return pid, nil
+}
+
+// WriteExecutable makes path an executable file (a shell script that does
+// nothing), creating its directories: a stand-in for a binary that must only
+// exist.
+func WriteExecutable(t testing.TB, path string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -10,11 +10,14 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	_ "github.com/anthropics/cco/internal/golden" // its -update flag: `go test ./... -update` works from the root
+
 	"github.com/anthropics/cco/cli"
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/docs"
 	"github.com/anthropics/cco/internal/tooltest"
 	"github.com/anthropics/cco/lifecycle"
+	"github.com/anthropics/cco/protocol"
 )
 
 // root is the repository, seen from this package's directory.
@@ -81,7 +84,7 @@ func TestManPages(t *testing.T) {
 	}
 	want = append(want, "NOTIFY_SOCKET", "CCO_HOME", "EXIT STATUS", "EXAMPLES", "SEE ALSO", "FILES")
 	// Every field of `cco daemon status --json`, which the page documents.
-	for _, v := range []any{lifecycle.Status{}, lifecycle.Health{}} {
+	for _, v := range []any{lifecycle.Status{}, protocol.Health{}} {
 		typ := reflect.TypeOf(v)
 		for i := range typ.NumField() {
 			name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/docs"
+	"github.com/anthropics/cco/internal/testhost"
 	"github.com/anthropics/cco/internal/tooltest"
 )
 
@@ -44,18 +45,6 @@ func completionCases() []struct {
 	}
 }
 
-// buildCco builds cco into a temporary directory and returns a PATH that
-// finds it first.
-func buildCco(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "cco"), "github.com/anthropics/cco").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return dir + string(os.PathListSeparator) + os.Getenv("PATH")
-}
-
 // TestCompletionInShells types each case into bash (with bash-completion),
 // zsh (compinit, the script autoloaded from fpath or sourced) and fish, with
 // the scripts make generate writes and the cco built from this tree.
@@ -66,7 +55,7 @@ func TestCompletionInShells(t *testing.T) {
 	fish := tooltest.Need(t, "fish", "fish")
 	scripts := writeTemp(t)
 	script := func(shell string) string { return filepath.Join(scripts, docs.CompletionFile(shell)) }
-	path := buildCco(t)
+	path := testhost.CCODir(t) + string(os.PathListSeparator) + os.Getenv("PATH")
 	zshDriver, err := filepath.Abs("testdata/complete.zsh")
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/anthropics/cco/internal/testhost"
 )
 
 func TestParsePlistStrict(t *testing.T) {
@@ -70,17 +72,13 @@ func run(t *testing.T, l *Launchd, args ...string) (int, string) {
 
 func waitJob(t *testing.T, l *Launchd, domain, label string, what string, cond func(Job, bool) bool) Job {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		j, ok := l.Job(domain, label)
-		if cond(j, ok) {
-			return j
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: job %+v (loaded %v)", what, j, ok)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	var j Job
+	testhost.Eventually(t, what, func() bool {
+		var ok bool
+		j, ok = l.Job(domain, label)
+		return cond(j, ok)
+	})
+	return j
 }
 
 const both = `<key>LimitLoadToSessionType</key><array><string>Aqua</string><string>Background</string></array>`

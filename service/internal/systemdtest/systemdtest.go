@@ -9,7 +9,6 @@ package systemdtest
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anthropics/cco/internal/tooltest"
 	"github.com/anthropics/cco/internal/usermanager"
 )
 
@@ -26,23 +26,12 @@ type Manager struct {
 	t testing.TB
 }
 
-// Missing fails the test under CI=true and skips it elsewhere: a test that
-// lacks its tool must not pass silently in CI.
-func Missing(t testing.TB, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: a missing tool is a failure)", msg)
-	}
-	t.Skipf("skipped: %s", msg)
-}
-
 // Start starts a manager with a new HOME and runtime directory under a
 // temporary directory, and stops it when the test ends.
 func Start(t testing.TB) *Manager {
 	t.Helper()
 	if err := usermanager.Check(); errors.Is(err, usermanager.ErrMissing) {
-		Missing(t, "%v", err)
+		tooltest.Missing(t, "%v", err)
 	} else if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,13 @@
-package render
+package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/anthropics/cco/config"
 )
 
-func TestEditConfigTOMLKeepsTheUsersLines(t *testing.T) {
-	defaults, err := ConfigTOML(&config.File{Values: map[string]any{}})
+func TestEditKeepsTheUsersLines(t *testing.T) {
+	defaults, err := Template(&File{Values: map[string]any{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +39,7 @@ func TestEditConfigTOMLKeepsTheUsersLines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cur, err := config.Parse("config.toml", []byte(tt.text))
+			cur, err := Parse("config.toml", []byte(tt.text))
 			if tt.name != "mend an invalid value" && err != nil {
 				t.Fatal(err)
 			}
@@ -52,7 +51,7 @@ func TestEditConfigTOMLKeepsTheUsersLines(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := EditConfigTOML(cur, next, tt.key)
+			got, err := Edit(cur, next, tt.key)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -63,10 +62,10 @@ func TestEditConfigTOMLKeepsTheUsersLines(t *testing.T) {
 	}
 
 	// The documented file cco writes keeps its documentation through edits.
-	cur, _ := config.Parse("config.toml", defaults)
+	cur, _ := Parse("config.toml", defaults)
 	v := "4000"
 	next, _ := cur.With("port", &v)
-	got, err := EditConfigTOML(cur, next, "port")
+	got, err := Edit(cur, next, "port")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,37 +74,87 @@ func TestEditConfigTOMLKeepsTheUsersLines(t *testing.T) {
 	}
 }
 
-// TestEditConfigTOMLFallsBackToARender: a value on more than one line
+// TestEditFallsBackToARender: a value on more than one line
 // cannot be rewritten as one line; the whole file is rendered instead, and
 // the result still holds exactly the new values.
-func TestEditConfigTOMLFallsBackToARender(t *testing.T) {
-	cur, err := config.Parse("config.toml", []byte("host = \"\"\"\nlocalhost\"\"\"\nport = 1\n"))
+func TestEditFallsBackToARender(t *testing.T) {
+	cur, err := Parse("config.toml", []byte("host = \"\"\"\nlocalhost\"\"\"\nport = 1\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	v := "4000"
 	next, _ := cur.With("port", &v)
 	next2, _ := next.With("host", nil)
-	got, err := EditConfigTOML(cur, next2, "host")
+	got, err := Edit(cur, next2, "host")
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := config.Parse("config.toml", got)
+	back, err := Parse("config.toml", got)
 	if err != nil || len(back.Values) != 1 || back.Values["port"] != int64(4000) {
 		t.Fatalf("fallback render parsed back to %v, %v:\n%s", back.Values, err, got)
 	}
 }
 
-func TestEditConfigTOMLNewFile(t *testing.T) {
-	cur, _ := config.ReadFile(t.TempDir() + "/config.toml")
+func TestEditNewFile(t *testing.T) {
+	cur, _ := ReadFile(t.TempDir() + "/config.toml")
 	v := "debug"
 	next, _ := cur.With("log_level", &v)
-	got, err := EditConfigTOML(cur, next, "log_level")
+	got, err := Edit(cur, next, "log_level")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := ConfigTOML(next)
-	if string(got) != string(want) {
-		t.Fatal("a new file is not the documented template")
+	// A new file is the documented template: its header, every key, and
+	// the one set.
+	for _, line := range []string{
+		"# Configuration of the CCO daemon: cco reads this file when the daemon starts\n",
+		"\nlog_level = \"debug\"\n",
+		"\n# port = 3000\n",
+		"\n# health_check_interval = 30\n",
+	} {
+		if !strings.Contains(string(got), line) {
+			t.Errorf("a new file lacks %q:\n%s", line, got)
+		}
+	}
+}
+
+// TestConfigRoundTrip writes keys with values that need quoting and loads
+// the file back.
+func TestConfigRoundTrip(t *testing.T) {
+	f := &File{Values: map[string]any{"port": int64(4000), "auto_start": false, "database_url": `sqlite:///a "b" \c ü$.db`, "host": "localhost"}}
+	data, err := Template(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse("config.toml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Values, f.Values) {
+		t.Errorf("config.toml reads back %v, want %v", back.Values, f.Values)
+	}
+}
+
+func BenchmarkTemplate(b *testing.B) {
+	f := &File{Values: map[string]any{}}
+	for b.Loop() {
+		if _, err := Template(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestTemplateKeepsTheDocText: a key's documentation is wrapped into
+// comment lines without changing a character of it — two spaces after a
+// full stop stay two spaces.
+func TestTemplateKeepsTheDocText(t *testing.T) {
+	k := Key{Name: "x", Kind: Int, Default: int64(1), Valid: "1-2",
+		Doc: "First sentence.  Second  sentence, with two spaces."}
+	out, err := configTemplate.Execute("config.toml.tmpl", struct{ Entries []TemplateEntry }{[]TemplateEntry{{Key: k}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "\n# First sentence.  Second  sentence, with two spaces.\n# Valid: 1-2. Environment: CCO_X.\n# x = 1\n"
+	if !strings.HasSuffix(string(out), want) {
+		t.Errorf("the key's block is\n%s\nwant it to end with\n%s", out, want)
 	}
 }

@@ -1,9 +1,8 @@
-// Package lifecycle starts, stops, inspects and reads the logs of the CCO
-// daemon from the outside: its state file, its lock, the proof that a pid is
-// our daemon, start with a readiness pipe, stop with TERM then KILL, status,
-// and the tail of its log. It prints nothing: results and errors go back to
-// the caller, text goes to an io.Writer it is given.
-package lifecycle
+// Package protocol is what the daemon and the commands that control it share:
+// the state file, the lock, the proof that a process is the daemon, the
+// readiness line, and the health document. The daemon (package daemon) writes
+// and holds them; the clients (package lifecycle) read and probe them.
+package protocol
 
 import (
 	"encoding/json"
@@ -16,7 +15,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/anthropics/cco/render"
+	"github.com/anthropics/cco/atomicfile"
 )
 
 // State is the daemon's state file, $CCO_HOME/daemon.pid: JSON, mode 0600,
@@ -53,13 +52,13 @@ func (s *State) URL() string { return "http://" + s.Addr() }
 // ReadState reads a state file. A missing file is an error that matches
 // fs.ErrNotExist.
 func ReadState(path string) (*State, error) {
-	s, _, err := readStateFile(path)
+	s, _, err := ReadStateFile(path)
 	return s, err
 }
 
-// readStateFile reads a state file and says which file it read (the daemon
+// ReadStateFile reads a state file and says which file it read (the daemon
 // replaces it by rename, so a new state file is a new file).
-func readStateFile(path string) (*State, os.FileInfo, error) {
+func ReadStateFile(path string) (*State, os.FileInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -89,7 +88,7 @@ func WriteState(path string, s *State) error {
 	if err != nil {
 		return err
 	}
-	return render.WriteFile(path, append(data, '\n'), 0o600)
+	return atomicfile.WriteFile(path, append(data, '\n'), 0o600)
 }
 
 // RemoveStateOf removes the state file if it still names pid, so that a

@@ -1,4 +1,4 @@
-package lifecycle
+package protocol_test
 
 import (
 	"os"
@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/lifecycle"
+	. "github.com/anthropics/cco/protocol"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,7 +23,7 @@ func TestLockHeldOutside(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	lk := wholeFile(unix.F_WRLCK)
+	lk := unix.Flock_t{Type: unix.F_WRLCK}
 	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk); err != nil {
 		t.Skipf("no open file description locks here: %v", err)
 	}
@@ -37,7 +39,7 @@ func TestLockHeldOutside(t *testing.T) {
 	if err != nil && strings.Contains(err.Error(), "pid -1") {
 		t.Errorf("AcquireLock names pid -1: %v", err)
 	}
-	_, err = New(paths).Inspect()
+	_, err = lifecycle.New(paths).Inspect()
 	if err == nil || !strings.Contains(err.Error(), "outside cco") {
 		t.Errorf("Inspect: %v", err)
 	}

@@ -1,22 +1,22 @@
-package lifecycle
+package protocol
 
 import "golang.org/x/sys/unix"
 
 // szomb is p_stat of a zombie (sys/proc.h SZOMB).
 const szomb = 5
 
-// procInfo reads what identifies a live process: its kernel start time in
+// ProcInfo reads what identifies a live process: its kernel start time in
 // microseconds since the epoch (kern.proc.pid) and whether it is a zombie.
 // macOS offers no executable path without cgo, so Exe stays empty and is not
 // compared.
-func procInfo(pid int) (proc, error) {
+func ProcInfo(pid int) (Proc, error) {
 	k, err := unix.SysctlKinfoProc("kern.proc.pid", pid)
 	if err != nil {
-		return proc{}, err
+		return Proc{}, err
 	}
 	if k.Proc.P_pid != int32(pid) {
-		return proc{}, unix.ESRCH
+		return Proc{}, unix.ESRCH
 	}
 	t := k.Proc.P_starttime
-	return proc{Start: uint64(t.Sec)*1e6 + uint64(t.Usec), Zombie: k.Proc.P_stat == szomb}, nil
+	return Proc{Start: uint64(t.Sec)*1e6 + uint64(t.Usec), Zombie: k.Proc.P_stat == szomb}, nil
 }

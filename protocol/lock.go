@@ -1,4 +1,4 @@
-package lifecycle
+package protocol
 
 import (
 	"errors"
@@ -34,12 +34,14 @@ type HeldError struct {
 
 func (e *HeldError) Error() string {
 	if e.PID == Outside {
-		return outsideMessage(e.Path)
+		return OutsideMessage(e.Path)
 	}
 	return fmt.Sprintf("the daemon is already running (pid %d); stop it with `cco daemon stop`", e.PID)
 }
 
-func outsideMessage(path string) string {
+// OutsideMessage says that the lock at path is held by a process outside
+// cco, and how to find it.
+func OutsideMessage(path string) string {
 	return fmt.Sprintf("%s is locked by a process outside cco (the system names no pid for it); find it with `lsof %s`, and end it or let it finish", path, path)
 }
 
@@ -109,10 +111,10 @@ func LockHolder(path string) (int, error) {
 	return int(lk.Pid), nil
 }
 
-// watchUnlock returns a channel that yields once nobody holds the lock at
+// WatchUnlock returns a channel that yields once nobody holds the lock at
 // path: nil, or the error that ended the wait. It waits in the kernel
 // (F_SETLKW), not by polling, and lets go of the lock before it reports.
-func watchUnlock(path string) <-chan error {
+func WatchUnlock(path string) <-chan error {
 	done := make(chan error, 1)
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -1,4 +1,4 @@
-package render
+package service
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/anthropics/cco/internal/testhost"
 )
 
 // TestStableExecutable lays out a Homebrew-like install, bin/cco a symlink
@@ -13,7 +15,7 @@ import (
 func TestStableExecutable(t *testing.T) {
 	root := t.TempDir()
 	versioned := filepath.Join(root, "Cellar", "cco", "1.2.0", "bin", "cco")
-	writeExecutable(t, versioned)
+	testhost.WriteExecutable(t, versioned)
 	bin := filepath.Join(root, "bin")
 	link := filepath.Join(bin, "cco")
 	if err := os.MkdirAll(bin, 0o755); err != nil {
@@ -23,7 +25,7 @@ func TestStableExecutable(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := filepath.Join(root, "other", "cco")
-	writeExecutable(t, other)
+	testhost.WriteExecutable(t, other)
 	notExec := filepath.Join(root, "plain", "cco")
 	if err := os.MkdirAll(filepath.Dir(notExec), 0o755); err != nil {
 		t.Fatal(err)
