@@ -63,5 +63,16 @@ func (e *Env) servicePath(flag string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("cannot tell where cco is (%v): give its absolute path with --exec", err)
 	}
-	return service.StableExecutable(e.Args0, e.Getenv("PATH"), cwd, e.Executable)
+	exe, err := service.StableExecutable(e.Args0, e.Getenv("PATH"), cwd, e.Executable)
+	if err != nil {
+		return "", err
+	}
+	tmp := e.Getenv("TMPDIR")
+	if tmp == "" {
+		tmp = "/tmp"
+	}
+	if why := service.TransientExecutable(exe, tmp); why != "" {
+		return "", fmt.Errorf("%s: a service must run a cco that stays: install one first (`make install PREFIX=~/.local` in the source checkout) and run its `cco daemon install`, or give the path of one with --exec", why)
+	}
+	return exe, nil
 }

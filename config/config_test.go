@@ -316,6 +316,20 @@ func TestPaths(t *testing.T) {
 	if _, err := HomeFrom(func(string) string { return "" }); err == nil {
 		t.Fatal("no HOME and no CCO_HOME must be an error")
 	}
+	// A ~ the shell did not expand is HOME's; any other relative path is
+	// refused, never taken from the working directory.
+	for home, want := range map[string]string{"~": "/home/u", "~/cco-x": "/home/u/cco-x", "/srv/a/../b": "/srv/b"} {
+		env["CCO_HOME"] = home
+		if p, err := HomeFrom(func(k string) string { return env[k] }); err != nil || p.Home != want {
+			t.Errorf("CCO_HOME=%s: %+v, %v; want %s", home, p, err, want)
+		}
+	}
+	for _, rel := range []string{".cco", "./x", "~user/x"} {
+		env["CCO_HOME"] = rel
+		if p, err := HomeFrom(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "CCO_HOME="+rel+" is a relative path") {
+			t.Errorf("CCO_HOME=%s: %+v, %v; want it refused as relative", rel, p, err)
+		}
+	}
 	dir := filepath.Join(t.TempDir(), "a", "cco")
 	if err := (Paths{Home: dir}).Ensure(); err != nil {
 		t.Fatal(err)
