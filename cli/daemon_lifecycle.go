@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -119,7 +118,7 @@ func (c *startCmd) startService(ctx context.Context, ctl *lifecycle.Controller, 
 		return nil
 	}
 	// A user's own start: the daemon's start limit begins anew.
-	if err := startlimit.Reset(filepath.Join(ctl.Paths.Home, startlimit.File)); err != nil {
+	if err := startlimit.Reset(ctl.Paths.FailedStarts()); err != nil {
 		return err
 	}
 	begin := c.env.Now()
@@ -395,7 +394,7 @@ func (c *runCmd) run(ctx context.Context) error {
 	}
 	// launchd has no start limit: under it the daemon keeps its own.
 	limited := c.env.Getenv("XPC_SERVICE_NAME") == identity.LaunchdLabel
-	record := filepath.Join(paths.Home, startlimit.File)
+	record := paths.FailedStarts()
 	if limited {
 		n, over, err := startlimit.Check(record, c.env.Now(), startlimit.Default)
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -178,7 +177,7 @@ func (c *installCmd) run(ctx context.Context) error {
 		return err
 	}
 	// A user's own start: the daemon's start limit begins anew.
-	if err := startlimit.Reset(filepath.Join(paths.Home, startlimit.File)); err != nil {
+	if err := startlimit.Reset(paths.FailedStarts()); err != nil {
 		return err
 	}
 	if err := applyPlan(ctx, e, m, m.Install(cur, f.Data, opts)); err != nil {

@@ -1,7 +1,7 @@
 // Package startlimit is the daemon's own start limit, for a service manager
 // that has none: launchd starts a daemon that exits with an error again
 // every ThrottleInterval, forever. The daemon records each failed start in
-// a file; once too many fall within the interval it gives up, by exiting
+// a file (config.Paths.FailedStarts); once too many fall within the interval it gives up, by exiting
 // cleanly (KeepAlive SuccessfulExit=false then keeps it down), until a
 // user's own start forgets the record.
 package startlimit
@@ -25,9 +25,6 @@ type Limit struct {
 // Default is the systemd unit's StartLimitBurst=5 within
 // StartLimitIntervalSec=300, so both platforms give up alike.
 var Default = Limit{Burst: 5, Interval: 300 * time.Second}
-
-// File is the record's name in CCO_HOME.
-const File = "failed-starts"
 
 // Check reads the record at path and returns how many failed starts fall
 // within l.Interval before now, and whether that reaches l.Burst. A

@@ -8,7 +8,7 @@ import (
 )
 
 func TestLimit(t *testing.T) {
-	path := filepath.Join(t.TempDir(), File)
+	path := filepath.Join(t.TempDir(), "failed-starts")
 	l := Limit{Burst: 3, Interval: time.Minute}
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	check := func(now time.Time, wantN int, wantOver bool) {
