@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -15,6 +16,7 @@ import (
 	"github.com/anthropics/cco/lifecycle"
 	"github.com/anthropics/cco/render"
 	"github.com/anthropics/cco/service"
+	"github.com/anthropics/cco/service/startlimit"
 )
 
 // serviceWait bounds the wait for a daemon the service manager started to
@@ -174,6 +176,10 @@ func (c *installCmd) run(ctx context.Context) error {
 	if err := paths.Ensure(); err != nil {
 		return err
 	}
+	// A user's own start: the daemon's start limit begins anew.
+	if err := startlimit.Reset(paths.FailedStarts()); err != nil {
+		return err
+	}
 	if err := applyPlan(ctx, e, m, m.Install(cur, f.Data, opts)); err != nil {
 		return err
 	}
@@ -191,6 +197,9 @@ func (c *installCmd) run(ctx context.Context) error {
 // applyPlan carries out a plan, saying what each step did, or why there
 // was nothing to do, then the plan's notes.
 func applyPlan(ctx context.Context, e *Env, m service.Manager, p service.Plan) error {
+	if p.Err != nil {
+		return p.Err
+	}
 	if len(p.Steps) == 0 {
 		fmt.Fprintln(e.Stdout, p.Idle)
 	}
@@ -258,6 +267,12 @@ type serviceControl interface {
 	Stop(ctx context.Context) error
 	// Restart asks the manager to restart the daemon.
 	Restart(ctx context.Context) error
+	// PID is the daemon's pid as the manager knows it; 0 when it runs none.
+	PID(ctx context.Context) (int, error)
+	// Kill prepares the manager for cco to kill a daemon that ignored
+	// Stop, so that it does not start it again; a no-op where the manager
+	// needs nothing.
+	Kill(ctx context.Context) error
 }
 
 // installedService returns the service that owns the daemon, or nil when
@@ -282,6 +297,18 @@ func (s managed) Name() string                      { return s.m.Name() }
 func (s managed) Start(ctx context.Context) error   { return s.do(ctx, s.m.Start) }
 func (s managed) Stop(ctx context.Context) error    { return s.do(ctx, s.m.Stop) }
 func (s managed) Restart(ctx context.Context) error { return s.do(ctx, s.m.Restart) }
+
+func (s managed) PID(ctx context.Context) (int, error) {
+	cur, err := s.m.State(ctx)
+	return cur.PID, err
+}
+
+func (s managed) Kill(ctx context.Context) error {
+	if k, ok := s.m.(service.Killer); ok {
+		return s.do(ctx, k.Kill)
+	}
+	return nil
+}
 
 func (s managed) do(ctx context.Context, plan func(service.State) (service.Plan, error)) error {
 	cur, err := s.m.State(ctx)
@@ -308,6 +335,15 @@ type serviceState struct {
 	Detail   string `json:"detail"`
 	PID      int    `json:"pid"`
 	Restarts int    `json:"restarts"`
+	// LastExit is how the manager says the daemon last exited; "" when it
+	// does not say.
+	LastExit string `json:"last_exit,omitempty"`
+	// Foreign is the file of another job loaded under cco's name, which
+	// cco leaves alone; "" when there is none.
+	Foreign string `json:"foreign,omitempty"`
+	// LastOutput is the last line the daemon printed before its own log
+	// opened (launchd.log), when the service is not running; "" otherwise.
+	LastOutput string `json:"last_output,omitempty"`
 }
 
 // String is one line for `cco daemon status`.
@@ -323,6 +359,15 @@ func (s *serviceState) String() string {
 	}
 	if s.Restarts > 0 {
 		line += ", restarted " + strconv.Itoa(s.Restarts) + " times"
+	}
+	if s.LastExit != "" && s.LastExit != "0" && s.LastExit != "(never exited)" {
+		line += ", last exit " + s.LastExit
+	}
+	if s.Foreign != "" {
+		line += "; another job with this name is loaded from " + s.Foreign + ", which cco leaves alone"
+	}
+	if s.LastOutput != "" {
+		line += "\n  last said: " + s.LastOutput
 	}
 	if !s.UpToDate {
 		line += "; out of date: run `cco daemon install` to update it"
@@ -356,5 +401,19 @@ func serviceStatus(ctx context.Context, e *Env) (*serviceState, error) {
 	s.Installed, s.Enabled, s.Active = cur.Installed(), cur.Enabled, cur.Active
 	s.UpToDate = string(cur.Content) == string(f.Data)
 	s.Detail, s.PID, s.Restarts = cur.Detail, cur.PID, cur.Restarts
+	s.LastExit, s.Foreign = cur.LastExit, cur.Foreign
+	if !cur.Active {
+		s.LastOutput = lastLine(paths.LaunchdLog())
+	}
 	return s, nil
+}
+
+// lastLine is the last non-empty line of the file at path; "" when there
+// is none or it cannot be read.
+func lastLine(path string) string {
+	var b strings.Builder
+	if _, err := lifecycle.Tail(&b, path, 1); err != nil {
+		return ""
+	}
+	return strings.TrimSpace(b.String())
 }

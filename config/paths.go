@@ -21,6 +21,7 @@ const (
 	startLockName  = "daemon.start.lock"
 	logName        = "daemon.log"
 	launchdLogName = "launchd.log"
+	failedName     = "failed-starts"
 )
 
 // HomeFrom returns the paths under $CCO_HOME, or ~/.cco when it is unset.
@@ -64,6 +65,10 @@ func (p Paths) StartLockFile() string { return filepath.Join(p.Home, startLockNa
 
 // LogFile is the daemon's log.
 func (p Paths) LogFile() string { return filepath.Join(p.Home, logName) }
+
+// FailedStarts records the daemon's recent failed starts under launchd,
+// which has no start limit of its own (package service/startlimit).
+func (p Paths) FailedStarts() string { return filepath.Join(p.Home, failedName) }
 
 // LaunchdLog is where launchd sends the daemon's output. It is not
 // daemon.log: the daemon owns and rotates that file, and launchd would keep

@@ -176,12 +176,17 @@ func checkPlist(t *testing.T, target Target, path string, plist []byte) {
 	validatePlist(t, plist)
 	env := map[string]any{"PATH": path}
 	want := map[string]any{
-		"Label":                identity.LaunchdLabel,
-		"ProgramArguments":     []any{target.Exec, "daemon", "run"},
-		"RunAtLoad":            target.Config.AutoStart,
-		"KeepAlive":            map[string]any{"SuccessfulExit": false},
-		"ThrottleInterval":     float64(10),
-		"EnvironmentVariables": env,
+		"Label":                  identity.LaunchdLabel,
+		"ProgramArguments":       []any{target.Exec, "daemon", "run"},
+		"RunAtLoad":              target.Config.AutoStart,
+		"ThrottleInterval":       float64(10),
+		"ExitTimeOut":            float64(20),
+		"ProcessType":            "Interactive",
+		"LimitLoadToSessionType": []any{"Aqua", "Background"},
+		"EnvironmentVariables":   env,
+	}
+	if target.Config.AutoStart {
+		want["KeepAlive"] = map[string]any{"SuccessfulExit": false}
 	}
 	if !target.Packager {
 		want["WorkingDirectory"] = target.CCOHome

@@ -13,6 +13,10 @@ import (
 // Restart policy shared by the unit and the plist.
 const (
 	restartSec = 10 // RestartSec= and ThrottleInterval
+	// exitTimeOut is launchd's wait between SIGTERM and SIGKILL (its
+	// default, 5 s, equals the daemon's shutdown grace, daemon.ShutdownGrace):
+	// well above it, so a daemon finishing its requests is not killed.
+	exitTimeOut = 20
 	// StartLimitBurst starts within StartLimitIntervalSec and systemd gives up.
 	startLimitBurst       = 5
 	startLimitIntervalSec = 300
@@ -146,8 +150,10 @@ type plistData struct {
 	Packager                         bool
 	Label, Exec, CCOHome, LaunchdLog string
 	Path                             string
-	RunAtLoad                        bool
-	ThrottleInterval                 int
+	// RunAtLoad is auto_start; it also decides KeepAlive, since a KeepAlive
+	// dictionary implies RunAtLoad (launchd.plist(5), SuccessfulExit).
+	RunAtLoad                     bool
+	ThrottleInterval, ExitTimeOut int
 }
 
 func (t Target) plist() plistData {
@@ -159,7 +165,7 @@ func (t Target) plist() plistData {
 	return plistData{
 		Packager: t.Packager, Label: identity.LaunchdLabel, Exec: t.Exec, CCOHome: t.CCOHome,
 		LaunchdLog: config.Paths{Home: t.CCOHome}.LaunchdLog(), Path: searchPath(dirs),
-		RunAtLoad: t.Config.AutoStart, ThrottleInterval: restartSec,
+		RunAtLoad: t.Config.AutoStart, ThrottleInterval: restartSec, ExitTimeOut: exitTimeOut,
 	}
 }
 

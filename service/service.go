@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -40,6 +41,13 @@ type Manager interface {
 	Apply(ctx context.Context, p Plan, done func(Step)) error
 }
 
+// Killer is a Manager that must be told before cco kills a daemon that
+// ignored its stop, or it would start the daemon again.
+type Killer interface {
+	// Kill plans what lets cco kill the daemon for good.
+	Kill(cur State) (Plan, error)
+}
+
 // InstallOptions are the choices of `cco daemon install`.
 type InstallOptions struct {
 	AutoStart bool // start at login (config key auto_start)
@@ -64,6 +72,13 @@ type State struct {
 	Restarts int
 	// Domain is the launchd domain used ("gui/501" or "user/501").
 	Domain string
+	// Foreign is the file of a job loaded under cco's name from another
+	// file than Path (launchd: a Homebrew or system-wide plist); cco
+	// reports it and leaves it alone.
+	Foreign string
+	// LastExit is the manager's word on how the daemon last exited
+	// (launchd's "last exit code"); empty when it does not say.
+	LastExit string
 }
 
 // Installed reports whether the service file is in place.
@@ -82,6 +97,24 @@ type Env struct {
 	LingerDir string
 	// Sleep waits between retries; nil means time.Sleep.
 	Sleep func(time.Duration)
+	// ConsoleUID is the uid of the user at the screen (the owner of
+	// /dev/console); nil means stat /dev/console.
+	ConsoleUID func() (int, error)
+}
+
+func (e Env) consoleUID() (int, error) {
+	if e.ConsoleUID != nil {
+		return e.ConsoleUID()
+	}
+	fi, err := os.Stat("/dev/console")
+	if err != nil {
+		return -1, err
+	}
+	sys, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return -1, fmt.Errorf("no owner for /dev/console")
+	}
+	return int(sys.Uid), nil
 }
 
 func (e Env) sleep(d time.Duration) {
