@@ -21,7 +21,7 @@ import (
 // ownTemplates are the templates this package renders; the generated
 // documentation and completions have templates (man-*, completion-*) of
 // their own with other functions.
-var ownTemplates = []string{"config.toml.tmpl", "cco-daemon.service.tmpl", "com.anthropic.cco.daemon.plist.tmpl"}
+var ownTemplates = []string{"config.toml.tmpl", "cco-daemon.service.tmpl", "cco-daemon-sandbox.conf.tmpl", "com.anthropic.cco.daemon.plist.tmpl"}
 
 var (
 	parseOnce sync.Once
@@ -37,6 +37,8 @@ func funcs() template.FuncMap {
 	m["xmlText"] = xmlText
 	m["unitCommand"] = unitCommand
 	m["unitEnv"] = unitEnv
+	m["unitArg"] = unitArg
+	m["unitPath"] = unitPath
 	return m
 }
 
