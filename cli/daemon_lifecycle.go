@@ -205,7 +205,9 @@ func stop(e *Env, timeout time.Duration) error {
 }
 
 // stopService asks the service manager to stop the daemon and waits up to
-// timeout for it to exit. It reports whether it saw the daemon stop.
+// timeout for it to exit; then it has the manager kill it, where the
+// manager can. It reports whether it saw the daemon stop, and returns once
+// the manager, too, sees the service stopped.
 func stopService(e *Env, ctl *lifecycle.Controller, svc serviceControl, timeout time.Duration) (bool, error) {
 	in, err := ctl.Inspect()
 	if err != nil {
@@ -216,13 +218,37 @@ func stopService(e *Env, ctl *lifecycle.Controller, svc serviceControl, timeout 
 		return false, fmt.Errorf("stopping the %s: %w", svc.Name(), err)
 	}
 	if in.Running == nil {
-		return false, nil
+		return false, waitInactive(svc, timeout)
 	}
-	if err := ctl.WaitStopped(context.Background(), timeout); err != nil {
-		return false, nil
+	ctx := context.Background()
+	if err := ctl.WaitStopped(ctx, timeout); err == nil {
+		fmt.Fprintf(e.Stdout, "cco daemon stopped by the %s (pid %d) in %s\n", svc.Name(), in.Running.PID, ms(time.Since(begin)))
+		return true, waitInactive(svc, serviceWait)
 	}
-	fmt.Fprintf(e.Stdout, "cco daemon stopped by the %s (pid %d) in %s\n", svc.Name(), in.Running.PID, ms(time.Since(begin)))
-	return true, nil
+	killed, err := svc.Kill()
+	if err != nil || !killed {
+		return false, err
+	}
+	if err := ctl.WaitStopped(ctx, serviceWait); err != nil {
+		return false, fmt.Errorf("the %s killed the daemon (pid %d), which still holds its lock %v later", svc.Name(), in.Running.PID, serviceWait)
+	}
+	fmt.Fprintf(e.Stdout, "cco daemon (pid %d) ignored SIGTERM for %v: the %s killed it\n", in.Running.PID, timeout, svc.Name())
+	return true, waitInactive(svc, serviceWait)
+}
+
+// waitInactive waits up to d for the manager to see the service stopped.
+func waitInactive(svc serviceControl, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		active, err := svc.Active()
+		if err != nil || !active {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the %s is still stopping %v after it was asked to stop: see its status", svc.Name(), d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 type restartCmd struct {
@@ -353,7 +379,10 @@ type runCmd struct{ env *Env }
 func (c *runCmd) run() error {
 	eff, paths, err := loadEffective(c.env, nil)
 	if err != nil {
-		return err
+		// Restarting cannot fix a configuration: the unit's
+		// RestartPreventExitStatus= lists this code.
+		daemon.NotifyFailure(c.env.Getenv, err)
+		return &ExitError{Code: config.ExitConfig, Err: err}
 	}
 	o := daemon.Options{
 		Paths:  paths,

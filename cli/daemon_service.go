@@ -89,14 +89,45 @@ func (e *Env) hostService() (service.Manager, error) {
 // serviceFile renders the service file install writes for goos, at the
 // path its manager looks at (render.ServicePath).
 func (e *Env) serviceFile(goos string, cfg config.DaemonConfig, paths config.Paths) (render.File, error) {
-	exe, err := e.servicePath("")
+	t, err := e.serviceTarget(goos, cfg, paths)
 	if err != nil {
 		return render.File{}, err
 	}
-	return render.ServiceFile(render.Target{
+	return render.ServiceFile(t)
+}
+
+func (e *Env) serviceTarget(goos string, cfg config.DaemonConfig, paths config.Paths) (render.Target, error) {
+	exe, err := e.servicePath("")
+	if err != nil {
+		return render.Target{}, err
+	}
+	return render.Target{
 		OS: goos, Exec: exe, CCOHome: paths.Home, UserHome: e.Getenv("HOME"),
 		XDGConfigHome: e.Getenv("XDG_CONFIG_HOME"), Config: cfg,
-	})
+	}, nil
+}
+
+// sandboxDropIn is the sandbox drop-in install writes: nil where sandbox is
+// off or the manager cannot run it (then a note says why).
+func (e *Env) sandboxDropIn(ctx context.Context, m service.Manager, cfg config.DaemonConfig, paths config.Paths) ([]byte, error) {
+	sb, ok := m.(service.Sandboxer)
+	if !ok || !cfg.Sandbox {
+		return nil, nil
+	}
+	can, why, err := sb.CanSandbox(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !can {
+		fmt.Fprintf(e.Stderr, "note: the daemon runs in the unit's sandbox only, without the drop-in that makes the file system read-only: this systemd cannot run a service in a user namespace (%s)\n", why)
+		return nil, nil
+	}
+	t, err := e.serviceTarget(runtime.GOOS, cfg, paths)
+	if err != nil {
+		return nil, err
+	}
+	f, err := render.SandboxDropIn(t)
+	return f.Data, err
 }
 
 type installCmd struct {
@@ -129,11 +160,13 @@ func (c *installCmd) run() error {
 		return err
 	}
 	var cur service.State
-	if goos == runtime.GOOS {
+	reachable := goos == runtime.GOOS
+	if reachable {
 		if cur, err = m.State(ctx); err != nil && !c.dryRun {
 			return err
 		} else if err != nil {
 			fmt.Fprintf(e.Stderr, "note: %v\n", err)
+			reachable = false
 		}
 	} else {
 		fmt.Fprintf(e.Stdout, "preview for %s: cco did not ask its service manager what is loaded, and assumes nothing is\n", goos)
@@ -152,6 +185,11 @@ func (c *installCmd) run() error {
 		}
 	}
 	opts := service.InstallOptions{AutoStart: eff.AutoStart, NoStart: c.noStart}
+	if reachable {
+		if opts.DropIn, err = e.sandboxDropIn(ctx, m, eff.DaemonConfig, paths); err != nil {
+			return err
+		}
+	}
 	if c.dryRun {
 		if hand != nil {
 			fmt.Fprintf(e.Stdout, "would stop the daemon started by hand (pid %d), so that only the service runs it\n", hand.PID)
@@ -192,7 +230,11 @@ func applyPlan(ctx context.Context, e *Env, m service.Manager, p service.Plan) e
 	if len(p.Steps) == 0 {
 		fmt.Fprintln(e.Stdout, p.Idle)
 	}
-	err := m.Apply(ctx, p, func(s service.Step) { fmt.Fprintln(e.Stdout, s.Done) })
+	err := m.Apply(ctx, p, func(s service.Step) {
+		if s.Done != "" {
+			fmt.Fprintln(e.Stdout, s.Done)
+		}
+	})
 	if err != nil {
 		return err
 	}
@@ -254,8 +296,15 @@ type serviceControl interface {
 	// Start asks the manager to start the daemon; it returns once the
 	// manager accepted. Readiness is then seen in the state file.
 	Start() error
-	// Stop asks the manager to stop the daemon and keep it stopped.
+	// Stop asks the manager to stop the daemon and keep it stopped; it may
+	// return before the daemon is gone.
 	Stop() error
+	// Kill asks the manager to kill the daemon it was asked to stop; false
+	// when the manager cannot.
+	Kill() (bool, error)
+	// Active reports whether the manager still runs the service (or is
+	// starting or stopping it).
+	Active() (bool, error)
 	// Restart asks the manager to restart the daemon.
 	Restart() error
 }
@@ -282,6 +331,19 @@ func (s managed) Name() string   { return s.m.Name() }
 func (s managed) Start() error   { return s.do(s.m.Start) }
 func (s managed) Stop() error    { return s.do(s.m.Stop) }
 func (s managed) Restart() error { return s.do(s.m.Restart) }
+
+func (s managed) Kill() (bool, error) {
+	k, ok := s.m.(service.Killer)
+	if !ok {
+		return false, nil
+	}
+	return true, s.do(k.Kill)
+}
+
+func (s managed) Active() (bool, error) {
+	cur, err := s.m.State(context.Background())
+	return cur.Active, err
+}
 
 func (s managed) do(plan func(service.State) (service.Plan, error)) error {
 	ctx := context.Background()

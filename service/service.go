@@ -44,12 +44,31 @@ type Manager interface {
 type InstallOptions struct {
 	AutoStart bool // start at login (config key auto_start)
 	NoStart   bool // do not start the daemon now
+	// DropIn is systemd's sandbox drop-in (render.SandboxDropIn), nil for
+	// none: install writes it, or removes one installed before. Only where
+	// the manager is a Sandboxer that said it can.
+	DropIn []byte
+}
+
+// Sandboxer is a Manager that can run the daemon in a further sandbox
+// where the machine allows it: systemd, where user namespaces work.
+type Sandboxer interface {
+	// CanSandbox probes the manager: false with the reason where it cannot.
+	CanSandbox(ctx context.Context) (ok bool, why string, err error)
+}
+
+// Killer is a Manager that can kill the daemon it was asked to stop and
+// that did not stop in time: systemd.
+type Killer interface {
+	Kill(cur State) (Plan, error)
 }
 
 // State is what a probe found.
 type State struct {
 	// Content is the installed file; nil when there is none.
 	Content []byte
+	// DropIn is systemd's installed sandbox drop-in; nil when there is none.
+	DropIn []byte
 	// Loaded: the manager knows the service (systemd: the unit is loaded;
 	// launchd: the job is bootstrapped into its domain).
 	Loaded bool
