@@ -96,7 +96,15 @@ func TestSandboxReal(t *testing.T) {
 	}
 	c.run(0, "daemon", "status")
 
+	// A directory of the user's outside home: ProtectSystem=strict makes it
+	// read-only too.
+	outside := filepath.Join("/srv", "cco-probe-"+sd.User())
+	if err := sd.MkdirAll(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(outside) })
 	got, status := sandboxProbe(t, sd, `
+echo x > `+outside+`/f 2>/dev/null && echo WROTE-OUTSIDE-HOME
 cat ~/.claude/projects/p/s.jsonl ~/.config/claude/projects/p/s.jsonl >/dev/null && echo read-transcripts
 echo x > ~/.cco/probe && echo wrote-cco-home
 echo x > ~/elsewhere 2>/dev/null && echo WROTE-HOME
@@ -111,7 +119,7 @@ true`)
 			t.Errorf("under the sandbox the probe could not do %s:\n%s", want, got)
 		}
 	}
-	for _, bad := range []string{"WROTE-HOME", "WROTE-UNITS", "USERNS"} {
+	for _, bad := range []string{"WROTE-HOME", "WROTE-UNITS", "WROTE-OUTSIDE-HOME", "USERNS"} {
 		if strings.Contains(got, bad) {
 			t.Errorf("under the sandbox the probe could %s:\n%s", bad, got)
 		}
@@ -150,7 +158,15 @@ func TestNoUserNamespacesReal(t *testing.T) {
 	if st := procStatus(t, pid); st["NoNewPrivs"] != "1" || st["Seccomp"] != "2" {
 		t.Errorf("daemon's status: NoNewPrivs %s Seccomp %s, want 1 and 2", st["NoNewPrivs"], st["Seccomp"])
 	}
-	got, status := sandboxProbe(t, sd, `echo x > ~/.cco/probe && echo wrote-cco-home; true`)
+	// A directory of the user's outside home: ProtectSystem=strict makes it
+	// read-only too.
+	outside := filepath.Join("/srv", "cco-probe-"+sd.User())
+	if err := sd.MkdirAll(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(outside) })
+	got, status := sandboxProbe(t, sd, `
+echo x > `+outside+`/f 2>/dev/null && echo WROTE-OUTSIDE-HOMEecho x > ~/.cco/probe && echo wrote-cco-home; true`)
 	if status != "0" || !strings.Contains(got, "wrote-cco-home") {
 		t.Errorf("probe under the unit alone: exit %s:\n%s", status, got)
 	}
