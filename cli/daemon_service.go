@@ -287,8 +287,8 @@ func (c *enableCmd) run() error {
 }
 
 // serviceControl is how start, stop, restart and status reach a daemon that
-// is installed as a per-user service: through its manager, since a SIGTERM
-// alone would be undone by Restart=always / KeepAlive.
+// is installed as a per-user service: through its manager, which would
+// restart a daemon killed behind its back (Restart=on-failure, KeepAlive).
 type serviceControl interface {
 	// Name says which service this is, for messages:
 	// "systemd user unit cco-daemon.service".

@@ -153,7 +153,7 @@ func TestInstallReal(t *testing.T) {
 		return strings.Contains(string(b), strconv.Itoa(newPID))
 	})
 
-	// stop goes through systemd, so Restart=always does not undo it.
+	// stop goes through systemd, so its restart policy does not undo it.
 	c.run(0, "daemon", "stop")
 	time.Sleep(300 * time.Millisecond)
 	if c.active() {
