@@ -128,6 +128,18 @@ true`)
 		t.Errorf("the sandboxed probe wrote ~/elsewhere")
 	}
 
+	// A database outside CCO_HOME: its directory is made at start, outside
+	// the sandbox, and is writable inside it.
+	data := filepath.Join(sd.Home, "data")
+	c.run(0, "daemon", "config", "set", "database_url", "sqlite://"+data+"/analytics.db")
+	mustContain(t, c.run(0, "daemon", "install"), "updated the sandbox drop-in", "restarted")
+	if fi, err := os.Stat(data); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("the database's directory after a start: %v %v", fi, err)
+	}
+	if got, status := sandboxProbe(t, sd, `echo x > `+data+`/probe && echo wrote-db-dir`); status != "0" || !strings.Contains(got, "wrote-db-dir") {
+		t.Errorf("the sandbox keeps the database's directory read-only: exit %s:\n%s", status, got)
+	}
+
 	// sandbox = false and install: the drop-in goes, and the unit's sandbox.
 	c.run(0, "daemon", "config", "set", "sandbox", "false")
 	out = c.run(0, "daemon", "install")
