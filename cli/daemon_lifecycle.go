@@ -207,9 +207,13 @@ func stop(ctx context.Context, e *Env, timeout time.Duration) error {
 }
 
 // stopService asks the service manager to stop the daemon and waits up to
-// timeout for it to exit. It reports whether it saw the daemon stop, and
-// whether the manager had signalled the daemon that still runs (a daemon
-// started by hand beside the service is not the manager's to stop).
+// timeout for it to exit. A daemon that ignored the stop is the manager's
+// to end next (service.Killer): systemd kills it; launchd unloads the job,
+// so that KeepAlive does not start again the daemon cco then kills. It
+// reports whether it saw the daemon stop, and whether the manager had
+// signalled the daemon that still runs (a daemon started by hand beside the
+// service is not the manager's to stop); it returns once the manager, too,
+// sees the service stopped.
 func stopService(ctx context.Context, e *Env, ctl *lifecycle.Controller, svc serviceControl, timeout time.Duration) (stopped, signalled bool, err error) {
 	in, err := ctl.Inspect()
 	if err != nil {
@@ -223,19 +227,47 @@ func stopService(ctx context.Context, e *Env, ctl *lifecycle.Controller, svc ser
 	if err := svc.Stop(ctx); err != nil {
 		return false, false, fmt.Errorf("stopping the %s: %w", svc.Name(), err)
 	}
-	if in.Running == nil || in.Running.PID != ours {
+	if in.Running == nil {
+		return false, false, waitInactive(ctx, svc, timeout)
+	}
+	if in.Running.PID != ours {
 		return false, false, nil
 	}
-	if err := ctl.WaitStopped(ctx, timeout); err != nil {
-		// The daemon ignored the stop. A manager that would start again a
-		// daemon cco kills is told first (launchd: the job is unloaded).
-		if err := svc.Kill(ctx); err != nil {
-			return false, false, fmt.Errorf("stopping the %s: %w", svc.Name(), err)
-		}
-		return false, true, nil
+	if err := ctl.WaitStopped(ctx, timeout); err == nil {
+		fmt.Fprintf(e.Stdout, "cco daemon stopped by the %s (pid %d) in %s\n", svc.Name(), in.Running.PID, ms(e.Now().Sub(begin)))
+		return true, false, waitInactive(ctx, svc, serviceWait)
 	}
-	fmt.Fprintf(e.Stdout, "cco daemon stopped by the %s (pid %d) in %s\n", svc.Name(), in.Running.PID, ms(e.Now().Sub(begin)))
-	return true, false, nil
+	if err := svc.Kill(ctx); err != nil {
+		return false, false, fmt.Errorf("stopping the %s: %w", svc.Name(), err)
+	}
+	if err := ctl.WaitStopped(ctx, managerKillWait); err == nil {
+		fmt.Fprintf(e.Stdout, "cco daemon (pid %d) ignored SIGTERM for %v: the %s killed it\n", in.Running.PID, timeout, svc.Name())
+		return true, false, waitInactive(ctx, svc, serviceWait)
+	}
+	return false, true, nil
+}
+
+// managerKillWait is how long stop gives a manager's kill to end the
+// daemon before cco kills it itself.
+const managerKillWait = 2 * time.Second
+
+// waitInactive waits up to d for the manager to see the service stopped.
+func waitInactive(ctx context.Context, svc serviceControl, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		active, err := svc.Active(ctx)
+		if err != nil || !active {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the %s is still stopping %v after it was asked to stop: see its status", svc.Name(), d)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 type restartCmd struct {
@@ -376,7 +408,10 @@ type runCmd struct{ env *Env }
 func (c *runCmd) run(ctx context.Context) error {
 	eff, paths, err := loadEffective(c.env, nil)
 	if err != nil {
-		return err
+		// Restarting cannot fix a configuration: the unit's
+		// RestartPreventExitStatus= lists this code.
+		daemon.NotifyFailure(c.env.Getenv, err)
+		return &ExitError{Code: config.ExitConfig, Err: err}
 	}
 	o := daemon.Options{
 		Paths:  paths,

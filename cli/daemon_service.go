@@ -94,14 +94,45 @@ func (e *Env) hostService() (service.Manager, error) {
 // serviceFile renders the service file install writes for goos, at the
 // path its manager looks at (render.ServicePath).
 func (e *Env) serviceFile(goos string, cfg config.DaemonConfig, paths config.Paths) (render.File, error) {
-	exe, err := e.servicePath("")
+	t, err := e.serviceTarget(goos, cfg, paths)
 	if err != nil {
 		return render.File{}, err
 	}
-	return render.ServiceFile(render.Target{
+	return render.ServiceFile(t)
+}
+
+func (e *Env) serviceTarget(goos string, cfg config.DaemonConfig, paths config.Paths) (render.Target, error) {
+	exe, err := e.servicePath("")
+	if err != nil {
+		return render.Target{}, err
+	}
+	return render.Target{
 		OS: goos, Exec: exe, CCOHome: paths.Home, UserHome: e.Getenv("HOME"),
 		XDGConfigHome: e.Getenv("XDG_CONFIG_HOME"), Config: cfg,
-	})
+	}, nil
+}
+
+// sandboxDropIn is the sandbox drop-in install writes: nil where sandbox is
+// off or the manager cannot run it (then a note says why).
+func (e *Env) sandboxDropIn(ctx context.Context, m service.Manager, cfg config.DaemonConfig, paths config.Paths) ([]byte, error) {
+	sb, ok := m.(service.Sandboxer)
+	if !ok || !cfg.Sandbox {
+		return nil, nil
+	}
+	can, why, err := sb.CanSandbox(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !can {
+		fmt.Fprintf(e.Stderr, "note: the daemon runs in the unit's sandbox only, without the drop-in that makes the file system read-only: this systemd cannot run a service in a user namespace (%s)\n", why)
+		return nil, nil
+	}
+	t, err := e.serviceTarget(runtime.GOOS, cfg, paths)
+	if err != nil {
+		return nil, err
+	}
+	f, err := render.SandboxDropIn(t)
+	return f.Data, err
 }
 
 type installCmd struct {
@@ -133,11 +164,13 @@ func (c *installCmd) run(ctx context.Context) error {
 		return err
 	}
 	var cur service.State
-	if goos == runtime.GOOS {
+	reachable := goos == runtime.GOOS
+	if reachable {
 		if cur, err = m.State(ctx); err != nil && !c.dryRun {
 			return err
 		} else if err != nil {
 			fmt.Fprintf(e.Stderr, "note: %v\n", err)
+			reachable = false
 		}
 	} else {
 		fmt.Fprintf(e.Stdout, "preview for %s: cco did not ask its service manager what is loaded, and assumes nothing is\n", goos)
@@ -156,6 +189,11 @@ func (c *installCmd) run(ctx context.Context) error {
 		}
 	}
 	opts := service.InstallOptions{AutoStart: eff.AutoStart, NoStart: c.noStart}
+	if reachable {
+		if opts.DropIn, err = e.sandboxDropIn(ctx, m, eff.DaemonConfig, paths); err != nil {
+			return err
+		}
+	}
 	if c.dryRun {
 		if hand != nil {
 			fmt.Fprintf(e.Stdout, "would stop the daemon started by hand (pid %d), so that only the service runs it\n", hand.PID)
@@ -203,7 +241,11 @@ func applyPlan(ctx context.Context, e *Env, m service.Manager, p service.Plan) e
 	if len(p.Steps) == 0 {
 		fmt.Fprintln(e.Stdout, p.Idle)
 	}
-	err := m.Apply(ctx, p, func(s service.Step) { fmt.Fprintln(e.Stdout, s.Done) })
+	err := m.Apply(ctx, p, func(s service.Step) {
+		if s.Done != "" {
+			fmt.Fprintln(e.Stdout, s.Done)
+		}
+	})
 	if err != nil {
 		return err
 	}
@@ -254,8 +296,8 @@ func (c *enableCmd) run(ctx context.Context) error {
 }
 
 // serviceControl is how start, stop, restart and status reach a daemon that
-// is installed as a per-user service: through its manager, since a SIGTERM
-// alone would be undone by Restart=always / KeepAlive.
+// is installed as a per-user service: through its manager, which would
+// restart a daemon killed behind its back (Restart=on-failure, KeepAlive).
 type serviceControl interface {
 	// Name says which service this is, for messages:
 	// "systemd user unit cco-daemon.service".
@@ -263,16 +305,19 @@ type serviceControl interface {
 	// Start asks the manager to start the daemon; it returns once the
 	// manager accepted. Readiness is then seen in the state file.
 	Start(ctx context.Context) error
-	// Stop asks the manager to stop the daemon and keep it stopped.
+	// Stop asks the manager to stop the daemon and keep it stopped; it may
+	// return before the daemon is gone.
 	Stop(ctx context.Context) error
+	// Kill runs the manager's plan for a daemon that ignored its stop
+	// (service.Killer); nothing where the manager has none.
+	Kill(ctx context.Context) error
+	// Active reports whether the manager still runs the service (or is
+	// starting or stopping it).
+	Active(ctx context.Context) (bool, error)
 	// Restart asks the manager to restart the daemon.
 	Restart(ctx context.Context) error
 	// PID is the daemon's pid as the manager knows it; 0 when it runs none.
 	PID(ctx context.Context) (int, error)
-	// Kill prepares the manager for cco to kill a daemon that ignored
-	// Stop, so that it does not start it again; a no-op where the manager
-	// needs nothing.
-	Kill(ctx context.Context) error
 }
 
 // installedService returns the service that owns the daemon, or nil when
@@ -308,6 +353,11 @@ func (s managed) Kill(ctx context.Context) error {
 		return s.do(ctx, k.Kill)
 	}
 	return nil
+}
+
+func (s managed) Active(ctx context.Context) (bool, error) {
+	cur, err := s.m.State(ctx)
+	return cur.Active, err
 }
 
 func (s managed) do(ctx context.Context, plan func(service.State) (service.Plan, error)) error {

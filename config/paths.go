@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,4 +82,24 @@ func (p Paths) Ensure() error {
 		return fmt.Errorf("creating CCO_HOME: %w", err)
 	}
 	return nil
+}
+
+// DatabaseFile is the file a sqlite:// database_url names: a relative path
+// is taken from home (CCO_HOME). It is "" for a URL that names no file.
+func DatabaseFile(home, databaseURL string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil || u.Scheme != "sqlite" {
+		return ""
+	}
+	name := u.Host + u.Path
+	if name == "" {
+		name = u.Opaque
+	}
+	if name == "" {
+		return ""
+	}
+	if !filepath.IsAbs(name) {
+		name = filepath.Join(home, name)
+	}
+	return filepath.Clean(name)
 }

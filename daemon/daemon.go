@@ -74,6 +74,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		o.Ready.Close()
 	}
 	if err != nil {
+		NotifyFailure(o.Getenv, err)
 		return err
 	}
 	return d.loop(ctx, sigs)
@@ -121,12 +122,17 @@ func start(o Options) (d *daemon, err error) {
 	defer func() {
 		if err != nil {
 			logger.Error("not starting", "err", err)
+			// What cco prints of err then reaches whoever started the
+			// daemon (a terminal, systemd's journal), not only the log.
+			if rerr := log.RestoreStd(); rerr != nil {
+				logger.Error("restoring stdout and stderr", "err", rerr)
+			}
 			log.Close()
 		}
 	}()
 	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
-		return nil, fmt.Errorf("cannot listen on %s: %v; choose another with --port or `cco daemon config set port N`", cfg.Addr(), errors.Unwrap(err))
+		return nil, fmt.Errorf("cannot listen on %s: %w; choose another with --port or `cco daemon config set port N`", cfg.Addr(), errors.Unwrap(err))
 	}
 	n, err := newNotifier(o.Getenv)
 	if err != nil {
@@ -154,6 +160,7 @@ func start(o Options) (d *daemon, err error) {
 	m.reg.MustRegister(newLedgerCollector(d.usage))
 	d.srv = &http.Server{Handler: d.routes(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	go func() { d.served <- d.srv.Serve(ln) }()
+	log.ForgetStd()
 	logger.Info("serving", "addr", d.state.Addr(), "pid", d.state.PID, "version", d.state.Version)
 	if err := n.send("READY=1\nMAINPID=" + strconv.Itoa(d.state.PID)); err != nil {
 		logger.Warn("systemd notify", "err", err)

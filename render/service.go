@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/service/identity"
@@ -21,6 +22,12 @@ const (
 	startLimitBurst       = 5
 	startLimitIntervalSec = 300
 )
+
+// StopTimeout is the unit's TimeoutStopSec=: how long systemd waits after
+// SIGTERM before SIGKILL. It is well above daemon.ShutdownGrace (a test in
+// daemon holds it there, since render cannot import daemon), so that a slow
+// stop still removes its state file and releases its lock.
+const StopTimeout = 15 * time.Second
 
 // Target says what to render a service file for.
 type Target struct {
@@ -127,6 +134,43 @@ func absolute(what, path string) error {
 	return nil
 }
 
+// SandboxDropIn renders the rest of the unit's sandbox (t.Config.Sandbox),
+// for a per-user install only: the drop-in cco-daemon.service.d/sandbox.conf
+// beside the unit, mode 0644. It needs unprivileged user namespaces
+// (PrivateUsers=): where the user's manager cannot make one, systemd refuses
+// to start the daemon with it, so install writes it only where a probe
+// started a service under it.
+func SandboxDropIn(t Target) (File, error) {
+	if err := t.check(); err != nil {
+		return File{}, err
+	}
+	if t.OS != "linux" || t.Packager {
+		return File{}, fmt.Errorf("the sandbox drop-in is for a per-user systemd unit, not for %s", t.describe())
+	}
+	rw := []string{t.CCOHome}
+	if db := config.DatabaseFile(t.CCOHome, t.Config.DatabaseURL); db != "" && !within(db, t.CCOHome) {
+		rw = append(rw, filepath.Dir(db))
+	}
+	data, err := Render("cco-daemon-sandbox.conf.tmpl", struct{ ReadWrite []string }{rw})
+	if err != nil {
+		return File{}, err
+	}
+	return File{Path: identity.DropInPath(identity.Path(t.OS, t.UserHome, t.XDGConfigHome)), Data: data, Mode: 0o644}, nil
+}
+
+func (t Target) describe() string {
+	if t.Packager {
+		return "a package"
+	}
+	return t.OS
+}
+
+// within reports whether path is dir or below it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
 // unitData is what the unit template shows.
 type unitData struct {
 	Packager                               bool
@@ -135,6 +179,8 @@ type unitData struct {
 	WatchdogSec                            int64
 	RestartSec                             int
 	StartLimitBurst, StartLimitIntervalSec int
+	ExitConfig, TimeoutStopSec             int
+	Sandbox                                bool
 }
 
 func (t Target) unit() unitData {
@@ -142,6 +188,8 @@ func (t Target) unit() unitData {
 		Packager: t.Packager, Exec: t.Exec, CCOHome: t.CCOHome,
 		HealthChecks: t.Config.HealthChecks, WatchdogSec: 2 * t.Config.HealthCheckInterval,
 		RestartSec: restartSec, StartLimitBurst: startLimitBurst, StartLimitIntervalSec: startLimitIntervalSec,
+		ExitConfig: config.ExitConfig, TimeoutStopSec: int(StopTimeout / time.Second),
+		Sandbox: t.Config.Sandbox,
 	}
 }
 

@@ -41,10 +41,13 @@ type Manager interface {
 	Apply(ctx context.Context, p Plan, done func(Step)) error
 }
 
-// Killer is a Manager that must be told before cco kills a daemon that
-// ignored its stop, or it would start the daemon again.
+// Killer is a Manager that must act when a daemon ignored its stop for
+// the whole timeout: systemd kills it itself (systemctl kill), launchd
+// must unload the job before cco kills the daemon, or KeepAlive would start
+// it again. After the plan, cco kills whatever still runs, by pid, with
+// the usual proof of identity.
 type Killer interface {
-	// Kill plans what lets cco kill the daemon for good.
+	// Kill plans what ends the daemon for good.
 	Kill(cur State) (Plan, error)
 }
 
@@ -52,12 +55,25 @@ type Killer interface {
 type InstallOptions struct {
 	AutoStart bool // start at login (config key auto_start)
 	NoStart   bool // do not start the daemon now
+	// DropIn is systemd's sandbox drop-in (render.SandboxDropIn), nil for
+	// none: install writes it, or removes one installed before. Only where
+	// the manager is a Sandboxer that said it can.
+	DropIn []byte
+}
+
+// Sandboxer is a Manager that can run the daemon in a further sandbox
+// where the machine allows it: systemd, where user namespaces work.
+type Sandboxer interface {
+	// CanSandbox probes the manager: false with the reason where it cannot.
+	CanSandbox(ctx context.Context) (ok bool, why string, err error)
 }
 
 // State is what a probe found.
 type State struct {
 	// Content is the installed file; nil when there is none.
 	Content []byte
+	// DropIn is systemd's installed sandbox drop-in; nil when there is none.
+	DropIn []byte
 	// Loaded: the manager knows the service (systemd: the unit is loaded;
 	// launchd: the job is bootstrapped into its domain).
 	Loaded bool
