@@ -132,7 +132,7 @@ func start(o Options) (d *daemon, err error) {
 	}()
 	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
-		return nil, fmt.Errorf("cannot listen on %s: %w; choose another with --port or `cco daemon config set port N`", cfg.Addr(), errors.Unwrap(err))
+		return nil, listenError(cfg, err)
 	}
 	n, err := newNotifier(o.Getenv)
 	if err != nil {
@@ -346,4 +346,18 @@ func parseLevel(s string) slog.Level {
 		return slog.LevelInfo
 	}
 	return l
+}
+
+// listenError says why the daemon cannot listen, naming what to change: the
+// port when it is taken or refused, the host when it is no address of this
+// machine or no name it can resolve.
+func listenError(cfg config.DaemonConfig, err error) error {
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &dns):
+		return fmt.Errorf("cannot listen on %s: the host %q does not resolve (%v); set host to an address of this machine, such as 127.0.0.1, with --host or `cco daemon config set host ADDR`", cfg.Addr(), cfg.Host, dns.Err)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("cannot listen on %s: %w: %s is not an address of this machine; set host to one, such as 127.0.0.1, with --host or `cco daemon config set host ADDR`", cfg.Addr(), syscall.EADDRNOTAVAIL, cfg.Host)
+	}
+	return fmt.Errorf("cannot listen on %s: %w; choose another port with --port or `cco daemon config set port N`", cfg.Addr(), errors.Unwrap(err))
 }

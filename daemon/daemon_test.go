@@ -229,3 +229,14 @@ func TestRunRestoresARemovedHome(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestRunBindErrorNamesTheHost: an address this machine does not have is
+// the host's fault, and the error says so (not "choose another port").
+func TestRunBindErrorNamesTheHost(t *testing.T) {
+	o := testOptions(t, nil)
+	o.Config.Host = "192.0.2.1" // TEST-NET-1: never an address of this machine
+	err := Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "192.0.2.1 is not an address of this machine; set host to one") || strings.Contains(err.Error(), "another port") {
+		t.Fatalf("Run on a foreign address: %v", err)
+	}
+}
