@@ -185,6 +185,13 @@ func Main(args []string, e *Env) (code int) {
 	withCtx.ctx = ctx
 	app := New(&withCtx)
 	completeHelp(app, args)
+	if len(args) > 0 && args[0] == describedFlag {
+		if err := completeDescribed(app, args[1:], e.Stdout); err != nil {
+			fmt.Fprintf(e.Stderr, "cco: %v\n", err)
+			return exitError
+		}
+		return exitOK
+	}
 	_, err := app.Parse(args)
 	if err == nil {
 		return exitOK
