@@ -112,3 +112,22 @@ func TestMetricsScrapedByPrometheus(t *testing.T) {
 		t.Errorf("Prometheus answers cco_config_last_reload_successful = %q, want 1\n%s", v, log.String())
 	}
 }
+
+// BenchmarkMetricsScrape is one GET /metrics of a running daemon, as
+// Prometheus makes it (a kept-alive connection).
+func BenchmarkMetricsScrape(b *testing.B) {
+	o := testOptions(b, nil)
+	runDaemon(b, o)
+	url := "http://" + o.Config.Addr() + "/metrics"
+	client := &http.Client{}
+	for b.Loop() {
+		resp, err := client.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+}
