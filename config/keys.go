@@ -230,6 +230,22 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// Loopback reports whether host, an IP address, is a loopback address,
+// which only this machine can reach. It never looks a name up: a name is
+// not known to be loopback.
+func Loopback(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ExposedWarning is what cco says, at start and in status, of a daemon
+// listening on addr, an address that other machines can reach.
+func ExposedWarning(addr string) string {
+	return fmt.Sprintf("the daemon listens on %s, which other machines can reach, and it asks them for no credentials; unless they must reach it, keep it on this machine: `cco daemon config set host 127.0.0.1`", addr)
+}
+
+// checkHost checks the form of an IP address or host name; it never looks
+// a name up.
 func checkHost(h string) string {
 	if net.ParseIP(h) != nil {
 		return ""
