@@ -3,9 +3,13 @@
 // Package faults injects faults under a real cco binary: CCO_HOME on a full,
 // a read-only and a foreign filesystem, config.toml replaced under a running
 // daemon then SIGHUP, cco killed at random points while it writes files,
-// and the log directory removed under a running daemon. Each must end with
-// a clear error and nothing lost. Root is needed (mounts, setpriv): without
-// it the tests skip, except under CI=true, where they fail.
+// and the log directory removed under a running daemon; and, in
+// files_test.go, hostile state: another user's CCO_HOME with links planted
+// to root-only files, a CCO_HOME others may write to, planted links, loose
+// modes, concurrent config sets, and a daemon on an address other machines
+// can reach. Each must end with a clear error and nothing lost. Root is
+// needed (mounts, setpriv, unshare): without it the tests skip, except under
+// CI=true, where they fail. FAULTS_ROUNDS bounds the repeated cases.
 //
 //	make faults
 package faults
@@ -237,7 +241,7 @@ func TestFullFilesystem(t *testing.T) {
 	}
 	ents, _ := os.ReadDir(home)
 	for _, e := range ents {
-		if !map[string]bool{"config.toml": true, "daemon.log": true, "daemon.lock": true, "daemon.start.lock": true}[e.Name()] {
+		if !map[string]bool{"config.toml": true, "config.lock": true, "daemon.log": true, "daemon.lock": true, "daemon.start.lock": true}[e.Name()] {
 			t.Errorf("left in CCO_HOME after the failures: %s", e.Name())
 		}
 	}
