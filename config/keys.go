@@ -55,7 +55,7 @@ var Keys = []Key{
 	{Name: "port", Kind: Int, Default: int64(3000), Min: 1, Max: 65535,
 		Doc: "TCP port the daemon listens on."},
 	{Name: "host", Kind: String, Default: "127.0.0.1", check: checkHost, Valid: "an IP address or a host name",
-		Doc: "Address the daemon binds to. Keep it on loopback unless other machines must reach the daemon."},
+		Doc: "Address the daemon binds to. Keep it on loopback unless other machines must reach the daemon: it asks them for no credentials, and on any other address start, the log and status warn of it."},
 	{Name: "log_level", Kind: String, Default: "info", Enum: []string{"debug", "info", "warn", "error"},
 		Doc: "Lowest level written to daemon.log."},
 	{Name: "log_rotation_size", Kind: Int, Default: int64(10 << 20), Min: 1 << 10, Max: 1 << 40, Unit: "bytes",

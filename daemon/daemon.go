@@ -274,7 +274,7 @@ func (d *daemon) ping() {
 func (d *daemon) keepHome() bool {
 	p := d.o.Paths
 	if err := p.Ensure(); err != nil {
-		d.logger.Error("CCO_HOME is gone and cannot be made again", "err", err)
+		d.logger.Error("CCO_HOME cannot be used: it is gone and cannot be made again, or is no longer yours alone", "err", err)
 		return true
 	}
 	if reopened, err := d.log.ReopenIfGone(); err != nil {
