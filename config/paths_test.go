@@ -110,3 +110,14 @@ func TestRefusesAnotherUsersHome(t *testing.T) {
 		t.Errorf("Ensure made a directory in another user's directory: %v", err)
 	}
 }
+
+// BenchmarkCheck is what every command (status too) pays for the check of
+// CCO_HOME.
+func BenchmarkCheck(b *testing.B) {
+	p := Paths{Home: b.TempDir()}
+	for b.Loop() {
+		if err := p.Check(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
