@@ -418,7 +418,8 @@ func TestKillDuringConfigSet(t *testing.T) {
 	cfg := filepath.Join(home, "config.toml")
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "CCO_HOME=" + home}
 	var olds, news, finished int
-	for i := 0; i < 300; i++ {
+	n := rounds(t, 300)
+	for i := 0; i < n; i++ {
 		if err := os.WriteFile(cfg, []byte(old), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -441,7 +442,7 @@ func TestKillDuringConfigSet(t *testing.T) {
 			litter++
 		}
 	}
-	t.Logf("300 runs killed at random: %d old, %d new (%d finished before the kill); %d temporary files left behind", olds, news, finished, litter)
+	t.Logf("%d runs killed at random: %d old, %d new (%d finished before the kill); %d temporary files left behind", n, olds, news, finished, litter)
 }
 
 // TestKillDuringRender: every rendered file is the old or the new version.
@@ -478,7 +479,8 @@ func TestKillDuringRender(t *testing.T) {
 	}
 	out := t.TempDir()
 	var mixed int
-	for i := 0; i < 200; i++ {
+	n := rounds(t, 200)
+	for i := 0; i < n; i++ {
 		_ = os.RemoveAll(out)
 		for name, data := range oldV {
 			if err := os.MkdirAll(out, 0o755); err != nil {
@@ -497,7 +499,7 @@ func TestKillDuringRender(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("200 renders killed at random: %d files mixed", mixed)
+	t.Logf("%d renders killed at random: %d files mixed", n, mixed)
 }
 
 // TestLogDirRemoved: CCO_HOME (the log's directory) removed under a running
