@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"os/user"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -157,7 +158,9 @@ func New(e *Env) *kingpin.Application {
 	configureServiceCmds(daemon, e)
 	configureRenderCmd(daemon, e)
 	configureConfigCmd(daemon, e)
+	configureUsageCmd(app, e)
 	configureCompletionCmd(app, e)
+	configureVersionCmd(app, e)
 	return app
 }
 
@@ -205,7 +208,43 @@ func Main(args []string, e *Env) (code int) {
 		fmt.Fprintf(e.Stderr, "cco: %v\n", cmdErr.err)
 		return exitError
 	default:
-		fmt.Fprintf(e.Stderr, "cco: %v (try --help)\n", err)
+		fmt.Fprintf(e.Stderr, "cco: %s\n", usageMessage(app, args, err))
 		return exitUsage
 	}
+}
+
+// usageMessage says what kingpin found wrong with args, with the command
+// it was parsing, the nearest known command or flag when a word looks like
+// a typo of one, and where to read more.
+func usageMessage(app *kingpin.Application, args []string, err error) string {
+	path, cmds, flags := "cco", app.Model().Commands, app.Model().Flags
+	if pc, _ := app.ParseContext(args); pc != nil && pc.SelectedCommand != nil {
+		m := pc.SelectedCommand.Model()
+		path, cmds, flags = "cco "+m.FullCommand, m.Commands, append(m.Flags, flags...)
+	}
+	msg := err.Error()
+	var word, kind string
+	var known []string
+	if _, err := fmt.Sscanf(msg, "expected command but got %q", &word); err == nil {
+		kind = "command"
+		for _, c := range cmds {
+			if !c.Hidden {
+				known = append(known, c.Name)
+			}
+		}
+	} else if w, ok := strings.CutPrefix(msg, "unknown long flag '"); ok {
+		word, kind = strings.TrimSuffix(w, "'"), "flag"
+		for _, f := range flags {
+			if !f.Hidden {
+				known = append(known, "--"+f.Name)
+			}
+		}
+	}
+	if kind != "" {
+		msg = fmt.Sprintf("unknown %s %q for %s", kind, word, path)
+		if near := config.Nearest(word, known); near != "" {
+			msg += fmt.Sprintf("; did you mean %q?", near)
+		}
+	}
+	return msg + " (see `" + path + " --help`)"
 }

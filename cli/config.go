@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -27,8 +28,8 @@ func configureConfigCmd(daemon *kingpin.CmdClause, e *Env) {
 
 	set := &configSetCmd{env: e}
 	stc := c.Command("set", "Set a key in config.toml. The whole resulting configuration is validated first; on any problem the file is left as it was.").Action(action(e, set.run))
-	stc.Arg("key", "The key, such as port.").Required().HintOptions(config.KeyNames()...).StringVar(&set.key)
-	stc.Arg("value", "The new value.").Required().StringVar(&set.value)
+	stc.Arg("key", "The key, such as port (or key=value).").Required().HintOptions(config.KeyNames()...).StringVar(&set.key)
+	stc.Arg("value", "The new value.").StringVar(&set.value)
 
 	unset := &configSetCmd{env: e, unset: true}
 	uc := c.Command("unset", "Remove a key from config.toml, so that it takes its default again.").Action(action(e, unset.run))
@@ -129,6 +130,14 @@ type configSetCmd struct {
 const configLockWait = 10 * time.Second
 
 func (c *configSetCmd) run(ctx context.Context) error {
+	if !c.unset && c.value == "" {
+		// `config set port=4000`, as people type it from env files.
+		key, value, ok := strings.Cut(c.key, "=")
+		if !ok {
+			return &ExitError{Code: exitUsage, Err: fmt.Errorf("config set %s: give the value too: `cco daemon config set %s VALUE` (or %s=VALUE)", c.key, c.key, c.key)}
+		}
+		c.key, c.value = strings.TrimSpace(key), value
+	}
 	k, err := config.LookupKey(c.key)
 	if err != nil {
 		return err

@@ -40,19 +40,11 @@ func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
 
 	logs := &logsCmd{env: e}
 	lc := daemon.Command("logs", "Print the end of the daemon's log, or follow it.").Action(action(e, logs.run))
-	lc.Flag("lines", "How many lines to print from the end.").Short('n').Default("50").IntVar(&logs.lines)
+	lc.Flag("lines", "How many lines to print from the end.").Short('n').Default("50").PlaceHolder("N").SetValue(countValue{name: "-n", n: &logs.lines})
 	lc.Flag("follow", "Keep printing new lines as they are written, across rotation, until interrupted.").Short('f').BoolVar(&logs.follow)
 
 	run := &runCmd{env: e}
 	daemon.Command("run", "Run the daemon in the foreground: what start, systemd and launchd execute.").Action(action(e, run.run))
-}
-
-func waitFlag(cmd *kingpin.CmdClause, d *time.Duration) {
-	cmd.Flag("wait", "How long to wait for the daemon to serve before giving up.").Default("10s").DurationVar(d)
-}
-
-func timeoutFlag(cmd *kingpin.CmdClause, d *time.Duration) {
-	cmd.Flag("timeout", "How long to wait for a graceful exit before SIGKILL.").Default("10s").DurationVar(d)
 }
 
 // exitNotRunning is status's exit code when no daemon runs (LSB).

@@ -25,7 +25,7 @@ func configureServiceCmds(daemon *kingpin.CmdClause, e *Env) {
 	install := &installCmd{env: e}
 	ic := daemon.Command("install", "Install the daemon as a per-user service: a systemd user unit on Linux, a LaunchAgent on macOS.").Action(action(e, install.run))
 	ic.Flag("dry-run", "Print every file install would write and every command it would run, and a diff against what is installed; change nothing.").BoolVar(&install.dryRun)
-	ic.Flag("os", "Preview the files of another platform (with --dry-run).").PlaceHolder("linux|darwin").EnumVar(&install.os, "linux", "darwin")
+	enumFlag(ic.Flag("os", "Preview the files of another platform (with --dry-run).").PlaceHolder("linux|darwin"), "os", &install.os, "linux", "darwin")
 	ic.Flag("no-start", "Install and enable, but do not start the daemon now.").BoolVar(&install.noStart)
 
 	uninstall := &uninstallCmd{env: e}

@@ -7,6 +7,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/anthropics/cco/cli"
+	"github.com/anthropics/cco/internal/testhost"
 )
 
 func TestMain(m *testing.M) {
@@ -26,5 +27,6 @@ func TestScripts(t *testing.T) {
 			env.Setenv("COLUMNS", "80")
 			return nil
 		},
+		Cmds: testhost.ScriptCmds,
 	})
 }

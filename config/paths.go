@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/anthropics/cco/homefile"
@@ -29,13 +30,23 @@ const (
 )
 
 // HomeFrom returns the paths under $CCO_HOME, or ~/.cco when it is unset.
+// A CCO_HOME of "~" or "~/…" (quoted in a shell or a unit file, so the
+// shell did not expand it) is taken from HOME; any other relative CCO_HOME
+// is refused, since it would name another directory in every working
+// directory.
 func HomeFrom(getenv func(string) string) (Paths, error) {
 	if h := getenv("CCO_HOME"); h != "" {
-		abs, err := filepath.Abs(h)
-		if err != nil {
-			return Paths{}, fmt.Errorf("CCO_HOME: %w", err)
+		if h == "~" || strings.HasPrefix(h, "~/") {
+			home := getenv("HOME")
+			if home == "" || !filepath.IsAbs(home) {
+				return Paths{}, fmt.Errorf("CCO_HOME=%s starts with ~, but HOME is not an absolute path to expand it with: set CCO_HOME to an absolute path", h)
+			}
+			return Paths{Home: filepath.Join(home, strings.TrimPrefix(h, "~"))}, nil
 		}
-		return Paths{Home: abs}, nil
+		if !filepath.IsAbs(h) {
+			return Paths{}, fmt.Errorf("CCO_HOME=%s is a relative path, which would be a different directory in every working directory: set it to an absolute path, such as $HOME/.cco", h)
+		}
+		return Paths{Home: filepath.Clean(h)}, nil
 	}
 	home := getenv("HOME")
 	if home == "" {

@@ -106,6 +106,7 @@ type daemon struct {
 	served  chan error
 	state   *protocol.State
 	notify  *notifier
+	usage   *usage
 	stopped bool
 }
 
@@ -169,6 +170,7 @@ func start(o Options) (d *daemon, err error) {
 		ln.Close()
 		return nil, err
 	}
+	d.usage = startUsage(o.Paths, cfg, o.Getenv, logger)
 	idle := IdleTimeout
 	if o.IdleTimeout != 0 {
 		idle = o.IdleTimeout
@@ -197,8 +199,10 @@ func (d *daemon) routes() http.Handler {
 			Status: "ok", Version: s.Version, PID: s.PID,
 			UptimeSeconds: int64(time.Since(s.StartedAt) / time.Second),
 			StartedAt:     s.StartedAt, Host: s.Host, Port: s.Port,
+			Ledger: d.usage.state(),
 		})
 	})
+	mux.Handle("/api/usage/", d.usage.handler())
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
 	})
@@ -343,6 +347,9 @@ func (d *daemon) shutdown() error {
 	if err := d.srv.Shutdown(ctx); err != nil {
 		d.logger.Warn("requests still in flight were cut off", "after", ShutdownGrace, "err", err)
 		d.srv.Close()
+	}
+	if err := d.usage.close(); err != nil {
+		d.logger.Error("closing the ledger", "err", err)
 	}
 	if err := protocol.RemoveStateOf(d.o.Paths.PIDFile(), d.state.PID); err != nil {
 		d.logger.Error("removing the state file", "err", err)
