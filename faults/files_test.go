@@ -234,7 +234,8 @@ func TestModesTightened(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := testhost.FreePort(t)
-	for _, f := range homeFiles(p) {
+	db := filepath.Join(p.Home, "analytics.db") // database_url's default
+	for _, f := range append(homeFiles(p), db) {
 		if f == p.PIDFile() {
 			continue // a state file of no daemon would be stale
 		}
@@ -256,6 +257,10 @@ func TestModesTightened(t *testing.T) {
 	if out, code := c.run("daemon", "start"); code != 0 {
 		t.Fatalf("start: %d %s", code, out)
 	}
+	// The daemon opens its ledger (analytics.db) once it serves.
+	testhost.Eventually(t, "the ledger to open analytics.db", func() bool {
+		return strings.Contains(string(mustRead(t, p.LogFile())), "ledger: reading transcripts")
+	})
 	modes := func() {
 		t.Helper()
 		if fi, _ := os.Stat(p.Home); fi.Mode().Perm() != 0o700 {
