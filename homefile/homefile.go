@@ -1,5 +1,5 @@
-// Package homefile opens the files cco keeps in CCO_HOME (its lock files
-// and its log). It opens only this user's regular files: a symbolic link,
+// Package homefile opens the files cco keeps in CCO_HOME (its lock files,
+// its log, its database). It opens only this user's regular files: a symbolic link,
 // FIFO, socket, device or directory where cco keeps a regular file, or a
 // file of another user, is refused with an error naming it — never
 // followed, never waited on, never chmod-ed. A file opened for writing is
