@@ -37,6 +37,7 @@ func rounds(t *testing.T, def int) int {
 // asNobody runs argv as the unprivileged user nobody.
 func asNobody(t *testing.T, argv ...string) {
 	t.Helper()
+	tooltest.Need(t, "setpriv", "util-linux")
 	cmd := exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "--"}, argv...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("as nobody: %v: %v\n%s", argv, err, out)
@@ -335,9 +336,8 @@ func TestConcurrentConfigSets(t *testing.T) {
 // that nothing is reachable from outside this test.
 func TestExposedAddress(t *testing.T) {
 	bin := needRoot(t)
-	if _, err := exec.LookPath("unshare"); err != nil {
-		tooltest.Missing(t, "unshare, for a private network namespace")
-	}
+	tooltest.Need(t, "unshare", "util-linux")
+	tooltest.Need(t, "ip", "iproute2")
 	for _, tc := range []struct {
 		host string
 		warn bool
