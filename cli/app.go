@@ -192,6 +192,7 @@ func Main(args []string, e *Env) (code int) {
 	withCtx := *e
 	withCtx.ctx = ctx
 	app := New(&withCtx)
+	completeHelp(app, args)
 	_, err := app.Parse(args)
 	if err == nil {
 		return exitOK
@@ -247,4 +248,46 @@ func usageMessage(app *kingpin.Application, args []string, err error) string {
 		}
 	}
 	return msg + " (see `" + path + " --help`)"
+}
+
+// completeHelp lets Tab complete `cco help` with the commands under the
+// words typed after it.
+func completeHelp(app *kingpin.Application, args []string) {
+	_, _ = app.ParseContext(nil) // kingpin adds its help command on first use
+	if app.HelpCommand == nil {
+		return
+	}
+	arg := app.HelpCommand.GetArg("command")
+	if arg == nil {
+		return
+	}
+	arg.HintAction(func() []string {
+		var words []string
+		for i, a := range args {
+			if a == "help" {
+				words = args[i+1:]
+				break
+			}
+		}
+		if len(words) > 0 {
+			words = words[:len(words)-1] // the word being completed
+		}
+		cmds := app.Model().Commands
+		for _, w := range words {
+			var next []*kingpin.CmdModel
+			for _, c := range cmds {
+				if c.Name == w {
+					next = c.Commands
+				}
+			}
+			cmds = next
+		}
+		var names []string
+		for _, c := range cmds {
+			if !c.Hidden {
+				names = append(names, c.Name)
+			}
+		}
+		return names
+	})
 }

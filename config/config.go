@@ -22,6 +22,7 @@ type DaemonConfig struct {
 	AutoStart           bool   `toml:"auto_start" json:"auto_start"`
 	HealthChecks        bool   `toml:"health_checks" json:"health_checks"`
 	HealthCheckInterval int64  `toml:"health_check_interval" json:"health_check_interval"`
+	Sandbox             bool   `toml:"sandbox" json:"sandbox"`
 }
 
 // Defaults returns the configuration used when nothing overrides it.

@@ -15,7 +15,7 @@ func TestDefaultsAreValidAndMatchTheSeed(t *testing.T) {
 	want := DaemonConfig{
 		Port: 3000, Host: "127.0.0.1", LogLevel: "info", LogRotationSize: 10485760, LogMaxFiles: 5,
 		DatabaseURL: "sqlite://analytics.db", CacheSize: 1073741824, CacheTTL: 3600,
-		AutoStart: true, HealthChecks: true, HealthCheckInterval: 30,
+		AutoStart: true, HealthChecks: true, HealthCheckInterval: 30, Sandbox: true,
 	}
 	if got := Defaults(); got != want {
 		t.Fatalf("Defaults() = %+v, want %+v", got, want)
@@ -434,5 +434,20 @@ func TestParseUnitsInTheFile(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), `config.toml:2: port: "80": is a string, want an integer`) {
 		t.Fatalf("a quoted port: %v", err)
+	}
+}
+func TestDatabaseFile(t *testing.T) {
+	for url, want := range map[string]string{
+		"sqlite://analytics.db":      "/home/a/.cco/analytics.db",
+		"sqlite://sub/dir/x.db":      "/home/a/.cco/sub/dir/x.db",
+		"sqlite:///var/lib/cco/x.db": "/var/lib/cco/x.db",
+		"sqlite:rel.db":              "/home/a/.cco/rel.db",
+		"sqlite://../elsewhere/x.db": "/home/a/elsewhere/x.db",
+		"postgres://host/db":         "",
+		"sqlite://":                  "",
+	} {
+		if got := DatabaseFile("/home/a/.cco", url); got != want {
+			t.Errorf("DatabaseFile(%q) = %q, want %q", url, got, want)
+		}
 	}
 }

@@ -80,6 +80,8 @@ var Keys = []Key{
 		Doc: "Let the service manager watch the daemon: under systemd the daemon reports readiness and pings a watchdog, and a daemon that stops answering is restarted."},
 	{Name: "health_check_interval", Kind: Int, Default: int64(30), Min: 1, Max: 3600, Unit: "seconds",
 		Doc: "How often the daemon proves it is alive when health_checks is on; the watchdog fires after twice this."},
+	{Name: "sandbox", Kind: Bool, Default: true,
+		Doc: "Under systemd, run the daemon in a sandbox: the installed unit restricts its system calls, and where unprivileged user namespaces work, a drop-in makes the file system read-only except CCO_HOME and the database. Run `cco daemon install` again after a change. No effect under launchd."},
 }
 
 var keyIndex = map[string]int{}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,7 @@ const (
 	startLockName  = "daemon.start.lock"
 	logName        = "daemon.log"
 	launchdLogName = "launchd.log"
+	failedName     = "failed-starts"
 )
 
 // HomeFrom returns the paths under $CCO_HOME, or ~/.cco when it is unset.
@@ -74,6 +76,10 @@ func (p Paths) StartLockFile() string { return filepath.Join(p.Home, startLockNa
 
 // LogFile is the daemon's log.
 func (p Paths) LogFile() string { return filepath.Join(p.Home, logName) }
+
+// FailedStarts records the daemon's recent failed starts under launchd,
+// which has no start limit of its own (package service/startlimit).
+func (p Paths) FailedStarts() string { return filepath.Join(p.Home, failedName) }
 
 // LaunchdLog is where launchd sends the daemon's output. It is not
 // daemon.log: the daemon owns and rotates that file, and launchd would keep
@@ -164,4 +170,24 @@ func (p Paths) checkParent() error {
 			return fmt.Errorf("CCO_HOME: %w", err)
 		}
 	}
+}
+
+// DatabaseFile is the file a sqlite:// database_url names: a relative path
+// is taken from home (CCO_HOME). It is "" for a URL that names no file.
+func DatabaseFile(home, databaseURL string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil || u.Scheme != "sqlite" {
+		return ""
+	}
+	name := u.Host + u.Path
+	if name == "" {
+		name = u.Opaque
+	}
+	if name == "" {
+		return ""
+	}
+	if !filepath.IsAbs(name) {
+		name = filepath.Join(home, name)
+	}
+	return filepath.Clean(name)
 }

@@ -89,6 +89,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		o.Ready.Close()
 	}
 	if err != nil {
+		NotifyFailure(o.Getenv, err)
 		return err
 	}
 	return d.loop(ctx, sigs)
@@ -107,6 +108,7 @@ type daemon struct {
 	state   *protocol.State
 	notify  *notifier
 	usage   *usage
+	metrics *metrics
 	stopped bool
 }
 
@@ -130,16 +132,22 @@ func start(o Options) (d *daemon, err error) {
 	}
 	level := new(slog.LevelVar)
 	level.Set(parseLevel(cfg.LogLevel))
-	logger := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: level}))
+	m := newMetrics(time.Now())
+	logger := slog.New(countingHandler{slog.NewTextHandler(countingWriter{log, m.logBytes}, &slog.HandlerOptions{Level: level}), m.logLines})
 	defer func() {
 		if err != nil {
 			logger.Error("not starting", "err", err)
+			// What cco prints of err then reaches whoever started the
+			// daemon (a terminal, systemd's journal), not only the log.
+			if rerr := log.RestoreStd(); rerr != nil {
+				logger.Error("restoring stdout and stderr", "err", rerr)
+			}
 			log.Close()
 		}
 	}()
 	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
-		return nil, fmt.Errorf("cannot listen on %s: %v; choose another with --port or `cco daemon config set port N`", cfg.Addr(), errors.Unwrap(err))
+		return nil, fmt.Errorf("cannot listen on %s: %w; choose another with --port or `cco daemon config set port N`", cfg.Addr(), errors.Unwrap(err))
 	}
 	n, err := newNotifier(o.Getenv)
 	if err != nil {
@@ -160,7 +168,7 @@ func start(o Options) (d *daemon, err error) {
 	if net.ParseIP(host) == nil {
 		host = bound.IP.String()
 	}
-	d = &daemon{o: o, cfg: cfg, lock: lock, log: log, level: level, logger: logger, notify: n, served: make(chan error, 1)}
+	d = &daemon{o: o, cfg: cfg, lock: lock, log: log, level: level, logger: logger, notify: n, metrics: m, served: make(chan error, 1)}
 	d.state = &protocol.State{
 		PID: os.Getpid(), StartedAt: time.Now().UTC().Truncate(time.Millisecond),
 		Host: host, Port: bound.Port, Version: version.String(), Executable: exe,
@@ -171,6 +179,7 @@ func start(o Options) (d *daemon, err error) {
 		return nil, err
 	}
 	d.usage = startUsage(o.Paths, cfg, o.Getenv, logger)
+	m.reg.MustRegister(newLedgerCollector(d.usage))
 	idle := IdleTimeout
 	if o.IdleTimeout != 0 {
 		idle = o.IdleTimeout
@@ -181,6 +190,7 @@ func start(o Options) (d *daemon, err error) {
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	go func() { d.served <- d.srv.Serve(ln) }()
+	log.ForgetStd()
 	logger.Info("serving", "addr", d.state.Addr(), "pid", d.state.PID, "version", d.state.Version)
 	if !config.Loopback(host) {
 		logger.Warn(config.ExposedWarning(d.state.Addr()))
@@ -203,15 +213,17 @@ func (d *daemon) routes() http.Handler {
 		})
 	})
 	mux.Handle("/api/usage/", d.usage.handler())
+	mux.Handle("GET /metrics", d.metrics.handler())
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found: " + r.Method + " " + r.URL.Path})
 	})
+	counted := d.metrics.countRequests(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d.logger.Debug("request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
-		mux.ServeHTTP(w, r)
+		counted.ServeHTTP(w, r)
 	})
 }
 
@@ -318,6 +330,7 @@ func (d *daemon) reload() {
 		d.logger.Error("reopening the log", "err", err)
 	}
 	cfg, err := d.o.Reload()
+	d.metrics.reloaded(err == nil, time.Now())
 	if err != nil {
 		d.logger.Error("reload failed; keeping the running configuration", "err", err)
 		return

@@ -23,7 +23,7 @@ const ledgerOpenWait = 5 * time.Second
 // database never delays readiness; a query that comes before it is open
 // waits for it (bounded).
 type usage struct {
-	opened chan struct{} // closed once l or err is set
+	isOpen chan struct{} // closed once l or err is set
 	l      *ledger.Ledger
 	err    error
 	cancel context.CancelFunc
@@ -49,7 +49,7 @@ func usageOptions(cfg config.DaemonConfig, getenv func(string) string, logger *s
 
 func startUsage(p config.Paths, cfg config.DaemonConfig, getenv func(string) string, logger *slog.Logger) *usage {
 	ctx, cancel := context.WithCancel(context.Background())
-	u := &usage{opened: make(chan struct{}), cancel: cancel}
+	u := &usage{isOpen: make(chan struct{}), cancel: cancel}
 	u.done.Add(1)
 	go func() {
 		defer u.done.Done()
@@ -58,7 +58,7 @@ func startUsage(p config.Paths, cfg config.DaemonConfig, getenv func(string) str
 			logger.Error("ledger: no transcript roots; reports answer from the database only", "err", err)
 		}
 		u.l, u.err = ledger.Open(ctx, cfg.DatabaseURL, p.Home, opts)
-		close(u.opened)
+		close(u.isOpen)
 		if u.err != nil {
 			logger.Error("ledger: cannot open the database; usage reports are off", "database_url", cfg.DatabaseURL, "err", u.err)
 			return
@@ -85,7 +85,7 @@ func (u *usage) ledger(ctx context.Context) (*ledger.Ledger, error) {
 	t := time.NewTimer(ledgerOpenWait)
 	defer t.Stop()
 	select {
-	case <-u.opened:
+	case <-u.isOpen:
 		return u.l, u.err
 	case <-t.C:
 		return nil, errors.New("the ledger is still opening its database; ask again in a moment")
@@ -106,10 +106,20 @@ func (u *usage) handler() http.Handler {
 	})
 }
 
+// opened returns the ledger once it is open, nil before or when it failed.
+func (u *usage) opened() *ledger.Ledger {
+	select {
+	case <-u.isOpen:
+		return u.l
+	default:
+		return nil
+	}
+}
+
 // state is the ledger's part of /health: its state, or why there is none.
 func (u *usage) state() any {
 	select {
-	case <-u.opened:
+	case <-u.isOpen:
 	default:
 		return map[string]string{"status": "opening"}
 	}
