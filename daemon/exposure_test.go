@@ -13,8 +13,8 @@ import (
 	"github.com/anthropics/cco/protocol"
 )
 
-// get sends GET path on the keep-alive connection c and reads the answer.
-func get(t *testing.T, c net.Conn, r *bufio.Reader, path string) {
+// getOn sends GET path on the keep-alive connection c and reads the answer.
+func getOn(t *testing.T, c net.Conn, r *bufio.Reader, path string) {
 	t.Helper()
 	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: cco\r\n\r\n"); err != nil {
 		t.Fatalf("GET %s: %v", path, err)
@@ -50,7 +50,7 @@ func TestIdleConnectionIsClosed(t *testing.T) {
 	r := bufio.NewReader(c)
 	// Busy for three idle timeouts: the connection stays.
 	for begin := time.Now(); time.Since(begin) < 3*idle; {
-		get(t, c, r, "/health")
+		getOn(t, c, r, "/health")
 		time.Sleep(idle / 4)
 	}
 	// Then idle: the daemon closes it. The read deadline only bounds a
