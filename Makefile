@@ -75,6 +75,7 @@ BENCH_N     ?= 30
 BENCHCOUNT  ?= 6
 SOAK_CYCLES ?= 1000
 SOAK_TIME   ?= 5m
+FAULTS_ROUNDS ?=
 FUZZTIME    ?= 30s
 
 .PHONY: bench bench-go soak faults fuzz
@@ -95,9 +96,9 @@ soak: build ## SOAK_CYCLES start/stop/restart cycles with kill -9 and concurrent
 	CCO_BIN=$(CURDIR)/cco SOAK_CYCLES=$(SOAK_CYCLES) SOAK_TIME=$(SOAK_TIME) \
 		tini -s -- $(GO) test -count=1 -tags soak -v -timeout 30m ./soak/
 
-faults: build ## Fault injection (root): full, read-only and foreign CCO_HOME, SIGHUP reload, kill -9 mid-write, log dir removed
+faults: build ## Fault injection (root): full, read-only and foreign CCO_HOME, SIGHUP reload, kill -9 mid-write, log dir removed, hostile files, exposure
 	@command -v tini >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tini)
-	CCO_BIN=$(CURDIR)/cco tini -s -- $(GO) test -count=1 -tags faults -v -timeout 20m ./faults/
+	CCO_BIN=$(CURDIR)/cco FAULTS_ROUNDS=$(FAULTS_ROUNDS) tini -s -- $(GO) test -count=1 -tags faults -v -timeout 20m ./faults/
 
 fuzz: ## Run every Fuzz target of every package for FUZZTIME each
 	@set -e; for pkg in $$($(GO) list ./...); do \

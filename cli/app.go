@@ -80,8 +80,16 @@ func currentUser() (User, error) {
 	return u, nil
 }
 
-// Paths returns the files under CCO_HOME.
-func (e *Env) Paths() (config.Paths, error) { return config.HomeFrom(e.Getenv) }
+// Paths returns the files under CCO_HOME, once config.Paths.Check has
+// found CCO_HOME to be this user's own: every command that touches CCO_HOME
+// asks here first.
+func (e *Env) Paths() (config.Paths, error) {
+	p, err := config.HomeFrom(e.Getenv)
+	if err != nil {
+		return p, err
+	}
+	return p, p.Check()
+}
 
 // Exit codes shared by all commands.
 const (

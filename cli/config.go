@@ -7,11 +7,12 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
-	"github.com/anthropics/cco/atomicfile"
 	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/homefile"
 )
 
 func configureConfigCmd(daemon *kingpin.CmdClause, e *Env) {
@@ -124,6 +125,10 @@ type configSetCmd struct {
 	unset bool
 }
 
+// configLockWait bounds how long a set or unset waits for another one to
+// finish its change of config.toml (which takes milliseconds).
+const configLockWait = 10 * time.Second
+
 func (c *configSetCmd) run(ctx context.Context) error {
 	if !c.unset && c.value == "" {
 		// `config set port=4000`, as people type it from env files.
@@ -137,10 +142,26 @@ func (c *configSetCmd) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if !c.unset {
+		// A value bad by itself is refused before anything is touched.
+		if _, err := (&config.File{Values: map[string]any{}}).With(k.Name, &c.value); err != nil {
+			return err
+		}
+	}
 	paths, err := c.env.Paths()
 	if err != nil {
 		return err
 	}
+	if err := paths.Ensure(); err != nil {
+		return err
+	}
+	// Read, change and write under the lock, so that concurrent sets of
+	// different keys all land.
+	unlock, err := homefile.Lock(ctx, paths.ConfigLockFile(), configLockWait)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	f, err := config.ReadFile(paths.Config())
 	if f == nil {
 		return fmt.Errorf("%s: %w", paths.Config(), err)
@@ -162,10 +183,7 @@ func (c *configSetCmd) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := paths.Ensure(); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(paths.Config(), data, 0o600); err != nil {
+	if err := config.Save(paths.Config(), data); err != nil {
 		return err
 	}
 	if c.unset {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/anthropics/cco/homefile"
 	"github.com/anthropics/cco/ledger/price"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver: pure Go, no cgo
 )
@@ -106,9 +107,10 @@ func openSQLite(ctx context.Context, path string, readOnly bool) (Store, error) 
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	// Created here with 0600 so that SQLite's -wal and -shm, which copy the
-	// database's mode, are private too.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// Made (or found and made) 0600 here so that SQLite's -wal and -shm,
+	// which copy the database's mode, are private too; like every file cco
+	// writes, never through a symbolic link, nor another user's.
+	f, err := homefile.Open(path, os.O_RDWR|os.O_CREATE)
 	if err != nil {
 		return nil, err
 	}
