@@ -130,7 +130,7 @@ func ingestMain(args []string) error {
 		return err
 	}
 	if fs.NArg() < 2 {
-		return fmt.Errorf("usage: ccobench ingest CCO_HOME ROOT...")
+		return fmt.Errorf("usage: ccobench ingest CCO_HOME ROOT [ROOT]")
 	}
 	ctx := context.Background()
 	l, err := ledger.Open(ctx, "sqlite://analytics.db", fs.Arg(0), ledger.Options{Roots: fs.Args()[1:]})
