@@ -21,7 +21,8 @@ import (
 // mode, 1-hour cache writes, long context, costUSD, gateway lines without
 // requestId, malformed lines, an unpriced model), the ledger's daily,
 // monthly and session reports, from the library and over HTTP, equal
-// ccusage's row by row, unfiltered and filtered by date and project.
+// ccusage's row by row, unfiltered, filtered by date and project, and in
+// other time zones.
 func TestSameAsCcusage(t *testing.T) {
 	for _, spec := range []transcripts.Spec{
 		{Seed: 11, Roots: 2, Projects: 4, Bytes: 6 << 20, Cases: transcripts.Agreeing},
@@ -47,15 +48,26 @@ func TestSameAsCcusage(t *testing.T) {
 				q     ledger.Query
 				http  url.Values
 				flags []string
+				daily bool // ccusage has the filter in its daily report only
 			}{
-				{"all", ledger.Query{Location: time.UTC}, url.Values{"timezone": {"UTC"}}, nil},
+				{"all", ledger.Query{Location: time.UTC}, url.Values{"timezone": {"UTC"}}, nil, false},
 				{"since-until", ledger.Query{Since: day0.Format("20060102"), Until: day1.Format("2006-01-02"), Location: time.UTC},
 					url.Values{"timezone": {"UTC"}, "since": {day0.Format("20060102")}, "until": {day1.Format("20060102")}},
-					[]string{"--since", day0.Format("20060102"), "--until", day1.Format("20060102")}},
+					[]string{"--since", day0.Format("20060102"), "--until", day1.Format("20060102")}, false},
 				{"project", ledger.Query{Project: "-home-dev-code-project-1"},
-					url.Values{"project": {"-home-dev-code-project-1"}}, []string{"--project=-home-dev-code-project-1"}},
+					url.Values{"project": {"-home-dev-code-project-1"}}, []string{"--project=-home-dev-code-project-1"}, true},
+				// days derived at query time: a half-hour offset, and a zone
+				// whose offset changes (8 March 2026) inside the trees
+				{"kolkata", ledger.Query{Location: zone(t, "Asia/Kolkata")},
+					url.Values{"timezone": {"Asia/Kolkata"}}, []string{"--timezone", "Asia/Kolkata"}, false},
+				{"los-angeles", ledger.Query{Location: zone(t, "America/Los_Angeles"), Since: "20260301", Until: "20260315"},
+					url.Values{"timezone": {"America/Los_Angeles"}, "since": {"2026-03-01"}, "until": {"2026-03-15"}},
+					[]string{"--timezone", "America/Los_Angeles", "--since", "20260301", "--until", "20260315"}, false},
 			} {
-				for _, kind := range []string{"daily", "monthly", "session"} {
+				for _, kind := range reports {
+					if f.daily && kind != "daily" {
+						continue
+					}
 					want := ccusageJSON(t, exp.Roots, kind, f.flags...)
 					sameJSON(t, kind+" "+f.name, want, reportJSON(t, l, kind, f.q))
 					sameJSON(t, "GET "+kind+" "+f.name, want, servedJSON(t, l, kind, f.http.Encode()))
@@ -63,6 +75,15 @@ func TestSameAsCcusage(t *testing.T) {
 			}
 		})
 	}
+}
+
+func zone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }
 
 // TestSameAsCcusageAfterReopen: a second process's view (the CLI reading

@@ -55,7 +55,7 @@ func Need(t testing.TB) string {
 }
 
 // Command is `ccusage claude <report> --json --offline --timezone UTC
-// [extra…]` reading roots, with home as HOME (it must be an empty
+// [extra…]` reading roots (a --timezone in extra wins: the last one counts), with home as HOME (it must be an empty
 // directory: ccusage's other reports read other tools' logs from there).
 func Command(ctx context.Context, bin, home string, roots []string, report string, extra ...string) *exec.Cmd {
 	args := append([]string{"claude", report, "--json", "--offline", "--timezone", "UTC"}, extra...)
