@@ -5,10 +5,14 @@ package ledger
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,8 +89,12 @@ type Ledger struct {
 	files      map[string]*store.File
 	paths      map[int64]string
 	idx        *index
-	lastID     int64
+	lastChunk  int64
 	lastFileID int64
+	zones      []zone // the time zones whose days the store keeps
+
+	keptMu sync.Mutex
+	kept   map[string]bool // zone names the store keeps days of
 
 	mu    sync.Mutex // guards state
 	state State
@@ -109,6 +117,19 @@ func Open(ctx context.Context, databaseURL, ccoHome string, o Options) (*Ledger,
 		l.st.Close()
 		return nil, err
 	}
+	// The store keeps days in UTC and the local zone from the start; other
+	// zones as reports ask for them.
+	for _, loc := range []*time.Location{time.UTC, time.Local} {
+		if name := zoneName(loc); name != "" && !l.isKept(name) {
+			l.ingestMu.Lock()
+			err := l.keep(ctx, zone{name, loc})
+			l.ingestMu.Unlock()
+			if err != nil {
+				l.st.Close()
+				return nil, err
+			}
+		}
+	}
 	// Until the first Sync, the transcripts are unread: a query waits for it.
 	l.fresh.want()
 	return l, nil
@@ -128,6 +149,9 @@ func OpenReadOnly(ctx context.Context, databaseURL, ccoHome string, o Options) (
 		return nil, err
 	}
 	sum, err := l.st.Summary(ctx)
+	if err == nil {
+		err = l.loadZones(ctx, false)
+	}
 	if err != nil {
 		l.st.Close()
 		return nil, err
@@ -155,6 +179,7 @@ func newLedger(ccoHome string, o Options) (*Ledger, error) {
 		l.opts.RescanEvery = 5 * time.Minute
 	}
 	l.cache = newCache(o.CacheBytes, o.CacheTTL, l.now)
+	l.kept = map[string]bool{}
 	l.hot = map[string]time.Time{}
 	l.fresh.init()
 	return l, nil
@@ -169,16 +194,15 @@ func (l *Ledger) load(ctx context.Context) error {
 	l.files = make(map[string]*store.File, len(files))
 	l.paths = make(map[int64]string, len(files))
 	l.idx = newIndex()
-	l.lastID, l.lastFileID = 0, 0
+	l.lastChunk, l.lastFileID = 0, 0
 	for i := range files {
 		f := files[i]
 		l.files[f.Path] = &f
 		l.paths[f.ID] = f.Path
 		l.lastFileID = max(l.lastFileID, f.ID)
 	}
-	if err := l.st.Index(ctx, func(e store.IndexEntry) error {
-		l.idx.add(e.Key, e.Msg, survivor{id: e.ID, total: e.Total, offset: e.Offset, file: e.FileID, sidechain: e.Sidechain})
-		l.lastID = max(l.lastID, e.ID)
+	if err := l.st.Calls(ctx, func(at store.Loc, c *store.Call) error {
+		l.idx.add(c.Key, c.Msg, (&cand{Call: *c, total: c.Total()}).survivor(at))
 		return nil
 	}); err != nil {
 		return err
@@ -187,10 +211,132 @@ func (l *Ledger) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	l.lastID = max(l.lastID, sum.MaxID)
+	l.lastChunk = max(l.lastChunk, sum.MaxChunk)
 	l.lastFileID = max(l.lastFileID, sum.MaxFileID)
 	l.summarize(sum)
+	return l.loadZones(ctx, true)
+}
+
+// zone is a time zone the store keeps days of.
+type zone struct {
+	name string
+	loc  *time.Location
+}
+
+// maxZones bounds the zones kept; reports in others add up the calls.
+const maxZones = 8
+
+// zoneName names loc for the store: its IANA name, that of the local zone
+// when it can be found, else "" (not kept).
+func zoneName(loc *time.Location) string {
+	if loc == nil || loc == time.UTC {
+		return "UTC"
+	}
+	name := loc.String()
+	if name != "Local" {
+		return name
+	}
+	if tz := os.Getenv("TZ"); tz != "" {
+		if _, err := time.LoadLocation(tz); err == nil && tz != "Local" {
+			return tz
+		}
+		return ""
+	}
+	target, err := os.Readlink("/etc/localtime")
+	if err != nil {
+		return ""
+	}
+	i := strings.Index(target, "zoneinfo/")
+	if i < 0 {
+		return ""
+	}
+	name = target[i+len("zoneinfo/"):]
+	if _, err := time.LoadLocation(name); err != nil {
+		return ""
+	}
+	return name
+}
+
+// loadZones reads which zones the store keeps; the writer also loads their
+// rules (a zone whose rules are gone is no longer kept).
+func (l *Ledger) loadZones(ctx context.Context, writer bool) error {
+	names, err := l.st.Zones(ctx)
+	if err != nil {
+		return err
+	}
+	kept := map[string]bool{}
+	var zones []zone
+	for _, n := range names {
+		if !writer {
+			kept[n] = true
+			continue
+		}
+		loc, err := time.LoadLocation(n)
+		if err != nil {
+			l.log.Warn("ledger: a time zone's rules are missing; its days are no longer kept", "zone", n, "err", err)
+			if err := l.st.Commit(ctx, &store.Batch{DropZones: []string{n}}); err != nil {
+				return err
+			}
+			continue
+		}
+		kept[n] = true
+		zones = append(zones, zone{n, loc})
+	}
+	l.keptMu.Lock()
+	l.kept = kept
+	l.keptMu.Unlock()
+	if writer {
+		l.zones = zones
+	}
 	return nil
+}
+
+func (l *Ledger) isKept(name string) bool {
+	l.keptMu.Lock()
+	defer l.keptMu.Unlock()
+	return l.kept[name]
+}
+
+// keep starts keeping z's days: computed from every stored call, then
+// maintained by each commit. Caller holds ingestMu.
+func (l *Ledger) keep(ctx context.Context, z zone) error {
+	if l.isKept(z.name) {
+		return nil
+	}
+	w := l.newWriter()
+	w.zones = []zone{z}
+	if err := l.st.Calls(ctx, func(_ store.Loc, c *store.Call) error {
+		w.count(c, 1)
+		return nil
+	}); err != nil {
+		return err
+	}
+	w.b.Zones = []string{z.name}
+	w.b.Oldest = 0
+	if err := l.commit(ctx, w, &SyncStats{}); err != nil {
+		return fmt.Errorf("keeping days in %s: %w", z.name, err)
+	}
+	l.zones = append(l.zones, z)
+	l.keptMu.Lock()
+	l.kept[z.name] = true
+	l.keptMu.Unlock()
+	l.cache.invalidate()
+	return nil
+}
+
+// position is a call's first-seen place as a sortable key: its file's path,
+// then the line's offset.
+func (l *Ledger) position(file, off int64) []byte {
+	return position(l.paths[file], off)
+}
+
+func (l *Ledger) pathOf(file int64) string { return l.paths[file] }
+
+func position(p string, off int64) []byte {
+	b := make([]byte, len(p)+9)
+	copy(b, p)
+	binary.BigEndian.PutUint64(b[len(p)+1:], uint64(off))
+	return b
 }
 
 func (l *Ledger) summarize(sum store.Summary) {
@@ -232,16 +378,14 @@ func (l *Ledger) committed(w *writer) {
 	l.state.ProgressFiles += int64(w.files)
 	l.state.ProgressBytes += w.bytes
 	l.state.LastIngest = l.now()
-	var models []string
-	for i := range w.b.Insert {
-		c := &w.b.Insert[i]
-		if l.state.Since.IsZero() || c.TS < l.state.Since.UnixMicro() {
-			l.state.Since = time.UnixMicro(c.TS).UTC()
-		}
-		models = append(models, c.Model.Name)
+	if w.b.Oldest != 0 && (l.state.Since.IsZero() || w.b.Oldest < l.state.Since.UnixMicro()) {
+		l.state.Since = time.UnixMicro(w.b.Oldest).UTC()
 	}
-	for i := range w.b.Replace {
-		models = append(models, w.b.Replace[i].Model.Name)
+	var models []string
+	for k := range w.days {
+		if k.project == "" {
+			models = append(models, k.model.Name)
+		}
 	}
 	for _, m := range l.unpriced(models) {
 		if i := sort.SearchStrings(l.state.Unpriced, m); i == len(l.state.Unpriced) || l.state.Unpriced[i] != m {
@@ -253,6 +397,7 @@ func (l *Ledger) committed(w *writer) {
 		l.state.Generation++
 		l.cache.invalidate()
 	}
+
 }
 
 // Sync scans every root once and ingests every new complete line; it
