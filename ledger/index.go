@@ -88,6 +88,15 @@ type cand struct {
 	total int64
 }
 
+// maxNth bounds the place of a call within its line in orderOf.
+const maxNth = 63
+
+// orderOf is the place of the nth call of the line at offset, for the
+// order calls were seen in (a line's advisor iterations come after it).
+func orderOf(offset int64, nth int) int64 {
+	return offset*(maxNth+1) + int64(min(nth, maxNth))
+}
+
 // before says whether position (fa, oa) comes before (fb, ob) in the order
 // files are read in (path order), then line order.
 func before(fa, oa, fb, ob int64, path func(int64) string) bool {

@@ -278,7 +278,7 @@ func (r *reader) lines(b []byte, base int64, p *piece, seen map[[16]byte]int) {
 				Model:  store.Model{Name: model, Fast: rec.fast, Fixed: rec.hasCost},
 				Tokens: rec.tok, Cost: rec.cost,
 			}, total: rec.total()}
-			c.OrderOff = lineOff
+			c.OrderOff = orderOf(lineOff, i)
 			if at, ok := seen[key]; ok {
 				// Another copy in this piece (streaming snapshots): keep the
 				// better one, first seen where the first copy was.
@@ -662,7 +662,7 @@ func (w *writer) apply(ctx context.Context, p *piece, src *callSource) error {
 		// Files are applied in path order, so a copy seen before the kept
 		// one's place is rare (a file that appeared later with a smaller
 		// path): only then is the stored first-seen place worth a look.
-		maybeEarlier := before(c.OrderFile, c.OrderOff, int64(s.file), s.offset, l.pathOf)
+		maybeEarlier := before(c.OrderFile, c.OrderOff, int64(s.file), orderOf(s.offset, maxNth), l.pathOf)
 		if !win && !maybeEarlier {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -54,6 +55,7 @@ type DailyRow struct {
 	ModelBreakdowns     []ModelBreakdown `json:"modelBreakdowns"`
 	ModelsUsed          []string         `json:"modelsUsed"`
 	OutputTokens        int64            `json:"outputTokens"`
+	Project             string           `json:"project,omitempty"` // the project asked for, as ccusage --project shows it
 	TotalCost           float64          `json:"totalCost"`
 	TotalTokens         int64            `json:"totalTokens"`
 }
@@ -73,6 +75,7 @@ type MonthlyRow struct {
 	ModelsUsed          []string         `json:"modelsUsed"`
 	Month               string           `json:"month"`
 	OutputTokens        int64            `json:"outputTokens"`
+	Project             string           `json:"project,omitempty"` // the project asked for
 	TotalCost           float64          `json:"totalCost"`
 	TotalTokens         int64            `json:"totalTokens"`
 }
@@ -211,6 +214,35 @@ func (l *Ledger) add(g *group, m store.Model, tok, above price.Tokens, fixed flo
 	s.cost += p.CostSplit(tok, above, m.Fast)
 }
 
+// merge adds a day's group to g; models new to g are ranked after those
+// it has, in the day's order.
+func (g *group) merge(day *group, rank *uint64) {
+	addTokens(&g.tok, day.tok, 1)
+	for _, d := range day.sorted() {
+		s := g.models[d.label]
+		if s == nil {
+			*rank++
+			s = &modelSum{label: d.label, first: binary.BigEndian.AppendUint64(nil, *rank)}
+			g.models[d.label] = s
+		}
+		addTokens(&s.tok, d.tok, 1)
+		s.cost += d.cost
+		s.missing = s.missing || d.missing
+	}
+}
+
+// sorted returns the models in the order they were first seen.
+func (g *group) sorted() []*modelSum {
+	sums := make([]*modelSum, 0, len(g.models))
+	for _, s := range g.models {
+		sums = append(sums, s)
+	}
+	slices.SortFunc(sums, func(a, b *modelSum) int {
+		return cmp.Or(bytes.Compare(a.first, b.first), cmp.Compare(a.label, b.label))
+	})
+	return sums
+}
+
 // row is what every report row shares.
 type row struct {
 	cc, cr, in, out, total int64
@@ -225,14 +257,7 @@ func (g *group) row(unpriced map[string]bool) row {
 		models: []string{}, breakdowns: []ModelBreakdown{},
 	}
 	r.total = r.in + r.out + r.cc + r.cr
-	sums := make([]*modelSum, 0, len(g.models))
-	for _, s := range g.models {
-		sums = append(sums, s)
-	}
-	slices.SortFunc(sums, func(a, b *modelSum) int {
-		return cmp.Or(bytes.Compare(a.first, b.first), cmp.Compare(a.label, b.label))
-	})
-	for _, s := range sums {
+	for _, s := range g.sorted() {
 		r.models = append(r.models, s.label)
 		r.cost += s.cost
 		if s.missing {
@@ -270,11 +295,11 @@ func unpricedList(m map[string]bool) []string {
 	return out
 }
 
-// periods groups the usage q selects by local date, cut to n characters
-// of YYYY-MM-DD (10: days, 7: months), in date order: from the days the
+// periods groups the usage q selects by local date (YYYY-MM-DD), in date
+// order: from the days the
 // store keeps for the zone, else (a zone not kept, read-only) from the
 // calls themselves.
-func (l *Ledger) periods(ctx context.Context, q Query, n int) ([]string, map[string]*group, error) {
+func (l *Ledger) periods(ctx context.Context, q Query) ([]string, map[string]*group, error) {
 	loc, from, to, err := q.days()
 	if err != nil {
 		return nil, nil, err
@@ -285,7 +310,7 @@ func (l *Ledger) periods(ctx context.Context, q Query, n int) ([]string, map[str
 		return nil, groups, nil
 	}
 	at := func(day int64) *group {
-		k := dayString(day)[:n]
+		k := dayString(day)
 		g := groups[k]
 		if g == nil {
 			g = newGroup()
@@ -351,7 +376,7 @@ func (l *Ledger) positions(ctx context.Context) (func(file, off int64) []byte, e
 
 // Daily reports usage per local day.
 func (l *Ledger) Daily(ctx context.Context, q Query) (*DailyReport, error) {
-	keys, groups, err := l.periods(ctx, q, 10)
+	keys, groups, err := l.periods(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -361,7 +386,7 @@ func (l *Ledger) Daily(ctx context.Context, q Query) (*DailyReport, error) {
 		r := groups[k].row(unpriced)
 		rep.Daily = append(rep.Daily, DailyRow{
 			CacheCreationTokens: r.cc, CacheReadTokens: r.cr, Date: k, InputTokens: r.in,
-			ModelBreakdowns: r.breakdowns, ModelsUsed: r.models, OutputTokens: r.out, TotalCost: r.cost, TotalTokens: r.total,
+			ModelBreakdowns: r.breakdowns, ModelsUsed: r.models, OutputTokens: r.out, Project: q.Project, TotalCost: r.cost, TotalTokens: r.total,
 		})
 		rep.Totals.add(r)
 	}
@@ -371,9 +396,24 @@ func (l *Ledger) Daily(ctx context.Context, q Query) (*DailyReport, error) {
 
 // Monthly reports usage per local month.
 func (l *Ledger) Monthly(ctx context.Context, q Query) (*MonthlyReport, error) {
-	keys, groups, err := l.periods(ctx, q, 7)
+	days, daily, err := l.periods(ctx, q)
 	if err != nil {
 		return nil, err
+	}
+	// A month is the sum of its days, its models listed in the order the
+	// days list them (as ccusage builds it).
+	var keys []string
+	groups := map[string]*group{}
+	var rank uint64
+	for _, d := range days {
+		k := d[:7]
+		g := groups[k]
+		if g == nil {
+			g = newGroup()
+			groups[k] = g
+			keys = append(keys, k)
+		}
+		g.merge(daily[d], &rank)
 	}
 	rep := &MonthlyReport{Monthly: []MonthlyRow{}}
 	unpriced := map[string]bool{}
@@ -381,7 +421,7 @@ func (l *Ledger) Monthly(ctx context.Context, q Query) (*MonthlyReport, error) {
 		r := groups[k].row(unpriced)
 		rep.Monthly = append(rep.Monthly, MonthlyRow{
 			CacheCreationTokens: r.cc, CacheReadTokens: r.cr, InputTokens: r.in, ModelBreakdowns: r.breakdowns,
-			ModelsUsed: r.models, Month: k, OutputTokens: r.out, TotalCost: r.cost, TotalTokens: r.total,
+			ModelsUsed: r.models, Month: k, OutputTokens: r.out, Project: q.Project, TotalCost: r.cost, TotalTokens: r.total,
 		})
 		rep.Totals.add(r)
 	}

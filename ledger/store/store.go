@@ -76,8 +76,8 @@ type Call struct {
 	Model     Model
 	Tokens    price.Tokens
 	Cost      float64 // costUSD when Model.Fixed
-	OrderFile int64   // where the call was first seen (file, offset): the
-	OrderOff  int64   // order ccusage lists models in
+	OrderFile int64   // where the call was first seen (file, and the line's offset × 64 + the
+	OrderOff  int64   // call's place in its line): the order ccusage lists models in
 }
 
 // Total is the call's token total.
