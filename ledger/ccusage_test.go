@@ -329,3 +329,51 @@ func TestCcusageSplitsSessionsByPath(t *testing.T) {
 		t.Errorf("ccusage's sessions: %s, want %s", got, want)
 	}
 }
+
+// TestSameAsCcusageSmallTrees: the order rules of ccusage's rows, each on
+// the smallest tree that shows it, compared with ccusage itself.
+func TestSameAsCcusageSmallTrees(t *testing.T) {
+	haiku := func(c transcripts.Call) transcripts.Call {
+		c.Model = "claude-haiku-4-5-20251001"
+		return c
+	}
+	for _, c := range []struct {
+		name  string
+		build func(tr handTree)
+	}{
+		{"a day's models in file path order and not time order", func(tr handTree) {
+			tr.write("s1.jsonl", haiku(opus("s1", "msg_H", "req_H", 50, 10, 10)).AssistantLine())
+			tr.write("s2.jsonl", opus("s2", "msg_O", "req_O", 5, 10, 10).AssistantLine())
+		}},
+		{"a month's models by day then path order within each day and a session's in path order", func(tr handTree) {
+			h := haiku(opus("s1", "msg_H", "req_H", 50, 10, 10))
+			h.Time = h.Time.AddDate(0, 0, 1)
+			tr.write("s1.jsonl", h.AssistantLine())
+			tr.write("s1/subagents/agent-x.jsonl", opus("s1", "msg_O", "req_O", 5, 10, 10).AssistantLine())
+		}},
+		{"a line's own call before its advisor iterations", func(tr handTree) {
+			c := opus("s1", "msg_A", "req_A", 0, 1000, 2000)
+			c.Model = "claude-sonnet-4-6"
+			c.Usage.Advisor = []transcripts.AdvisorUsage{{Model: "claude-opus-4-6", Input: 100, Output: 10}}
+			tr.write("s1.jsonl", c.AssistantLine())
+		}},
+		{"a call placed where its first copy is though a later copy is kept", func(tr handTree) {
+			small := opus("s2", "msg_X", "req_X", 0, 10, 1)
+			big := opus("s9", "msg_X", "req_X", 0, 10, 500)
+			tr.write("s2.jsonl", small.AssistantLine())
+			tr.write("s3.jsonl", haiku(opus("s3", "msg_H", "req_H", 1, 10, 10)).AssistantLine())
+			tr.write("s9.jsonl", big.AssistantLine())
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tr := newHandTree(t)
+			c.build(tr)
+			roots := []string{tr.root}
+			l := openLedger(t, roots)
+			syncLedger(t, l)
+			for _, kind := range reports {
+				sameJSON(t, kind, ccusageJSON(t, roots, kind), reportJSON(t, l, kind, ledger.Query{}))
+			}
+		})
+	}
+}

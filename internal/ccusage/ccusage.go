@@ -78,6 +78,11 @@ func Run(ctx context.Context, bin, home string, roots []string, report string, e
 	if ents, err := os.ReadDir(home); err != nil || len(ents) > 0 {
 		return nil, fmt.Errorf("ccusage: HOME %s must be an existing empty directory", home)
 	}
+	for _, r := range roots {
+		if strings.Contains(r, ",") {
+			return nil, fmt.Errorf("ccusage: the root %s holds a comma, which CLAUDE_CONFIG_DIR cannot carry: use a path without one", r)
+		}
+	}
 	cmd := Command(ctx, bin, home, roots, report, extra...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
