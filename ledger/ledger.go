@@ -96,8 +96,9 @@ type Ledger struct {
 	keptMu sync.Mutex
 	kept   map[string]bool // zone names the store keeps days of
 
-	mu    sync.Mutex // guards state
-	state State
+	mu          sync.Mutex // guards state
+	state       State
+	summaryOnce sync.Once
 
 	hotMu sync.Mutex
 	hot   map[string]time.Time // transcripts changed lately, by path
@@ -148,15 +149,10 @@ func OpenReadOnly(ctx context.Context, databaseURL, ccoHome string, o Options) (
 	if l.st, err = store.OpenReadOnly(ctx, databaseURL, ccoHome); err != nil {
 		return nil, err
 	}
-	sum, err := l.st.Summary(ctx)
-	if err == nil {
-		err = l.loadZones(ctx, false)
-	}
-	if err != nil {
+	if err := l.loadZones(ctx, false); err != nil {
 		l.st.Close()
 		return nil, err
 	}
-	l.summarize(sum)
 	return l, nil
 }
 
@@ -234,6 +230,11 @@ func zoneName(loc *time.Location) string {
 	}
 	name := loc.String()
 	if name != "Local" {
+		// Only names the zone database knows: a FixedZone's name says
+		// nothing certain about its rules.
+		if named, err := time.LoadLocation(name); err != nil || named.String() != name {
+			return ""
+		}
 		return name
 	}
 	if tz := os.Getenv("TZ"); tz != "" {
@@ -320,7 +321,6 @@ func (l *Ledger) keep(ctx context.Context, z zone) error {
 	l.keptMu.Lock()
 	l.kept[z.name] = true
 	l.keptMu.Unlock()
-	l.cache.invalidate()
 	return nil
 }
 
@@ -430,8 +430,20 @@ func (l *Ledger) Sync(ctx context.Context) (SyncStats, error) {
 	return st, err
 }
 
-// State reports the ledger's condition.
+// State reports the ledger's condition. Read-only, it counts what the
+// database holds on its first call.
 func (l *Ledger) State() State {
+	l.summaryOnce.Do(func() {
+		if !l.readOnly {
+			return
+		}
+		sum, err := l.st.Summary(context.Background())
+		if err != nil {
+			l.log.Warn("ledger: counting the database", "err", err)
+			return
+		}
+		l.summarize(sum)
+	})
 	l.mu.Lock()
 	s := l.state
 	s.Unpriced = append([]string(nil), l.state.Unpriced...)

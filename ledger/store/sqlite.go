@@ -95,7 +95,9 @@ func openSQLite(ctx context.Context, path string, readOnly bool) (Store, error) 
 			r.Close()
 			return nil, fmt.Errorf("ledger database %s has schema version %d; this cco reads version %d: start the daemon once to upgrade it", path, v, Version)
 		}
-		if err := s.loadNames(ctx); err != nil {
+		// Names are read as they are needed: a daily report needs only the
+		// models'.
+		if err := s.loadNames(ctx, "models"); err != nil {
 			r.Close()
 			return nil, err
 		}
@@ -191,11 +193,18 @@ func (s *sqliteStore) Close() error {
 	return errors.Join(errs...)
 }
 
-// loadNames reads the interned names.
-func (s *sqliteStore) loadNames(ctx context.Context) error {
-	ids := map[nameKey]int64{}
-	names := map[string]map[int64]nameKey{"models": {}, "projects": {}, "sessions": {}}
-	for _, table := range []string{"models", "projects", "sessions"} {
+// loadNames reads the interned names of tables (all when none are named).
+func (s *sqliteStore) loadNames(ctx context.Context, tables ...string) error {
+	if len(tables) == 0 {
+		tables = []string{"models", "projects", "sessions"}
+	}
+	s.mu.Lock()
+	ids, names := s.ids, s.names
+	s.mu.Unlock()
+	if ids == nil {
+		ids, names = map[nameKey]int64{}, map[string]map[int64]nameKey{"models": {}, "projects": {}, "sessions": {}}
+	}
+	for _, table := range tables {
 		q := `SELECT id, name, 0, 0 FROM ` + table
 		if table == "models" {
 			q = `SELECT id, name, fast, fixed FROM models`
@@ -211,8 +220,10 @@ func (s *sqliteStore) loadNames(ctx context.Context) error {
 				rows.Close()
 				return err
 			}
+			s.mu.Lock()
 			ids[k] = id
 			names[table][id] = k
+			s.mu.Unlock()
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -238,7 +249,7 @@ func (s *sqliteStore) resolve(ctx context.Context, table string, id int64) (name
 	if k, ok := s.name(table, id); ok {
 		return k, nil
 	}
-	if err := s.loadNames(ctx); err != nil {
+	if err := s.loadNames(ctx, table); err != nil {
 		return nameKey{}, err
 	}
 	if k, ok := s.name(table, id); ok {
@@ -575,7 +586,7 @@ func (s *sqliteStore) Days(ctx context.Context, zone string, from, to int64, pro
 		id, ok := s.ids[nameKey{table: "projects", name: project}]
 		s.mu.Unlock()
 		if !ok {
-			if err := s.loadNames(ctx); err != nil {
+			if err := s.loadNames(ctx, "projects"); err != nil {
 				return nil, err
 			}
 			s.mu.Lock()
