@@ -206,7 +206,6 @@ func TestDaysInZones(t *testing.T) {
 	}
 }
 
-
 // A database made before days were kept (schema 1: calls only) opens,
 // upgrades, and reports from the calls it holds.
 func TestUpgradeFromSchema1(t *testing.T) {
