@@ -230,3 +230,21 @@ func TestUpgradeFromSchema1(t *testing.T) {
 	defer l2.Close()
 	want(t, l2, 1, 10, 20)
 }
+
+func TestZoneNames(t *testing.T) {
+	for _, c := range []struct {
+		loc  *time.Location
+		want string
+	}{
+		{nil, "UTC"},
+		{time.UTC, "UTC"},
+		{mustZone(t, "Etc/UTC"), "UTC"}, // kept once, as UTC
+		{mustZone(t, "Europe/Berlin"), "Europe/Berlin"},
+		{time.FixedZone("Europe/Berlin", 3600), ""}, // a name that may not match its rules: not kept
+		{time.FixedZone("x", 3600), ""},
+	} {
+		if got := zoneName(c.loc); got != c.want {
+			t.Errorf("zoneName(%v) = %q, want %q", c.loc, got, c.want)
+		}
+	}
+}

@@ -228,16 +228,58 @@ func zoneName(loc *time.Location) string {
 	if loc == nil || loc == time.UTC {
 		return "UTC"
 	}
-	name := loc.String()
-	if name != "Local" {
-		// Only names the zone database knows: a FixedZone's name says
-		// nothing certain about its rules.
-		if named, err := time.LoadLocation(name); err != nil || named.String() != name {
-			return ""
+	name := localName(loc.String())
+	if name == "" || !sameRules(loc, name) {
+		return ""
+	}
+	return canonicalZone(name)
+}
+
+// sameRules says whether loc keeps the time the zone database's zone name
+// does, judged by its offsets at a few instants (a FixedZone named after a
+// real zone fails this).
+func sameRules(loc *time.Location, name string) bool {
+	named, err := time.LoadLocation(name)
+	if err != nil {
+		return false
+	}
+	for _, y := range []int{2000, 2020, 2026} {
+		for _, m := range []time.Month{time.January, time.July} {
+			t := time.Date(y, m, 1, 12, 0, 0, 0, time.UTC)
+			_, a := t.In(loc).Zone()
+			_, b := t.In(named).Zone()
+			if a != b {
+				return false
+			}
 		}
+	}
+	return true
+}
+
+// utcAliases are the zone database's other names of UTC: days in them are
+// UTC's days, kept once.
+var utcAliases = map[string]bool{
+	"Etc/UTC": true, "Etc/UCT": true, "UCT": true, "Etc/Universal": true, "Universal": true, "Etc/Zulu": true, "Zulu": true,
+	"GMT": true, "Etc/GMT": true, "GMT0": true, "GMT+0": true, "GMT-0": true, "Etc/GMT0": true, "Etc/GMT+0": true,
+	"Etc/GMT-0": true, "Greenwich": true, "Etc/Greenwich": true,
+}
+
+func canonicalZone(name string) string {
+	if utcAliases[name] {
+		return "UTC"
+	}
+	return name
+}
+
+// localName resolves "Local" to the zone's IANA name when it can.
+func localName(name string) string {
+	if name != "Local" {
 		return name
 	}
-	if tz := os.Getenv("TZ"); tz != "" {
+	if tz, ok := os.LookupEnv("TZ"); ok {
+		if tz == "" {
+			return "UTC" // TZ set but empty means UTC
+		}
 		if _, err := time.LoadLocation(tz); err == nil && tz != "Local" {
 			return tz
 		}
