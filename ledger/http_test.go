@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -137,4 +138,41 @@ func TestRunFollowsNewDirectories(t *testing.T) {
 	waitFor(t, "a line appended in a new directory", calls(3))
 	tr.write("q/s3.jsonl", line("s3", "m4", "r4", false, ts, 1, 1))
 	waitFor(t, "a new file in a new project", calls(4))
+}
+
+// Totals follow every commit and agree with a fresh load.
+func TestTotals(t *testing.T) {
+	tr := newTree(t)
+	tr.write("p/s.jsonl", line("s", "m1", "r1", false, ts, 1000000, 0),
+		strings.Replace(line("s", "m2", "r2", false, ts, 10, 20), `"claude-haiku-4-5"`, `"<synthetic>"`, 1))
+	l, home := open(t, []string{tr.root})
+	syncOK(t, l)
+	tr.append("p/s.jsonl", line("s", "m1", "r1", false, ts, 1000000, 5)) // a larger copy replaces m1
+	syncOK(t, l)
+	want := []ModelTotal{{Model: "claude-haiku-4-5", Input: 1000000, Output: 5, CostUSD: 1 + 5*5e-6}, {Model: "synthetic", Input: 10, Output: 20}}
+	check := func(l *Ledger, what string) {
+		t.Helper()
+		got := l.Totals()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %+v, want %+v", what, got, want)
+		}
+		for i := range got {
+			g, w := got[i], want[i]
+			if g.Model != w.Model || g.Input != w.Input || g.Output != w.Output || g.CacheCreation != w.CacheCreation ||
+				g.CacheRead != w.CacheRead || math.Abs(g.CostUSD-w.CostUSD) > 1e-12 {
+				t.Fatalf("%s: %+v, want %+v", what, got, want)
+			}
+		}
+	}
+	check(l, "kept up")
+	l.Close()
+	ro, err := OpenReadOnly(context.Background(), "sqlite://analytics.db", home, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	check(ro, "loaded")
+	if m := ro.State().Malformed; m != 0 {
+		t.Fatalf("malformed %d", m)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -49,7 +50,7 @@ type SyncStats struct {
 type State struct {
 	Files         int64         `json:"files"`           // transcript files known
 	Calls         int64         `json:"calls"`           // distinct API calls stored
-	Malformed     int64         `json:"malformed_lines"` // lines that could hold usage but could not be read
+	Malformed     int64         `json:"malformed_lines"` // unreadable lines: those stored, plus every one seen since (a counter)
 	LastIngest    time.Time     `json:"last_ingest"`     // when ingest last committed (zero: never, in this process)
 	IngestLag     time.Duration `json:"ingest_lag_ns"`   // how long file changes have waited for ingest (0: none pending)
 	Since         time.Time     `json:"since"`           // the oldest call (zero: none)
@@ -96,9 +97,11 @@ type Ledger struct {
 	keptMu sync.Mutex
 	kept   map[string]bool // zone names the store keeps days of
 
-	mu          sync.Mutex // guards state
+	mu          sync.Mutex // guards state and totals
 	state       State
+	totals      map[string]*ModelTotal
 	summaryOnce sync.Once
+	totalsOnce  sync.Once
 
 	hotMu sync.Mutex
 	hot   map[string]time.Time // transcripts changed lately, by path
@@ -130,6 +133,11 @@ func Open(ctx context.Context, databaseURL, ccoHome string, o Options) (*Ledger,
 				return nil, err
 			}
 		}
+	}
+	// Totals are loaded before any ingest, which keeps them current.
+	if err := l.loadTotals(ctx); err != nil {
+		l.st.Close()
+		return nil, err
 	}
 	// Until the first Sync, the transcripts are unread: a query waits for it.
 	l.fresh.want()
@@ -413,9 +421,11 @@ func (l *Ledger) committed(w *writer) {
 	defer l.mu.Unlock()
 	l.state.Calls += int64(w.stats.Calls)
 	l.state.Files = int64(len(l.files))
-	l.state.Malformed = 0
-	for _, f := range l.files {
-		l.state.Malformed += f.Malformed
+	l.state.Malformed += int64(w.stats.Malformed)
+	for k, d := range w.days {
+		if k.zone == "UTC" && k.project == "" {
+			l.addTotal(&d.DayDelta)
+		}
 	}
 	l.state.ProgressFiles += int64(w.files)
 	l.state.ProgressBytes += w.bytes
@@ -470,6 +480,80 @@ func (l *Ledger) Sync(ctx context.Context) (SyncStats, error) {
 	st, err := l.ingest(ctx, jobs)
 	st.Files = len(refs)
 	return st, err
+}
+
+// ModelTotal is every stored call of one model, summed.
+type ModelTotal struct {
+	Model                                   string // as reports name it ("<model>-fast"); "synthetic" for calls without a model
+	Input, Output, CacheCreation, CacheRead int64
+	CostUSD                                 float64
+}
+
+// Totals returns the sums of every stored call per model, sorted by model;
+// kept in memory and updated by each commit, so that it costs nothing like
+// a scan of the calls (it is what /metrics exports).
+func (l *Ledger) Totals() []ModelTotal {
+	l.totalsOnce.Do(func() {
+		if !l.readOnly {
+			return // loaded at Open
+		}
+		if err := l.loadTotals(context.Background()); err != nil {
+			l.log.Warn("ledger: summing the database per model", "err", err)
+		}
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]ModelTotal, 0, len(l.totals))
+	for _, t := range l.totals {
+		out = append(out, *t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Model < out[j].Model })
+	return out
+}
+
+// loadTotals sums the UTC days (every call is in exactly one) per model.
+func (l *Ledger) loadTotals(ctx context.Context) error {
+	days, err := l.st.Days(ctx, "UTC", math.MinInt64, math.MaxInt64, "")
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.totals = map[string]*ModelTotal{}
+	for i := range days {
+		d := &days[i]
+		l.addTotal(&store.DayDelta{Model: d.Model, Tokens: d.Tokens, Above: d.Above, Cost: d.Cost})
+	}
+	return nil
+}
+
+// addTotal adds one day's change to the per-model totals. Caller holds mu.
+func (l *Ledger) addTotal(d *store.DayDelta) {
+	if l.totals == nil {
+		return // not loaded yet: the load will include this commit
+	}
+	label := d.Model.Label()
+	if noModel(d.Model.Name) {
+		label = "synthetic"
+	}
+	t := l.totals[label]
+	if t == nil {
+		t = &ModelTotal{Model: label}
+		l.totals[label] = t
+	}
+	t.Input += d.Tokens.Input
+	t.Output += d.Tokens.Output
+	t.CacheCreation += d.Tokens.Cache5m + d.Tokens.Cache1h
+	t.CacheRead += d.Tokens.CacheRead
+	switch {
+	case d.Model.Fixed:
+		t.CostUSD += d.Cost
+	case noModel(d.Model.Name):
+	default:
+		if p, ok := l.prices.Lookup(d.Model.Name); ok {
+			t.CostUSD += p.CostSplit(d.Tokens, d.Above, d.Model.Fast)
+		}
+	}
 }
 
 // State reports the ledger's condition. Read-only, it counts what the
