@@ -30,6 +30,7 @@ import (
 // the service managers — so that tests can give a command its own. Commands
 // reach the outside through it and nowhere else.
 type Env struct {
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
@@ -63,7 +64,7 @@ type User struct {
 // OSEnv is the real process environment.
 func OSEnv() *Env {
 	return &Env{
-		Stdout: os.Stdout, Stderr: os.Stderr,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Getenv: os.Getenv, Environ: os.Environ,
 		Executable: os.Executable, Args0: os.Args[0], Getwd: os.Getwd,
 		User: currentUser, Runner: service.ExecRunner{}, Now: time.Now,

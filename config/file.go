@@ -145,7 +145,7 @@ func Parse(path string, data []byte) (*File, error) {
 		where := fmt.Sprintf("%s:%d", filepath.Base(path), lines[name])
 		k, ok := Lookup(name)
 		if !ok {
-			errs.add(&Problem{Where: where, Msg: unknownKeyError(name)})
+			errs.add(&Problem{Where: where, Msg: unknownKeyError(name), About: name})
 			continue
 		}
 		v, err := typed(k, raw[name])

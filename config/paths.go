@@ -28,6 +28,7 @@ const (
 	startLockName  = "daemon.start.lock"
 	logName        = "daemon.log"
 	launchdLogName = "launchd.log"
+	editCopyName   = ".config.toml.edit"
 	failedName     = "failed-starts"
 )
 
@@ -80,6 +81,10 @@ func (p Paths) LogFile() string { return filepath.Join(p.Home, logName) }
 // FailedStarts records the daemon's recent failed starts under launchd,
 // which has no start limit of its own (package service/startlimit).
 func (p Paths) FailedStarts() string { return filepath.Join(p.Home, failedName) }
+
+// ConfigEditCopy is the copy of config.toml that `config edit` hands the
+// editor; config.toml itself changes only once the copy validates.
+func (p Paths) ConfigEditCopy() string { return filepath.Join(p.Home, editCopyName) }
 
 // LaunchdLog is where launchd sends the daemon's output. It is not
 // daemon.log: the daemon owns and rotates that file, and launchd would keep
