@@ -121,9 +121,11 @@ func Edit(cur, next *File, key string) ([]byte, error) {
 		// as they were.
 		return out, nil
 	}
-	if parsed == nil || ProblemsBesides(perr, key) != nil {
-		// A render would drop the lines those problems are about.
-		return nil, fmt.Errorf("%s: %s cannot be changed line by line while the file has other problems: fix them first (`cco daemon config edit`)", cur.Path, key)
+	for k := range cur.Lines {
+		if _, ok := cur.Values[k]; !ok && k != key {
+			// A render would drop the line of that other problem.
+			return nil, fmt.Errorf("%s: %s cannot be changed line by line while the file has other problems: fix them first (`cco daemon config edit`)", cur.Path, key)
+		}
 	}
 	return Template(next)
 }
