@@ -14,6 +14,7 @@ import (
 
 	"github.com/anthropics/cco/daemon"
 	"github.com/anthropics/cco/internal/testhost"
+	"golang.org/x/sys/unix"
 )
 
 // gatedBuffer collects what Follow writes. While the gate is held, Follow's
@@ -177,6 +178,7 @@ func TestFollowExternalRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
+	waitFollowing(t, path)
 	fmt.Fprintln(log, "three") // the new file exists, the daemon has not reopened yet
 	testhost.Eventually(t, "three", has("three\n"))
 	if err := log.Reopen(); err != nil { // SIGHUP
@@ -220,4 +222,119 @@ func TestFollowRecreated(t *testing.T) {
 	if got, want := out.String(), "one\ntwo\nthree\n"; got != want {
 		t.Errorf("followed %.400q, want %q", got, want)
 	}
+}
+
+// TestFollowPolling: the same fast writer, followed by looking every
+// interval, as where inotify is lacking.
+func TestFollowPolling(t *testing.T) {
+	watcher = func(_ string, interval time.Duration) (<-chan struct{}, func()) { return poll(interval) }
+	defer func() { watcher = watch }()
+	followLines(t, 100_000, 4_000, 8<<10, time.Millisecond)
+	for r := range 50 {
+		t.Run(strconv.Itoa(r), func(t *testing.T) {
+			followLines(t, 2_000, 300, 2<<10, time.Millisecond)
+		})
+	}
+}
+
+// TestFollowHomeRemoved: CCO_HOME removed under the daemon, which makes it
+// and its log anew: the follower goes on with the new log (its watch of the
+// old directory is gone).
+func TestFollowHomeRemoved(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "home")
+	os.Mkdir(home, 0o700)
+	path := filepath.Join(home, "daemon.log")
+	log, err := daemon.OpenLog(path, 1<<20, 5, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	fmt.Fprintln(log, "old")
+	out, stop := followFrom(t, path)
+	defer stop()
+	fmt.Fprintln(log, "one")
+	testhost.Eventually(t, "one", func() bool { return strings.Contains(out.String(), "one\n") })
+	if err := os.RemoveAll(home); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(log, "two") // into the removed file
+	os.Mkdir(home, 0o700)
+	if again, err := log.ReopenIfGone(); !again || err != nil {
+		t.Fatalf("ReopenIfGone: %v %v", again, err)
+	}
+	fmt.Fprintln(log, "three")
+	testhost.Eventually(t, "three", func() bool { return strings.Contains(out.String(), "three\n") })
+	fmt.Fprintln(log, "four") // seen by watching the new directory
+	testhost.Eventually(t, "four", func() bool { return strings.Contains(out.String(), "four\n") })
+	if got, want := out.String(), "one\ntwo\nthree\nfour\n"; got != want {
+		t.Errorf("followed %q, want %q", got, want)
+	}
+}
+
+// TestTailAcrossRotation: -n with fewer lines in daemon.log than asked for
+// goes on into the newest rotated files, oldest line first.
+func TestTailAcrossRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "daemon.log")
+	log, err := daemon.OpenLog(path, 100, 1000, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 { // three lines a file
+		fmt.Fprintf(log, "seq=%d padding=xxxxxxxxxx\n", i)
+	}
+	log.Close()
+	for _, n := range []int{0, 1, 2, 3, 7, 50, 80} {
+		var out bytes.Buffer
+		if _, err := Tail(&out, path, n); err != nil {
+			t.Fatal(err)
+		}
+		var want strings.Builder
+		for i := max(0, 50-n); i < 50; i++ {
+			fmt.Fprintf(&want, "seq=%d padding=xxxxxxxxxx\n", i)
+		}
+		if out.String() != want.String() {
+			t.Errorf("Tail -n %d:\n%s\nwant:\n%s", n, out.String(), want.String())
+		}
+	}
+}
+
+// TestLogsRefuseFIFO: a FIFO where daemon.log belongs is refused, naming
+// it, instead of blocking `cco daemon logs` forever.
+func TestLogsRefuseFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "daemon.log")
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := Tail(&bytes.Buffer{}, path, 10)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("Tail of a FIFO: %v; want a refusal naming it", err)
+		}
+	case <-time.After(testhost.EventuallyWithin):
+		t.Fatal("Tail blocked on a FIFO")
+	}
+}
+
+// waitFollowing waits until this process holds the file at path open: the
+// follower has moved on to it (the writer holds the old one).
+func waitFollowing(t *testing.T, path string) {
+	t.Helper()
+	testhost.Eventually(t, "the follower to open the new "+filepath.Base(path), func() bool {
+		named, err := os.Stat(path)
+		if err != nil {
+			return false
+		}
+		fds, _ := filepath.Glob("/proc/self/fd/*")
+		for _, fd := range fds {
+			if fi, err := os.Stat(fd); err == nil && os.SameFile(fi, named) {
+				return true
+			}
+		}
+		return false
+	})
 }

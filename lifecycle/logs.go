@@ -165,10 +165,12 @@ func tailStart(f *os.File, size int64, n int) (int64, int) {
 // the rotated files. A truncated file is read again from its start.
 //
 // It waits for changes to the log's directory (inotify on Linux), or looks
-// every interval elsewhere.
+// every interval elsewhere, and while it passes from one file to the next.
 func Follow(ctx context.Context, w io.Writer, path string, from Mark, interval time.Duration) error {
-	wake, stop := watch(filepath.Dir(path), interval)
-	defer stop()
+	dir := filepath.Dir(path)
+	watched, _ := os.Stat(dir)
+	wake, stop := watcher(dir, interval)
+	defer func() { stop() }()
 	fl := &follower{path: path, w: w, base: from.base}
 	defer fl.close()
 	if err := fl.start(from); err != nil {
@@ -181,13 +183,33 @@ func Follow(ctx context.Context, w io.Writer, path string, from Mark, interval t
 		if final {
 			return nil
 		}
+		// CCO_HOME removed and made anew: watch the new directory, and look
+		// again for what came before the watch.
+		if d, err := os.Stat(dir); err == nil && !os.SameFile(d, watched) {
+			stop()
+			watched = d
+			wake, stop = watcher(dir, interval)
+			continue
+		}
+		// Between two files the next change may come from where no watch
+		// sees it (a file moved away, a removed directory): look every
+		// interval until the new file is settled.
+		var settle <-chan time.Time
+		if !fl.settled() {
+			settle = time.After(interval)
+		}
 		select {
 		case <-ctx.Done():
 			final = true
 		case <-wake:
+		case <-settle:
 		}
 	}
 }
+
+// watcher is watch; tests put poll in its place to follow as where there
+// is no inotify.
+var watcher = watch
 
 // follower is Follow's state.
 type follower struct {
@@ -197,6 +219,7 @@ type follower struct {
 	// writer may still append to, read before cur until cur gets a line.
 	cur, old *source
 	base     int64 // rotated files numbered up to base are not newer than cur
+	moved    bool  // path did not name cur when last looked at
 	buf      []byte
 }
 
@@ -235,6 +258,10 @@ func (fl *follower) start(from Mark) error {
 	return nil // gone: the next step goes on with the files rotated after it
 }
 
+// settled reports whether the follower reads one file, the one at path as
+// it last looked.
+func (fl *follower) settled() bool { return fl.cur != nil && fl.old == nil && !fl.moved }
+
 // adopt makes f, from offset on, the file followed.
 func (fl *follower) adopt(f *os.File, fi os.FileInfo, offset int64) error {
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
@@ -259,6 +286,10 @@ func (fl *follower) step() error {
 // look writes what is new and moves on to the file at path when it is
 // another one, and reports whether it did.
 func (fl *follower) look() (bool, error) {
+	// Whether path still names cur is asked before cur is read: if it does
+	// not, the writer had left cur by then, and the read takes all of it.
+	moved := fl.cur == nil || !same(fl.path, fl.cur.fi)
+	fl.moved = moved
 	hold := false
 	if fl.old != nil {
 		fi, err := fl.cur.f.Stat()
@@ -292,7 +323,7 @@ func (fl *follower) look() (bool, error) {
 			}
 		}
 	}
-	if fl.cur != nil && same(fl.path, fl.cur.fi) {
+	if !moved {
 		return false, nil
 	}
 	return fl.moveOn()
@@ -337,7 +368,7 @@ func (fl *follower) moveOn() (bool, error) {
 		}
 		fl.old = nil
 	}
-	if fl.cur != nil {
+	if fl.cur != nil { // not read yet while old was
 		if err := fl.read(fl.cur); err != nil {
 			f.Close()
 			return false, err

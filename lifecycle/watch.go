@@ -6,19 +6,22 @@ import "time"
 func poll(interval time.Duration) (<-chan struct{}, func()) {
 	wake := make(chan struct{}, 1)
 	done := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				signal(wake)
-			}
-		}
-	}()
+	go tick(wake, done, interval)
 	return wake, func() { close(done) }
+}
+
+// tick wakes wake every interval until done is closed.
+func tick(wake chan<- struct{}, done <-chan struct{}, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			signal(wake)
+		}
+	}
 }
 
 // signal wakes the receiver of wake unless a wake is pending already.
