@@ -338,3 +338,33 @@ func waitFollowing(t *testing.T, path string) {
 		return false
 	})
 }
+
+// TestFollowFromRotatedMark: the log rotates between Tail and Follow
+// (between `logs -n` printing and following); Follow goes on from where
+// Tail stopped in the file now rotated, then the newer files.
+func TestFollowFromRotatedMark(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "daemon.log")
+	log, err := daemon.OpenLog(path, 200, 100, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	for i := range 20 {
+		fmt.Fprintf(log, "seq=-%d padding=xxxxxxxxxxxxxxxxxxxxxxxx\n", i+1)
+	}
+	end, err := Tail(&bytes.Buffer{}, path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40 // ten rotations
+	for i := range n {
+		fmt.Fprintf(log, "seq=%d padding=xxxxxxxxxxxxxxxxxxxxxxxx\n", i)
+	}
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // one pass: what is there now
+	if err := Follow(ctx, &out, path, end, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	checkSequence(t, out.String(), n)
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -154,7 +153,9 @@ func tailStart(f *os.File, size int64, n int) (int64, int) {
 
 // Follow writes whole lines appended to the log at path after from, until
 // ctx is done; then it writes what was appended up to that moment and
-// returns. Each line is written once, in order.
+// returns. Each line is written once, in order; only a file that was
+// removed (log_max_files) or moved aside by another program before Follow
+// reached it is lost to it.
 //
 // It follows the file, by identity, not the name: when path names another
 // file, it reads the old file to its end, then the files rotated after it
@@ -243,17 +244,19 @@ func (fl *follower) start(from Mark) error {
 	if !errors.Is(err, fs.ErrNotExist) && err != nil {
 		return err
 	}
-	rotated, err := config.RotatedLogs(fl.path)
-	if err != nil {
-		return err
-	}
-	for _, r := range rotated {
-		if f, fi, err := openRead(r.Path); err == nil {
-			if os.SameFile(fi, from.file) {
-				return fl.adopt(f, fi, from.offset)
-			}
-			f.Close()
+	// Rotated since Tail: numbered base or above.
+	for n := max(from.base, 1); ; n++ {
+		rf, rfi, err := openRead(config.RotatedLog(fl.path, n))
+		if errors.Is(err, fs.ErrNotExist) && n <= from.base {
+			continue
 		}
+		if err != nil {
+			break
+		}
+		if os.SameFile(rfi, from.file) {
+			return fl.adopt(rf, rfi, from.offset)
+		}
+		rf.Close()
 	}
 	return nil // gone: the next step goes on with the files rotated after it
 }
@@ -331,6 +334,10 @@ func (fl *follower) look() (bool, error) {
 
 // moveOn goes from cur to the file now at path: cur to its end, then the
 // files rotated after cur and before the new one.
+//
+// Those are found by number, not by listing the directory: the daemon
+// numbers them one after the other, and a listing made while it adds files
+// may show a later one and miss an earlier.
 func (fl *follower) moveOn() (bool, error) {
 	f, fi, err := openRead(fl.path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -339,79 +346,92 @@ func (fl *follower) moveOn() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	rotated, err := config.RotatedLogs(fl.path)
-	if err != nil {
+	if err := fl.rotatedBefore(fi); err != nil {
 		f.Close()
 		return false, err
 	}
-	// Only files numbered above base can be cur or newer: look at those,
-	// newest first.
-	lo, hi := fl.base, int64(math.MaxInt64)
-	for i := len(rotated) - 1; i >= 0 && rotated[i].N > fl.base; i-- {
-		r := rotated[i]
-		if fl.cur != nil && same(r.Path, fl.cur.fi) {
-			lo = r.N
-			break
-		}
-		if hi == math.MaxInt64 && same(r.Path, fi) {
-			hi = r.N // the new file was itself rotated since
-		}
-	}
+	fl.old = fl.cur
+	fl.cur = &source{f: f, fi: fi, lw: lineWriter{w: fl.w}}
+	return true, nil
+}
+
+// rotatedBefore writes what is left of old and cur, then the files
+// numbered after base up to the first that is next (the file now at path)
+// or missing. cur stays open, as old, when no such file follows it: it
+// may have been moved aside by another program, whose writer goes on
+// appending to it until it reopens.
+func (fl *follower) rotatedBefore(next os.FileInfo) error {
 	if fl.old != nil { // moved aside twice: the writer is past it
 		if err := fl.read(fl.old); err != nil {
-			f.Close()
-			return false, err
+			return err
 		}
 		if err := fl.finish(fl.old); err != nil {
-			f.Close()
-			return false, err
+			return err
 		}
 		fl.old = nil
 	}
 	if fl.cur != nil { // not read yet while old was
 		if err := fl.read(fl.cur); err != nil {
-			f.Close()
-			return false, err
+			return err
 		}
 	}
-	between := false
-	for _, r := range rotated {
-		if r.N <= lo || r.N >= hi {
+	n, err := fl.firstAfterBase()
+	if err != nil {
+		return err
+	}
+	for ; ; n++ {
+		rf, rfi, err := openRead(config.RotatedLog(fl.path, n))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if os.SameFile(rfi, next) || fl.cur != nil && os.SameFile(rfi, fl.cur.fi) {
+			rf.Close()
+			fl.base = n
+			if os.SameFile(rfi, next) {
+				return nil
+			}
 			continue
 		}
-		if !between && fl.cur != nil {
-			if err := fl.finish(fl.cur); err != nil { // the writer is past it
-				f.Close()
-				return false, err
+		if fl.cur != nil { // the writer is past it
+			if err := fl.finish(fl.cur); err != nil {
+				rf.Close()
+				return err
 			}
 			fl.cur = nil
 		}
-		between = true
-		rf, rfi, err := openRead(r.Path)
-		if err != nil {
-			continue // removed meanwhile (log_max_files): lost to us
-		}
 		s := &source{f: rf, fi: rfi, lw: lineWriter{w: fl.w}}
-		err = fl.read(s)
-		if err == nil {
-			err = fl.finish(s)
-		} else {
+		if err := fl.read(s); err != nil {
 			rf.Close()
+			return err
 		}
-		if err != nil {
-			f.Close()
-			return false, err
+		if err := fl.finish(s); err != nil {
+			return err
+		}
+		fl.base = n
+	}
+}
+
+// firstAfterBase is the number of the first rotated file after base:
+// base+1, unless that is gone (log_max_files removed it before the
+// follower got there), then the oldest one left above base.
+func (fl *follower) firstAfterBase() (int64, error) {
+	n := fl.base + 1
+	if _, err := os.Stat(config.RotatedLog(fl.path, n)); !errors.Is(err, fs.ErrNotExist) {
+		return n, nil
+	}
+	rotated, err := config.RotatedLogs(fl.path)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range rotated {
+		if r.N > n {
+			return r.N, nil
 		}
 	}
-	fl.old = fl.cur
-	fl.base = lo
-	if hi != math.MaxInt64 {
-		fl.base = hi
-	} else if len(rotated) > 0 {
-		fl.base = max(lo, rotated[len(rotated)-1].N)
-	}
-	fl.cur = &source{f: f, fi: fi, lw: lineWriter{w: fl.w}}
-	return true, nil
+	return n, nil
 }
 
 // read writes the whole lines appended to s since it was last read.
