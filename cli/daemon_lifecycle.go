@@ -377,7 +377,9 @@ type logsCmd struct {
 	follow bool
 }
 
-// followInterval is how often logs --follow looks for new lines.
+// followInterval is how often logs --follow looks for new lines where it
+// is not told of them (no inotify) and while it passes from one file to
+// the next.
 const followInterval = 100 * time.Millisecond
 
 func (c *logsCmd) run(ctx context.Context) error {
