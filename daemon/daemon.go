@@ -21,6 +21,7 @@ import (
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/protocol"
 	"github.com/anthropics/cco/version"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ShutdownGrace bounds how long in-flight requests may take to finish once
@@ -179,7 +180,9 @@ func start(o Options) (d *daemon, err error) {
 		return nil, err
 	}
 	d.usage = startUsage(o.Paths, cfg, o.Getenv, logger)
-	m.reg.MustRegister(newLedgerCollector(d.usage))
+	m.reg.MustRegister(newLedgerCollector(d.usage), prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "cco_log_rotations_total", Help: "Rotations of daemon.log since the daemon started.",
+	}, func() float64 { return float64(log.Rotations()) }))
 	idle := IdleTimeout
 	if o.IdleTimeout != 0 {
 		idle = o.IdleTimeout

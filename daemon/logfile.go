@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/homefile"
@@ -43,7 +44,12 @@ type LogFile struct {
 	// orig holds copies of fds 1 and 2 from before the first redirect, until
 	// RestoreStd or ForgetStd; nil when there are none.
 	orig []int
+	// rotations counts the rotations done since OpenLog, for /metrics.
+	rotations atomic.Uint64
 }
+
+// Rotations is how many times the log was rotated since it was opened.
+func (l *LogFile) Rotations() uint64 { return l.rotations.Load() }
 
 // OpenLog opens (appends to) the log at path. It rotates once the file
 // would pass maxSize bytes, keeping maxFiles rotated files.
@@ -185,6 +191,7 @@ func (l *LogFile) rotate() error {
 		return err
 	}
 	l.next++
+	l.rotations.Add(1)
 	if err := l.adopt(f); err != nil {
 		return err
 	}

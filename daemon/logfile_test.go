@@ -94,6 +94,10 @@ func TestLogRotationKeepsMaxFiles(t *testing.T) {
 		for i := from; i < to; i++ {
 			fmt.Fprintf(l, "%d%s", i%10, line[1:])
 		}
+		// Each line but the first of this open rotated (1 KiB files).
+		if got, want := l.Rotations(), uint64(to-from-1); from > 0 && got != want+1 || from == 0 && got != want {
+			t.Errorf("Rotations() = %d after writing lines %d-%d", got, from, to-1)
+		}
 	}
 	want := func(files map[string]byte, gone ...string) {
 		t.Helper()
