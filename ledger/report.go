@@ -551,3 +551,18 @@ func (l *Ledger) Sessions(ctx context.Context, q Query) (*SessionReport, error) 
 func stamp(us int64) string {
 	return time.UnixMicro(us).UTC().Format("2006-01-02T15:04:05.000Z")
 }
+
+// Report is the report of kind "daily", "monthly" or "session": what
+// Daily, Monthly and Sessions return, for callers that take the kind as a
+// word (the HTTP API, the CLI).
+func (l *Ledger) Report(ctx context.Context, kind string, q Query) (any, error) {
+	switch kind {
+	case "daily":
+		return l.Daily(ctx, q)
+	case "monthly":
+		return l.Monthly(ctx, q)
+	case "session":
+		return l.Sessions(ctx, q)
+	}
+	return nil, fmt.Errorf("no %q report: daily, monthly or session", kind)
+}
