@@ -88,11 +88,11 @@ FUZZTIME    ?= 30s
 
 .PHONY: bench bench-go soak faults fuzz
 
-bench: build ## Side by side with start-stop-daemon, systemd --user, supervisord, pm2 (root; installs peers), then bench-go
+bench: build ## Side by side with start-stop-daemon, systemd --user, supervisord, pm2, and the ledger with ccusage (root; installs peers; CCUSAGE_BIN names ccusage), then bench-go
 	@command -v tini >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tini)
 	@mkdir -p bench/out
 	$(GO) build -o bench/out/ccobench ./bench
-	tini -s -- bench/out/ccobench -cco ./cco -n $(BENCH_N) -out bench/out/results.md
+	tini -s -- bench/out/ccobench -cco ./cco -n $(BENCH_N) -usage-daily -out bench/out/results.md
 	$(MAKE) --no-print-directory bench-go
 
 bench-go: ## Go benchmarks of every package, saved for benchstat in bench/out/go-bench.txt
