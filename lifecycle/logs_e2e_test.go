@@ -177,4 +177,3 @@ func TestLogsFollowLevel(t *testing.T) {
 		t.Errorf("printed:\n%s\nwant:\n%s", got, want)
 	}
 }
-
