@@ -2,6 +2,7 @@ package lifecycle_test
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/internal/testhost"
+	"github.com/creack/pty"
 )
 
 // logsHome is a HOME and CCO_HOME for the real cco, and its environment.
@@ -175,5 +177,56 @@ func TestLogsFollowLevel(t *testing.T) {
 	want := "time=2026-11-25T10:00:01.000Z level=ERROR msg=bad\ndump of error\ntime=2026-11-25T10:00:03.000Z level=WARN msg=end\n"
 	if got := stdout.String(); got != want {
 		t.Errorf("printed:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestLogsColour: on a terminal WARN lines are yellow and ERROR lines red,
+// a crash dump's lines with their record; NO_COLOR and a pipe turn colour
+// off.
+func TestLogsColour(t *testing.T) {
+	paths, env := logsHome(t)
+	if err := os.MkdirAll(paths.Home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	log := "time=2026-11-25T10:00:00.000Z level=INFO msg=a\n" +
+		"time=2026-11-25T10:00:01.000Z level=WARN msg=b\n" +
+		"time=2026-11-25T10:00:02.000Z level=ERROR msg=c\n" +
+		"panic: boom\n"
+	if err := os.WriteFile(paths.LogFile(), []byte(log), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(env []string, tty bool) string {
+		cmd := exec.Command(testhost.CCO(t), "daemon", "logs")
+		cmd.Env = append(env, "TERM=xterm")
+		if !tty {
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(out)
+		}
+		f, err := pty.Start(cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		out, _ := io.ReadAll(f) // EIO once cco has exited and closed the terminal
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		return strings.ReplaceAll(string(out), "\r\n", "\n")
+	}
+	want := "time=2026-11-25T10:00:00.000Z level=INFO msg=a\n" +
+		"\x1b[33mtime=2026-11-25T10:00:01.000Z level=WARN msg=b\x1b[0m\n" +
+		"\x1b[31mtime=2026-11-25T10:00:02.000Z level=ERROR msg=c\x1b[0m\n" +
+		"\x1b[31mpanic: boom\x1b[0m\n"
+	if got := run(env, true); got != want {
+		t.Errorf("on a terminal:\n%q\nwant\n%q", got, want)
+	}
+	if got := run(append(env, "NO_COLOR=1"), true); got != log {
+		t.Errorf("with NO_COLOR:\n%q", got)
+	}
+	if got := run(env, false); got != log {
+		t.Errorf("in a pipe:\n%q", got)
 	}
 }
