@@ -16,6 +16,7 @@ import (
 	"github.com/anthropics/cco/daemon"
 	"github.com/anthropics/cco/lifecycle"
 	"github.com/anthropics/cco/protocol"
+	"github.com/anthropics/cco/service"
 )
 
 func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
@@ -68,8 +69,8 @@ type startCmd struct {
 }
 
 func (c *startCmd) run(ctx context.Context) error {
-	if c.wait <= 0 {
-		return fmt.Errorf("--wait %v: want a positive duration, such as 10s", c.wait)
+	if err := positive("--wait", c.wait); err != nil {
+		return err
 	}
 	eff, paths, err := loadEffective(c.env, c.overrides)
 	if err != nil {
@@ -103,6 +104,14 @@ func (c *startCmd) run(ctx context.Context) error {
 		return nil
 	}
 	fmt.Fprintf(c.env.Stdout, "cco daemon started (pid %d)%s in %s\n", s.PID, onAddr(s.State), ms(s.Took))
+	return nil
+}
+
+// positive refuses a duration flag that is not positive.
+func positive(flag string, d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("%s %v: want a positive duration, such as 10s", flag, d)
+	}
 	return nil
 }
 
@@ -161,6 +170,9 @@ type stopCmd struct {
 }
 
 func (c *stopCmd) run(ctx context.Context) error {
+	if err := positive("--timeout", c.timeout); err != nil {
+		return err
+	}
 	return stop(ctx, c.env, c.timeout)
 }
 
@@ -180,7 +192,10 @@ func stop(ctx context.Context, e *Env, timeout time.Duration) error {
 	if svc != nil {
 		// The manager must stop it, or it would start it again.
 		stopped, err := stopService(ctx, e, ctl, svc, timeout)
-		if stopped || err != nil {
+		if errors.Is(err, service.ErrNoUserBus) {
+			// A daemon started by hand must still be stoppable.
+			fmt.Fprintf(e.Stderr, "cco: the %s's state is unknown (%s); stopping the daemon directly, which the service manager may undo if it runs it\n", svc.Name(), firstLine(err))
+		} else if stopped || err != nil {
 			return err
 		}
 		// What the manager left running is stopped below like any daemon.
@@ -191,6 +206,9 @@ func stop(ctx context.Context, e *Env, timeout time.Duration) error {
 	}
 	if s.Stale != "" {
 		fmt.Fprintln(e.Stderr, "cco: "+s.Stale)
+	}
+	if s.Warning != "" {
+		fmt.Fprintln(e.Stderr, "cco: "+s.Warning)
 	}
 	switch {
 	case s.PID == 0:
@@ -229,13 +247,29 @@ type restartCmd struct {
 	timeout time.Duration
 }
 
+// run checks everything it can before it stops anything — the flags, the
+// configuration they make (loaded and validated), the service manager's
+// word — so that a failing check leaves the running daemon untouched.
 func (c *restartCmd) run(ctx context.Context) error {
-	if len(c.overrides) > 0 {
-		// Refuse before stopping anything.
-		if svc, err := installedService(c.env); err != nil {
-			return err
-		} else if svc != nil {
+	if err := positive("--wait", c.wait); err != nil {
+		return err
+	}
+	if err := positive("--timeout", c.timeout); err != nil {
+		return err
+	}
+	if _, _, err := loadEffective(c.env, c.overrides); err != nil {
+		return err
+	}
+	svc, err := installedService(c.env)
+	if err != nil {
+		return err
+	}
+	if svc != nil {
+		if len(c.overrides) > 0 {
 			return flagsUnreachable(svc)
+		}
+		if err := svc.Check(ctx); err != nil {
+			return fmt.Errorf("not restarting: the %s's state is unknown: %w", svc.Name(), err)
 		}
 	}
 	if err := stop(ctx, c.env, c.timeout); err != nil {

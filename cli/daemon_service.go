@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -258,6 +259,9 @@ type serviceControl interface {
 	Stop(ctx context.Context) error
 	// Restart asks the manager to restart the daemon.
 	Restart(ctx context.Context) error
+	// Check asks the manager for the service's state, and returns why it
+	// could not.
+	Check(ctx context.Context) error
 }
 
 // installedService returns the service that owns the daemon, or nil when
@@ -282,6 +286,11 @@ func (s managed) Name() string                      { return s.m.Name() }
 func (s managed) Start(ctx context.Context) error   { return s.do(ctx, s.m.Start) }
 func (s managed) Stop(ctx context.Context) error    { return s.do(ctx, s.m.Stop) }
 func (s managed) Restart(ctx context.Context) error { return s.do(ctx, s.m.Restart) }
+
+func (s managed) Check(ctx context.Context) error {
+	_, err := s.m.State(ctx)
+	return err
+}
 
 func (s managed) do(ctx context.Context, plan func(service.State) (service.Plan, error)) error {
 	cur, err := s.m.State(ctx)
@@ -308,12 +317,18 @@ type serviceState struct {
 	Detail   string `json:"detail"`
 	PID      int    `json:"pid"`
 	Restarts int    `json:"restarts"`
+	// Unknown says why the manager could not be asked (no user bus, say):
+	// Installed is then all that is known. "" when it answered.
+	Unknown string `json:"unknown"`
 }
 
 // String is one line for `cco daemon status`.
 func (s *serviceState) String() string {
 	if !s.Installed {
 		return "service: not installed (cco daemon install)"
+	}
+	if s.Unknown != "" {
+		return "service: " + s.Name + " installed, state unknown: " + s.Unknown
 	}
 	line := "service: " + s.Name + ", " + s.Detail
 	if s.Enabled {
@@ -330,6 +345,13 @@ func (s *serviceState) String() string {
 	return line
 }
 
+// firstLine is the first line of err's message: the what and why, without
+// the advice that follows.
+func firstLine(err error) string {
+	l, _, _ := strings.Cut(err.Error(), "\n")
+	return l
+}
+
 // serviceStatus reports the per-user service: nil when this platform has
 // none.
 func serviceStatus(ctx context.Context, e *Env) (*serviceState, error) {
@@ -343,7 +365,9 @@ func serviceStatus(ctx context.Context, e *Env) (*serviceState, error) {
 	}
 	cur, err := m.State(ctx)
 	if err != nil {
-		return nil, err
+		// The daemon's own status does not depend on the manager.
+		s.Installed, s.Unknown = true, firstLine(err)
+		return s, nil
 	}
 	eff, paths, err := loadEffective(e, nil)
 	if err != nil {

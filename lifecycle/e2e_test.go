@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +21,31 @@ import (
 
 	"github.com/anthropics/cco/config"
 )
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"lockfile": lockFile})
+}
+
+// lockFile is the script command `lockfile posix|flock PATH`: a process
+// that is not the daemon and locks PATH (a POSIX record lock, as the daemon
+// takes, or a flock), then waits to be killed.
+func lockFile() {
+	f, err := os.OpenFile(os.Args[2], os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if os.Args[1] == "flock" {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+	} else {
+		err = syscall.FcntlFlock(f.Fd(), syscall.F_SETLKW, &syscall.Flock_t{Type: syscall.F_WRLCK})
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	select {}
+}
 
 // TestScripts runs testdata/script/*.txtar against the real binary, with a
 // temporary HOME and CCO_HOME and a free loopback port in $PORT. Whatever
@@ -48,6 +74,10 @@ func TestScripts(t *testing.T) {
 			"holdport":   cmdHoldPort,
 			"waitlog":    cmdWaitLog,
 			"waitreader": cmdWaitReader,
+			"waitlocked": cmdWaitLocked,
+			"mksock":     cmdMksock,
+			"notifysock": cmdNotifySock,
+			"slate":      cmdSlate,
 		},
 	})
 }
@@ -174,4 +204,94 @@ func cmdWaitReader(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		return false
 	})
+}
+
+// waitlocked posix|flock PATH: wait until a process holds a lock of that
+// kind on PATH.
+func cmdWaitLocked(ts *testscript.TestScript, neg bool, args []string) {
+	path := ts.MkAbs(args[1])
+	testhost.Eventually(ts, args[0]+" lock on "+path, func() bool {
+		if args[0] == "posix" {
+			pid, _ := protocol.LockHolder(path)
+			return pid != 0
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil
+	})
+}
+
+// mksock PATH: a unix socket bound at PATH until the script ends.
+func cmdMksock(ts *testscript.TestScript, neg bool, args []string) {
+	ln, err := net.Listen("unix", ts.MkAbs(args[0]))
+	ts.Check(err)
+	ts.Defer(func() { ln.Close() })
+}
+
+// notifysock: a systemd-style notify socket in $WORK, named by
+// NOTIFY_SOCKET (with WATCHDOG_USEC, WATCHDOG_PID and LISTEN_FDS) for the
+// commands that follow, as a caller run by systemd has them.
+// notifysock quiet: nothing was sent to it.
+func cmdNotifySock(ts *testscript.TestScript, neg bool, args []string) {
+	path := ts.MkAbs("notify.sock")
+	if len(args) == 1 && args[0] == "quiet" {
+		c, ok := notifyConns.Load(ts)
+		if !ok {
+			ts.Fatalf("notifysock quiet before notifysock")
+		}
+		raw, err := c.(*net.UnixConn).SyscallConn()
+		ts.Check(err)
+		buf := make([]byte, 4096)
+		n := -1
+		ts.Check(raw.Read(func(fd uintptr) bool {
+			n, _, _ = syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
+			return true
+		}))
+		if n >= 0 {
+			ts.Fatalf("the notify socket received %q", buf[:n])
+		}
+		return
+	}
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	ts.Check(err)
+	notifyConns.Store(ts, conn)
+	ts.Defer(func() { conn.Close(); notifyConns.Delete(ts) })
+	ts.Setenv("NOTIFY_SOCKET", path)
+	ts.Setenv("WATCHDOG_USEC", "1000000")
+	ts.Setenv("WATCHDOG_PID", "1")
+	ts.Setenv("LISTEN_FDS", "1")
+	ts.Setenv("LISTEN_PID", "1")
+}
+
+// notifyConns are the notify sockets of running scripts.
+var notifyConns sync.Map // *testscript.TestScript → *net.UnixConn
+
+// slate PATH: the daemon holds no descriptor to PATH (which the caller of
+// start had open), its working directory is /, and its environment holds
+// none of NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*.
+func cmdSlate(ts *testscript.TestScript, neg bool, args []string) {
+	pid, err := testhost.DaemonPID(ts.Getenv("CCO_HOME"))
+	ts.Check(err)
+	marker := ts.MkAbs(args[0])
+	links, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+	for _, l := range links {
+		if target, _ := os.Readlink(l); target == marker {
+			ts.Fatalf("the daemon (pid %d) inherited %s as fd %s", pid, marker, filepath.Base(l))
+		}
+	}
+	if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err != nil || cwd != "/" {
+		ts.Fatalf("the daemon's working directory is %q (%v), want /", cwd, err)
+	}
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	ts.Check(err)
+	for _, kv := range strings.Split(string(env), "\x00") {
+		for _, p := range []string{"NOTIFY_SOCKET=", "WATCHDOG_", "LISTEN_"} {
+			if strings.HasPrefix(kv, p) {
+				ts.Fatalf("the daemon inherited %s", kv)
+			}
+		}
+	}
 }
