@@ -379,6 +379,11 @@ func (c *logsCmd) run(ctx context.Context) error {
 // SIGTERM, so that tests can see stop escalate to SIGKILL.
 const ignoreTermEnv = "CCO_TEST_IGNORE_SIGTERM"
 
+// neverReadyEnv is for tests only: when set to 1, `daemon run` serves but
+// never answers on start's readiness pipe (it keeps it open), so that tests
+// can interrupt a start whose daemon holds its lock and state file.
+const neverReadyEnv = "CCO_TEST_NEVER_READY"
+
 type runCmd struct{ env *Env }
 
 func (c *runCmd) run(ctx context.Context) error {
@@ -405,7 +410,9 @@ func (c *runCmd) run(ctx context.Context) error {
 		if err != nil || n < 3 {
 			return fmt.Errorf("%s=%q does not name an inherited file descriptor", protocol.ReadyFDEnv, fd)
 		}
-		o.Ready = os.NewFile(uintptr(n), "readiness pipe")
+		if c.env.Getenv(neverReadyEnv) != "1" {
+			o.Ready = os.NewFile(uintptr(n), "readiness pipe")
+		}
 		os.Unsetenv(protocol.ReadyFDEnv)
 	}
 	return daemon.Run(ctx, o)

@@ -158,16 +158,24 @@ func cmdAlive(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// forgestate PID: write a state file naming PID, as a crashed daemon whose
-// pid was reused would leave.
+// forgestate [-start] PID: write a state file naming PID, as a crashed
+// daemon whose pid was reused would leave; with -start, with PID's real
+// kernel start time (only the executable, cco's, is wrong).
 func cmdForgeState(ts *testscript.TestScript, neg bool, args []string) {
-	pid, err := strconv.Atoi(args[0])
+	realStart := len(args) == 2 && args[0] == "-start"
+	pid, err := strconv.Atoi(args[len(args)-1])
 	ts.Check(err)
+	var start uint64 = 1
+	if realStart {
+		p, err := protocol.ProcInfo(pid)
+		ts.Check(err)
+		start = p.Start
+	}
 	paths := config.Paths{Home: ts.Getenv("CCO_HOME")}
 	ts.Check(paths.Ensure())
 	ts.Check(protocol.WriteState(paths.PIDFile(), &protocol.State{
 		PID: pid, StartedAt: time.Now(), Host: "127.0.0.1", Port: 1, Version: "dev",
-		Executable: ts.Getenv("CCO_BIN"), ProcStart: 1,
+		Executable: ts.Getenv("CCO_BIN"), ProcStart: start,
 	}))
 }
 
@@ -206,13 +214,16 @@ func cmdWaitReader(ts *testscript.TestScript, neg bool, args []string) {
 	})
 }
 
-// waitlocked posix|flock PATH: wait until a process holds a lock of that
-// kind on PATH.
+// waitlocked posix|flock PATH [VAR]: wait until a process holds a lock of
+// that kind on PATH; put the holder of a posix lock in $VAR.
 func cmdWaitLocked(ts *testscript.TestScript, neg bool, args []string) {
 	path := ts.MkAbs(args[1])
 	testhost.Eventually(ts, args[0]+" lock on "+path, func() bool {
 		if args[0] == "posix" {
 			pid, _ := protocol.LockHolder(path)
+			if pid > 0 && len(args) == 3 {
+				ts.Setenv(args[2], strconv.Itoa(pid))
+			}
 			return pid != 0
 		}
 		f, err := os.Open(path)

@@ -54,7 +54,11 @@ func (c *Controller) Start(ctx context.Context, o StartOptions) (*Started, error
 		return nil, err
 	}
 	defer unlock()
-	in, err := c.inspectProven(ctx, o.Wait)
+	in, err := c.inspectProven(ctx)
+	var unproven *UnprovenError
+	if errors.As(err, &unproven) {
+		return nil, fmt.Errorf("not starting a daemon: %w", err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -69,9 +73,11 @@ func (c *Controller) Start(ctx context.Context, o StartOptions) (*Started, error
 }
 
 // inspectProven inspects until no process holds the lock without proof,
-// or ctx is done: a daemon that a service manager (or a user) started is
-// unproven until it writes its state file, a few milliseconds.
-func (c *Controller) inspectProven(ctx context.Context, wait time.Duration) (*Inspection, error) {
+// or ctx is done (then the error is the last *UnprovenError): a daemon is
+// unproven for a few milliseconds while it starts (it holds the lock before
+// it writes its state file) and while it exits (it removes its state file
+// before it releases the lock).
+func (c *Controller) inspectProven(ctx context.Context) (*Inspection, error) {
 	var in *Inspection
 	var unproven *UnprovenError
 	err := protocol.Poll(ctx, func() (bool, error) {
@@ -80,10 +86,11 @@ func (c *Controller) inspectProven(ctx context.Context, wait time.Duration) (*In
 		if errors.As(err, &unproven) {
 			return false, nil
 		}
+		unproven = nil
 		return true, err
 	})
-	if ctx.Err() != nil && unproven != nil {
-		return nil, fmt.Errorf("not starting a daemon: %s, still after %v; cco starts no second daemon and signals only a proven one", unproven.Why, wait)
+	if unproven != nil {
+		return nil, unproven
 	}
 	return in, err
 }

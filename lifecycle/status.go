@@ -48,10 +48,13 @@ type Status struct {
 	Stale         string           `json:"stale"`
 }
 
-// Status inspects the daemon and asks it GET /health, waiting at most
-// healthTimeout for the answer.
+// Status inspects the daemon and asks it GET /health. It waits at most
+// healthTimeout for a lock holder without proof to prove itself (a daemon
+// starting or exiting), and as long for the answer.
 func (c *Controller) Status(ctx context.Context, healthTimeout time.Duration) (*Status, error) {
-	in, err := c.Inspect()
+	proofCtx, cancel := context.WithTimeout(ctx, healthTimeout)
+	in, err := c.inspectProven(proofCtx)
+	cancel()
 	if err != nil {
 		return nil, err
 	}

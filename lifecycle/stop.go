@@ -28,13 +28,17 @@ type Stopped struct {
 	Warning string
 }
 
-// Stop stops the running daemon: proof of identity (see Inspect), SIGTERM,
+// Stop stops the running daemon: proof of identity (see Inspect; a lock
+// holder without proof is given up to timeout to prove itself or exit),
+// SIGTERM,
 // a wait for the process to exit (a zombie counts as exited), and SIGKILL
 // after timeout. With no daemon running it only cleans a stale state file.
 // Once the daemon is gone Stop returns no error: what it could not clean up
 // after is a Warning.
 func (c *Controller) Stop(ctx context.Context, timeout time.Duration) (*Stopped, error) {
-	in, err := c.Inspect()
+	proofCtx, cancel := context.WithTimeout(ctx, timeout)
+	in, err := c.inspectProven(proofCtx)
+	cancel()
 	if err != nil {
 		return nil, err
 	}
