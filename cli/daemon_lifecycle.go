@@ -49,7 +49,7 @@ func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
 }
 
 func waitFlag(cmd *kingpin.CmdClause, d *time.Duration) {
-	cmd.Flag("wait", "How long to wait for the daemon to serve before giving up.").Default("10s").DurationVar(d)
+	cmd.Flag("wait", "How long start may take in all: waiting for another start, and for the daemon to serve.").Default("10s").DurationVar(d)
 }
 
 func timeoutFlag(cmd *kingpin.CmdClause, d *time.Duration) {
