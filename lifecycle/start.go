@@ -218,6 +218,11 @@ func (c *Controller) spawn(ctx context.Context, o StartOptions) (*Started, error
 // was suspended past its deadline (Ctrl-Z) must not take a daemon that
 // announced it serves for one that did not.
 func readReady(ctx context.Context, r *os.File) (string, error) {
+	if d, ok := ctx.Deadline(); ok {
+		if err := r.SetReadDeadline(d); err != nil {
+			return "", err
+		}
+	}
 	cancelled := context.AfterFunc(ctx, func() { r.SetReadDeadline(time.Now()) })
 	defer cancelled()
 	msg, err := io.ReadAll(r)
@@ -227,10 +232,11 @@ func readReady(ctx context.Context, r *os.File) (string, error) {
 	return strings.TrimSuffix(string(msg), "\n"), err
 }
 
-// drain returns what the pipe holds now, without waiting for more.
+// drain returns what the pipe holds now, without waiting for more. It
+// lifts the read deadline first: past it, the runtime would not even try.
 func drain(r *os.File) []byte {
 	raw, err := r.SyscallConn()
-	if err != nil {
+	if err != nil || r.SetReadDeadline(time.Time{}) != nil {
 		return nil
 	}
 	var out []byte
