@@ -43,9 +43,12 @@ func New(paths config.Paths) *Controller {
 
 // Running is a daemon proven to run: the live process its state file
 // describes (same pid, kernel start time and executable), holding the lock
-// unless the lock file was removed under it.
+// unless the lock file was removed under it; or, when all of its files were
+// removed, the holder of the removed lock file's lock.
 type Running struct {
-	PID   int
+	PID int
+	// State is nil when the daemon's files were removed under it and it
+	// has not made them anew yet.
 	State *protocol.State
 	proc  protocol.Proc
 }
@@ -136,7 +139,7 @@ func (c *Controller) inspect() (*Inspection, error) {
 		}
 		return nil, &UnprovenError{Holder: holder, Why: c.disagree(holder, st, p, perr)}
 	case st == nil:
-		return &Inspection{}, nil
+		return c.orphan()
 	}
 	if h, err := protocol.LockHolder(lock); err == nil && h != 0 {
 		return nil, errChanged // a daemon started between the probe and the read
@@ -146,6 +149,26 @@ func (c *Controller) inspect() (*Inspection, error) {
 		why = fmt.Sprintf("pid %d is now another process, left alone", st.PID)
 	}
 	return &Inspection{Stale: c.removeState(read, why)}, nil
+}
+
+// orphan finds a daemon when CCO_HOME holds neither its lock file nor its
+// state file: they may have been removed under it (with all of CCO_HOME),
+// and it makes them anew only within a second. It still holds the lock on
+// the removed file, which only a daemon takes (protocol.OrphanHolder).
+func (c *Controller) orphan() (*Inspection, error) {
+	lock := c.Paths.LockFile()
+	if _, err := os.Lstat(lock); !errors.Is(err, fs.ErrNotExist) {
+		return &Inspection{}, nil
+	}
+	pid := protocol.OrphanHolder(lock)
+	if pid == 0 {
+		return &Inspection{}, nil
+	}
+	p, err := protocol.ProcInfo(pid)
+	if err != nil || p.Zombie {
+		return nil, errChanged
+	}
+	return &Inspection{Running: &Running{PID: pid, proc: p}}, nil
 }
 
 // disagree says how the lock holder and the state file st (nil: none)

@@ -90,6 +90,7 @@ func killDaemon(ccoHome string) {
 }
 
 // daemon count N: N processes hold the lock (0 or 1).
+// daemon pid VAR: put the lock holder's pid in $VAR.
 // daemon signal SIG: send SIG (HUP, KILL, QUIT, STOP, CONT) to the lock
 // holder; for STOP wait until it is stopped, for KILL and QUIT until the
 // lock is free.
@@ -106,6 +107,11 @@ func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 		if (strconv.Itoa(n) == args[1]) == neg {
 			ts.Fatalf("%d daemons hold %s", n, lock)
 		}
+	case len(args) == 2 && args[0] == "pid":
+		if pid == 0 {
+			ts.Fatalf("no daemon holds %s", lock)
+		}
+		ts.Setenv(args[1], strconv.Itoa(pid))
 	case len(args) == 2 && args[0] == "signal":
 		if pid == 0 {
 			ts.Fatalf("no daemon holds %s", lock)
@@ -132,7 +138,7 @@ func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 			})
 		}
 	default:
-		ts.Fatalf("usage: daemon count N | daemon signal SIG")
+		ts.Fatalf("usage: daemon count N | daemon pid VAR | daemon signal SIG")
 	}
 }
 

@@ -65,6 +65,10 @@ func (c *Controller) Status(ctx context.Context, healthTimeout time.Duration) (*
 	}
 	s.PID = r.PID
 	s.State = StateUnhealthy
+	if r.State == nil {
+		s.HealthError = "its files were removed from CCO_HOME; it makes them anew within a second"
+		return s, nil
+	}
 	st := r.State
 	s.Address, s.URL, s.Version = st.Addr(), st.URL(), st.Version
 	started := st.StartedAt
@@ -126,7 +130,7 @@ func (c *Controller) WaitRunning(ctx context.Context, wait time.Duration) (*Runn
 			return false, err
 		}
 		r = in.Running
-		return r != nil, nil
+		return r != nil && r.State != nil, nil
 	})
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("the daemon did not start serving within %v; see `cco daemon logs`", wait)
