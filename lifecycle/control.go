@@ -20,8 +20,9 @@ import (
 // effects a test may want to see or replace.
 type Controller struct {
 	Paths config.Paths
-	// Signal sends sig to pid.
-	Signal func(pid int, sig syscall.Signal) error
+	// Signal sends sig to pid if it is still the process p describes,
+	// else returns unix.ESRCH (protocol.Signal).
+	Signal func(pid int, p protocol.Proc, sig syscall.Signal) error
 	// Now is the clock.
 	Now func() time.Time
 	// Spawn starts a prepared command.
@@ -35,7 +36,7 @@ type Controller struct {
 func New(paths config.Paths) *Controller {
 	return &Controller{
 		Paths:  paths,
-		Signal: func(pid int, sig syscall.Signal) error { return unix.Kill(pid, sig) },
+		Signal: protocol.Signal,
 		Now:    time.Now,
 		Spawn:  (*exec.Cmd).Start,
 	}
@@ -221,7 +222,7 @@ func (c *Controller) signal(r *Running, sig syscall.Signal) (bool, error) {
 	if holder != 0 && holder != r.PID {
 		return false, &UnprovenError{Holder: holder, Why: fmt.Sprintf("%s now holds %s instead of the daemon (pid %d)", protocol.HolderName(holder), c.Paths.LockFile(), r.PID)}
 	}
-	if err := c.Signal(r.PID, sig); err != nil {
+	if err := c.Signal(r.PID, r.proc, sig); err != nil {
 		if errors.Is(err, unix.ESRCH) {
 			return false, nil
 		}

@@ -195,7 +195,7 @@ func (c *Controller) spawn(ctx context.Context, o StartOptions) (*Started, error
 	// its pid cannot have been reused.
 	pid := cmd.Process.Pid
 	if err != nil {
-		_ = c.Signal(pid, syscall.SIGKILL)
+		_ = cmd.Process.Kill()
 	}
 	werr := cmd.Wait()
 	_ = protocol.RemoveStateOf(c.Paths.PIDFile(), pid)

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestDescribes(t *testing.T) {
@@ -107,4 +110,34 @@ func TestOpenFileRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
+}
+
+// TestSignalOnlyTheProcessDescribed: a signal reaches pid only while it is
+// the process described (its start time); another is told ESRCH.
+func TestSignalOnlyTheProcessDescribed(t *testing.T) {
+	cmd := exec.Command("sleep", "300")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	pid := cmd.Process.Pid
+	p, err := ProcInfo(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := p
+	other.Start++
+	if err := Signal(pid, other, syscall.SIGKILL); !errors.Is(err, unix.ESRCH) {
+		t.Fatalf("Signal to a process started at another time: %v, want ESRCH", err)
+	}
+	if !Alive(pid) {
+		t.Fatal("the process was signalled")
+	}
+	if err := Signal(pid, p, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("sleep ended with %v, want killed", err)
+	}
 }
