@@ -141,3 +141,46 @@ func TestSignalOnlyTheProcessDescribed(t *testing.T) {
 		t.Fatalf("sleep ended with %v, want killed", err)
 	}
 }
+
+// TestOpenFileTightens: a file opened for writing ends up 0600 whatever its
+// mode was; one opened for reading is left as it is.
+func TestOpenFileTightens(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "daemon.lock")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		flag int
+		want os.FileMode
+	}{{os.O_RDONLY, 0o644}, {os.O_RDWR | os.O_CREATE, 0o600}} {
+		f, err := OpenFile(path, c.flag, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if fi, _ := os.Stat(path); fi.Mode().Perm() != c.want {
+			t.Errorf("after OpenFile(%#x): mode %v, want %v", c.flag, fi.Mode().Perm(), c.want)
+		}
+	}
+}
+
+// TestOpenFileRefusesAnotherUsersFile needs root, to give a file away.
+func TestOpenFileRefusesAnotherUsersFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a file of another user")
+	}
+	path := filepath.Join(t.TempDir(), "daemon.pid")
+	if err := os.WriteFile(path, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(path, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	f, err := OpenFile(path, os.O_RDONLY, 0)
+	if err == nil || !strings.Contains(err.Error(), "belongs to uid 65534") {
+		t.Fatalf("OpenFile of another user's file: %v", err)
+	}
+	if f != nil {
+		f.Close()
+	}
+}
