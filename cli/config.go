@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
-	"github.com/anthropics/cco/atomicfile"
 	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/homefile"
 )
 
 func configureConfigCmd(daemon *kingpin.CmdClause, e *Env) {
@@ -26,8 +28,8 @@ func configureConfigCmd(daemon *kingpin.CmdClause, e *Env) {
 
 	set := &configSetCmd{env: e}
 	stc := c.Command("set", "Set a key in config.toml. The whole resulting configuration is validated first; on any problem the file is left as it was.").Action(action(e, set.run))
-	stc.Arg("key", "The key, such as port.").Required().HintOptions(config.KeyNames()...).StringVar(&set.key)
-	stc.Arg("value", "The new value.").Required().StringVar(&set.value)
+	stc.Arg("key", "The key, such as port (or key=value).").Required().HintOptions(config.KeyNames()...).StringVar(&set.key)
+	stc.Arg("value", "The new value.").HintAction(func() []string { return valueHints(set.key) }).StringVar(&set.value)
 
 	unset := &configSetCmd{env: e, unset: true}
 	uc := c.Command("unset", "Remove a key from config.toml, so that it takes its default again.").Action(action(e, unset.run))
@@ -123,15 +125,43 @@ type configSetCmd struct {
 	unset bool
 }
 
+// configLockWait bounds how long a set or unset waits for another one to
+// finish its change of config.toml (which takes milliseconds).
+const configLockWait = 10 * time.Second
+
 func (c *configSetCmd) run(ctx context.Context) error {
+	if !c.unset && c.value == "" {
+		// `config set port=4000`, as people type it from env files.
+		key, value, ok := strings.Cut(c.key, "=")
+		if !ok {
+			return &ExitError{Code: exitUsage, Err: fmt.Errorf("config set %s: give the value too: `cco daemon config set %s VALUE` (or %s=VALUE)", c.key, c.key, c.key)}
+		}
+		c.key, c.value = strings.TrimSpace(key), value
+	}
 	k, err := config.LookupKey(c.key)
 	if err != nil {
 		return err
+	}
+	if !c.unset {
+		// A value bad by itself is refused before anything is touched.
+		if _, err := (&config.File{Values: map[string]any{}}).With(k.Name, &c.value); err != nil {
+			return err
+		}
 	}
 	paths, err := c.env.Paths()
 	if err != nil {
 		return err
 	}
+	if err := paths.Ensure(); err != nil {
+		return err
+	}
+	// Read, change and write under the lock, so that concurrent sets of
+	// different keys all land.
+	unlock, err := homefile.Lock(ctx, paths.ConfigLockFile(), configLockWait)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	f, err := config.ReadFile(paths.Config())
 	if f == nil {
 		return fmt.Errorf("%s: %w", paths.Config(), err)
@@ -153,10 +183,7 @@ func (c *configSetCmd) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := paths.Ensure(); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(paths.Config(), data, 0o600); err != nil {
+	if err := config.Save(paths.Config(), data); err != nil {
 		return err
 	}
 	if c.unset {
@@ -203,5 +230,20 @@ func (c *configPathCmd) run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintln(c.env.Stdout, paths.Config())
+	return nil
+}
+
+// valueHints are the values Tab offers for key: an enum's values, true and
+// false for a boolean, nothing where any value of a type goes.
+func valueHints(key string) []string {
+	k, ok := config.Lookup(key)
+	switch {
+	case !ok:
+		return nil
+	case k.Enum != nil:
+		return k.Enum
+	case k.Kind == config.Bool:
+		return []string{"false", "true"}
+	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/anthropics/cco/cli"
+	"github.com/anthropics/cco/internal/testhost"
 )
 
 func TestMain(m *testing.M) {
@@ -24,7 +25,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("HOME", env.WorkDir+"/home")
 			env.Setenv("CCO_HOME", env.WorkDir+"/home/.cco")
 			env.Setenv("COLUMNS", "80")
+			env.Setenv("CCO_TEST_SYSTEMD_BOOTED", "1")
 			return nil
 		},
+		Cmds: testhost.ScriptCmds,
 	})
 }

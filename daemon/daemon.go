@@ -27,6 +27,18 @@ import (
 // the daemon is told to stop.
 const ShutdownGrace = 5 * time.Second
 
+// The HTTP server's timeouts. A request must arrive whole within
+// ReadTimeout and be answered within WriteTimeout, both far longer than any
+// of the daemon's requests takes; a keep-alive connection left idle is
+// closed after IdleTimeout, so that idle clients cannot hold connections
+// (and file descriptors) forever.
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = time.Minute
+	WriteTimeout      = 2 * time.Minute
+	IdleTimeout       = 2 * time.Minute
+)
+
 // HomeCheckInterval is how often the daemon makes sure that CCO_HOME still
 // holds its lock, state file and log.
 const HomeCheckInterval = time.Second
@@ -46,6 +58,9 @@ type Options struct {
 	// RedirectStd points fds 1 and 2 at the log, so that a panic lands
 	// there. Off in tests, which need their own stderr.
 	RedirectStd bool
+	// IdleTimeout, when not zero, replaces the package's IdleTimeout: for
+	// tests, which cannot wait minutes to see an idle connection closed.
+	IdleTimeout time.Duration
 	// IgnoreTERM is for tests only: the daemon ignores SIGTERM, so that
 	// stop's escalation to SIGKILL can be seen.
 	IgnoreTERM bool
@@ -74,6 +89,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		o.Ready.Close()
 	}
 	if err != nil {
+		NotifyFailure(o.Getenv, err)
 		return err
 	}
 	return d.loop(ctx, sigs)
@@ -91,6 +107,8 @@ type daemon struct {
 	served  chan error
 	state   *protocol.State
 	notify  *notifier
+	usage   *usage
+	metrics *metrics
 	stopped bool
 }
 
@@ -114,16 +132,22 @@ func start(o Options) (d *daemon, err error) {
 	}
 	level := new(slog.LevelVar)
 	level.Set(parseLevel(cfg.LogLevel))
-	logger := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: level}))
+	m := newMetrics(time.Now())
+	logger := slog.New(countingHandler{slog.NewTextHandler(countingWriter{log, m.logBytes}, &slog.HandlerOptions{Level: level}), m.logLines})
 	defer func() {
 		if err != nil {
 			logger.Error("not starting", "err", err)
+			// What cco prints of err then reaches whoever started the
+			// daemon (a terminal, systemd's journal), not only the log.
+			if rerr := log.RestoreStd(); rerr != nil {
+				logger.Error("restoring stdout and stderr", "err", rerr)
+			}
 			log.Close()
 		}
 	}()
 	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
-		return nil, fmt.Errorf("cannot listen on %s: %v; choose another with --port or `cco daemon config set port N`", cfg.Addr(), errors.Unwrap(err))
+		return nil, listenError(cfg, err)
 	}
 	n, err := newNotifier(o.Getenv)
 	if err != nil {
@@ -136,20 +160,41 @@ func start(o Options) (d *daemon, err error) {
 		return nil, fmt.Errorf("reading this process's start time: %w", err)
 	}
 	exe, _ := os.Executable()
-	port := ln.Addr().(*net.TCPAddr).Port
-	d = &daemon{o: o, cfg: cfg, lock: lock, log: log, level: level, logger: logger, notify: n, served: make(chan error, 1)}
+	bound := ln.Addr().(*net.TCPAddr)
+	// The state file names the address as an IP, so that clients (status)
+	// can tell whether it is loopback and reach it without a name lookup: a
+	// host name is replaced by the address it was bound to.
+	host := cfg.Host
+	if net.ParseIP(host) == nil {
+		host = bound.IP.String()
+	}
+	d = &daemon{o: o, cfg: cfg, lock: lock, log: log, level: level, logger: logger, notify: n, metrics: m, served: make(chan error, 1)}
 	d.state = &protocol.State{
 		PID: os.Getpid(), StartedAt: time.Now().UTC().Truncate(time.Millisecond),
-		Host: cfg.Host, Port: port, Version: version.String(), Executable: exe,
+		Host: host, Port: bound.Port, Version: version.String(), Executable: exe,
 		ProcStart: self.Start, ExecutableID: self.ExeID, LogFile: o.Paths.LogFile(),
 	}
 	if err := protocol.WriteState(o.Paths.PIDFile(), d.state); err != nil {
 		ln.Close()
 		return nil, err
 	}
-	d.srv = &http.Server{Handler: d.routes(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	d.usage = startUsage(o.Paths, cfg, o.Getenv, logger)
+	m.reg.MustRegister(newLedgerCollector(d.usage))
+	idle := IdleTimeout
+	if o.IdleTimeout != 0 {
+		idle = o.IdleTimeout
+	}
+	d.srv = &http.Server{
+		Handler:           d.routes(),
+		ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout, IdleTimeout: idle,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 	go func() { d.served <- d.srv.Serve(ln) }()
+	log.ForgetStd()
 	logger.Info("serving", "addr", d.state.Addr(), "pid", d.state.PID, "version", d.state.Version)
+	if !config.Loopback(host) {
+		logger.Warn(config.ExposedWarning(d.state.Addr()))
+	}
 	if err := n.send("READY=1\nMAINPID=" + strconv.Itoa(d.state.PID)); err != nil {
 		logger.Warn("systemd notify", "err", err)
 	}
@@ -164,17 +209,21 @@ func (d *daemon) routes() http.Handler {
 			Status: "ok", Version: s.Version, PID: s.PID,
 			UptimeSeconds: int64(time.Since(s.StartedAt) / time.Second),
 			StartedAt:     s.StartedAt, Host: s.Host, Port: s.Port,
+			Ledger: d.usage.state(),
 		})
 	})
+	mux.Handle("/api/usage/", d.usage.handler())
+	mux.Handle("GET /metrics", d.metrics.handler())
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found: " + r.Method + " " + r.URL.Path})
 	})
+	counted := d.metrics.countRequests(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d.logger.Debug("request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
-		mux.ServeHTTP(w, r)
+		counted.ServeHTTP(w, r)
 	})
 }
 
@@ -241,7 +290,7 @@ func (d *daemon) ping() {
 func (d *daemon) keepHome() bool {
 	p := d.o.Paths
 	if err := p.Ensure(); err != nil {
-		d.logger.Error("CCO_HOME is gone and cannot be made again", "err", err)
+		d.logger.Error("CCO_HOME cannot be used: it is gone and cannot be made again, or is no longer yours alone", "err", err)
 		return true
 	}
 	if reopened, err := d.log.ReopenIfGone(); err != nil {
@@ -281,6 +330,7 @@ func (d *daemon) reload() {
 		d.logger.Error("reopening the log", "err", err)
 	}
 	cfg, err := d.o.Reload()
+	d.metrics.reloaded(err == nil, time.Now())
 	if err != nil {
 		d.logger.Error("reload failed; keeping the running configuration", "err", err)
 		return
@@ -311,6 +361,9 @@ func (d *daemon) shutdown() error {
 		d.logger.Warn("requests still in flight were cut off", "after", ShutdownGrace, "err", err)
 		d.srv.Close()
 	}
+	if err := d.usage.close(); err != nil {
+		d.logger.Error("closing the ledger", "err", err)
+	}
 	if err := protocol.RemoveStateOf(d.o.Paths.PIDFile(), d.state.PID); err != nil {
 		d.logger.Error("removing the state file", "err", err)
 	}
@@ -326,4 +379,18 @@ func parseLevel(s string) slog.Level {
 		return slog.LevelInfo
 	}
 	return l
+}
+
+// listenError says why the daemon cannot listen, naming what to change: the
+// port when it is taken or refused, the host when it is no address of this
+// machine or no name it can resolve.
+func listenError(cfg config.DaemonConfig, err error) error {
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &dns):
+		return fmt.Errorf("cannot listen on %s: the host %q does not resolve (%v); set host to an address of this machine, such as 127.0.0.1, with --host or `cco daemon config set host ADDR`", cfg.Addr(), cfg.Host, dns.Err)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("cannot listen on %s: %w: %s is not an address of this machine; set host to one, such as 127.0.0.1, with --host or `cco daemon config set host ADDR`", cfg.Addr(), syscall.EADDRNOTAVAIL, cfg.Host)
+	}
+	return fmt.Errorf("cannot listen on %s: %w; choose another port with --port or `cco daemon config set port N`", cfg.Addr(), errors.Unwrap(err))
 }

@@ -23,7 +23,7 @@ import (
 	"github.com/anthropics/cco/config"
 )
 
-func testOptions(t *testing.T, env map[string]string) Options {
+func testOptions(t testing.TB, env map[string]string) Options {
 	cfg := config.Defaults()
 	cfg.Port = testhost.FreePort(t)
 	return Options{
@@ -35,7 +35,7 @@ func testOptions(t *testing.T, env map[string]string) Options {
 }
 
 // runDaemon runs Run in the background until the test ends.
-func runDaemon(t *testing.T, o Options) (stop func() error) {
+func runDaemon(t testing.TB, o Options) (stop func() error) {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -104,8 +104,8 @@ func TestRunServesAndCleansUp(t *testing.T) {
 	if _, err := os.Stat(o.Paths.PIDFile()); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("state file left after stop: %v", err)
 	}
-	if _, err := protocol.AcquireLock(o.Paths.LockFile()); err != nil {
-		t.Errorf("lock still held after stop: %v", err)
+	if testhost.LockHeld(t, o.Paths.LockFile()) {
+		t.Error("lock still held after stop")
 	}
 }
 
@@ -123,8 +123,8 @@ func TestRunBindFailureLeavesNothing(t *testing.T) {
 	if _, err := os.Stat(o.Paths.PIDFile()); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("state file left after a bind failure: %v", err)
 	}
-	if holder, _ := protocol.LockHolder(o.Paths.LockFile()); holder != 0 {
-		t.Errorf("lock held by %d after a bind failure", holder)
+	if testhost.LockHeld(t, o.Paths.LockFile()) {
+		t.Error("lock still held after a bind failure")
 	}
 }
 
@@ -205,9 +205,8 @@ func readDatagram(t *testing.T, c *net.UnixConn) string {
 func TestRunRestoresARemovedHome(t *testing.T) {
 	o := testOptions(t, nil)
 	runDaemon(t, o)
-	if err := os.RemoveAll(o.Paths.Home); err != nil {
-		t.Fatal(err)
-	}
+	// The ledger may be creating its database files at this moment.
+	testhost.Eventually(t, "CCO_HOME removed", func() bool { return os.RemoveAll(o.Paths.Home) == nil })
 	deadline := time.Now().Add(5 * HomeCheckInterval)
 	for {
 		st, err := protocol.ReadState(o.Paths.PIDFile())
@@ -229,4 +228,15 @@ func TestRunRestoresARemovedHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+}
+
+// TestRunBindErrorNamesTheHost: an address this machine does not have is
+// the host's fault, and the error says so (not "choose another port").
+func TestRunBindErrorNamesTheHost(t *testing.T) {
+	o := testOptions(t, nil)
+	o.Config.Host = "192.0.2.1" // TEST-NET-1: never an address of this machine
+	err := Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "192.0.2.1 is not an address of this machine; set host to one") || strings.Contains(err.Error(), "another port") {
+		t.Fatalf("Run on a foreign address: %v", err)
+	}
 }

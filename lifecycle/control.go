@@ -106,6 +106,9 @@ func (c *Controller) inspect() (*Inspection, error) {
 	if err != nil {
 		return nil, err
 	}
+	if holder == protocol.Outside {
+		return nil, errors.New(protocol.OutsideMessage(c.Paths.LockFile()) + ": cco cannot tell whether its daemon runs")
+	}
 	st, read, serr := protocol.ReadStateFile(c.Paths.PIDFile())
 	var bad *protocol.BadStateError
 	switch {

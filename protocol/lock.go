@@ -25,23 +25,29 @@ import (
 // Lock is the daemon's lock, held from Acquire until Release or exit.
 type Lock struct{ f *os.File }
 
+// Outside is the holder F_GETLK reports for a lock it cannot pin on a
+// process: on macOS a flock(2) on the file, on Linux an open file
+// description lock. Only a process outside cco takes those.
+const Outside = -1
+
 // HeldError says another process holds the lock: a daemon, or any process
 // that locked the file.
 type HeldError struct {
+	PID  int
 	Path string
-	PID  int // -1: an open file description lock, which names no process
 }
 
 func (e *HeldError) Error() string {
-	return fmt.Sprintf("%s is locked by %s: a daemon already runs for this CCO_HOME, or another process holds its lock; see `cco daemon status`", e.Path, HolderName(e.PID))
+	if e.PID == Outside {
+		return OutsideMessage(e.Path)
+	}
+	return fmt.Sprintf("%s is locked by pid %d: a daemon already runs for this CCO_HOME, or another process holds its lock; see `cco daemon status`", e.Path, e.PID)
 }
 
-// HolderName names a lock holder as LockHolder returns it, for messages.
-func HolderName(pid int) string {
-	if pid < 0 {
-		return "an open file description lock (no pid)"
-	}
-	return fmt.Sprintf("pid %d", pid)
+// OutsideMessage says that the lock at path is held by a process outside
+// cco, and how to find it.
+func OutsideMessage(path string) string {
+	return fmt.Sprintf("%s is locked by a process outside cco (the system names no pid for it); find it with `lsof %s`, and end it or let it finish", path, path)
 }
 
 // AcquireLock takes the lock at path without waiting. When another process
@@ -57,7 +63,7 @@ func AcquireLock(path string) (*Lock, error) {
 		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
 			pid, perr := LockHolder(path)
 			if perr == nil && pid != 0 {
-				return nil, &HeldError{Path: path, PID: pid}
+				return nil, &HeldError{PID: pid, Path: path}
 			}
 		}
 		return nil, fmt.Errorf("locking %s: %w", path, err)
@@ -90,8 +96,7 @@ func NamesFile(path string, f *os.File) bool {
 }
 
 // LockHolder returns the pid of the process holding the lock at path, 0
-// when nobody does, -1 for an open file description lock (F_OFD_SETLK),
-// which names no process. It does not take the lock.
+// when nobody does, or Outside. It does not take the lock.
 func LockHolder(path string) (int, error) {
 	f, err := OpenFile(path, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -124,4 +129,12 @@ func WaitUnlocked(ctx context.Context, path string) error {
 
 func wholeFile(typ int16) unix.Flock_t {
 	return unix.Flock_t{Type: typ, Whence: 0, Start: 0, Len: 0}
+}
+
+// HolderName names a lock holder as LockHolder returns it, for messages.
+func HolderName(pid int) string {
+	if pid == Outside {
+		return "a process outside cco (the system names no pid for it)"
+	}
+	return fmt.Sprintf("pid %d", pid)
 }
