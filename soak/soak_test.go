@@ -11,6 +11,7 @@ package soak
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -380,19 +381,20 @@ func firstLine(s string) string {
 	return l
 }
 
-// TestSoakIdentity repeats, for SOAK_TIME (default 60s), the cases where a
+// TestSoakIdentity repeats, for SOAK_IDENTITY_TIME (else SOAK_TIME, else
+// 60s), the cases where a
 // client could be taken for the daemon or the daemon missed: ten concurrent
 // stops with two starts among them, and a daemon whose lock file was
 // removed. No command may die of a signal or fail; the only daemon ever
 // named is one a start started; at the end nothing is left.
 //
-//	CCO_BIN=$PWD/cco SOAK_TIME=60s go test -tags soak -run TestSoakIdentity ./soak/
+//	CCO_BIN=$PWD/cco SOAK_IDENTITY_TIME=60s go test -tags soak -run TestSoakIdentity ./soak/
 func TestSoakIdentity(t *testing.T) {
 	bin := os.Getenv("CCO_BIN")
 	if bin == "" {
 		t.Fatal("CCO_BIN is not set: run `make soak`, which builds ./cco and passes it")
 	}
-	limit, err := time.ParseDuration(os.Getenv("SOAK_TIME"))
+	limit, err := time.ParseDuration(cmp.Or(os.Getenv("SOAK_IDENTITY_TIME"), os.Getenv("SOAK_TIME")))
 	if err != nil {
 		limit = time.Minute
 	}
