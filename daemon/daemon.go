@@ -155,7 +155,7 @@ func start(o Options) (d *daemon, err error) {
 		ln.Close()
 		return nil, err
 	}
-	procStart, err := protocol.SelfStart()
+	self, err := protocol.Self()
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("reading this process's start time: %w", err)
@@ -173,7 +173,7 @@ func start(o Options) (d *daemon, err error) {
 	d.state = &protocol.State{
 		PID: os.Getpid(), StartedAt: time.Now().UTC().Truncate(time.Millisecond),
 		Host: host, Port: bound.Port, Version: version.String(), Executable: exe,
-		ProcStart: procStart, LogFile: o.Paths.LogFile(),
+		ProcStart: self.Start, ExecutableID: self.ExeID, LogFile: o.Paths.LogFile(),
 	}
 	if err := protocol.WriteState(o.Paths.PIDFile(), d.state); err != nil {
 		ln.Close()
