@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/anthropics/cco/homefile"
 	"github.com/anthropics/cco/protocol"
 	"golang.org/x/sys/unix"
 )
@@ -100,7 +101,7 @@ func (c *Controller) inspectProven(ctx context.Context) (*Inspection, error) {
 // than blocking in the kernel, so that the wait ends on time.
 func (c *Controller) startLock(ctx context.Context, wait time.Duration) (func(), error) {
 	path := c.Paths.StartLockFile()
-	f, err := protocol.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := homefile.Open(path, os.O_RDWR|os.O_CREATE)
 	if err != nil {
 		return nil, fmt.Errorf("opening the start lock: %w", err)
 	}
@@ -156,7 +157,7 @@ func (c *Controller) spawn(ctx context.Context, o StartOptions) (*Started, error
 	defer r.Close()
 	// Output the daemon writes before it opens its own log (a crash of the
 	// runtime, say) still lands in the log.
-	logf, err := protocol.OpenFile(c.Paths.LogFile(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	logf, err := homefile.Open(c.Paths.LogFile(), os.O_WRONLY|os.O_APPEND|os.O_CREATE)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("opening the daemon log: %w", err)

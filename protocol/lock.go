@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/anthropics/cco/homefile"
 	"golang.org/x/sys/unix"
 )
 
@@ -53,7 +54,7 @@ func OutsideMessage(path string) string {
 // AcquireLock takes the lock at path without waiting. When another process
 // holds it the error is a *HeldError naming that process.
 func AcquireLock(path string) (*Lock, error) {
-	f, err := OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := homefile.Open(path, os.O_RDWR|os.O_CREATE)
 	if err != nil {
 		return nil, fmt.Errorf("opening the daemon lock: %w", err)
 	}
@@ -98,7 +99,7 @@ func NamesFile(path string, f *os.File) bool {
 // LockHolder returns the pid of the process holding the lock at path, 0
 // when nobody does, or Outside. It does not take the lock.
 func LockHolder(path string) (int, error) {
-	f, err := OpenFile(path, os.O_RDONLY, 0)
+	f, err := homefile.Open(path, os.O_RDONLY)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}

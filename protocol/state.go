@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/anthropics/cco/atomicfile"
+	"github.com/anthropics/cco/homefile"
 )
 
 // State is the daemon's state file, $CCO_HOME/daemon.pid: JSON, mode 0600,
@@ -63,7 +64,7 @@ func ReadState(path string) (*State, error) {
 // ReadStateFile reads a state file and says which file it read (the daemon
 // replaces it by rename, so a new state file is a new file).
 func ReadStateFile(path string) (*State, os.FileInfo, error) {
-	f, err := OpenFile(path, os.O_RDONLY, 0)
+	f, err := homefile.Open(path, os.O_RDONLY)
 	if err != nil {
 		return nil, nil, err
 	}
