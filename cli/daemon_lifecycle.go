@@ -93,6 +93,9 @@ func (c *startCmd) run(ctx context.Context) error {
 	warnExposed(c.env, s.State)
 	if s.Already {
 		fmt.Fprintf(c.env.Stdout, "cco daemon already running (pid %d)%s\n", s.PID, onAddr(s.State))
+		if why := notApplied(eff, c.overrides, s.State); why != "" {
+			fmt.Fprintln(c.env.Stderr, "note: "+why)
+		}
 		return nil
 	}
 	fmt.Fprintf(c.env.Stdout, "cco daemon started (pid %d)%s in %s\n", s.PID, onAddr(s.State), ms(s.Took))
