@@ -485,7 +485,8 @@ func (c *runCmd) run(ctx context.Context) error {
 		}
 		os.Unsetenv(protocol.ReadyFDEnv)
 	}
-	err = daemon.Run(ctx, o)
+	// The daemon handles SIGTERM and SIGINT itself, and logs which stopped it.
+	err = daemon.Run(context.WithoutCancel(ctx), o)
 	if err != nil && limited {
 		if rerr := startlimit.Failed(record, c.env.Now()); rerr != nil {
 			fmt.Fprintf(c.env.Stderr, "cco daemon: %v\n", rerr)
