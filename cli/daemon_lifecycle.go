@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/daemon"
@@ -46,8 +47,9 @@ func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
 	lc.Flag("lines", "How many lines to print from the end.").Short('n').Default("50").PlaceHolder("N").SetValue(countValue{name: "-n", n: &logs.lines})
 	lc.Flag("follow", "Keep printing new lines as they are written, across rotation, until interrupted.").Short('f').BoolVar(&logs.follow)
 
-	run := &runCmd{env: e}
-	daemon.Command("run", "Run the daemon in the foreground: what start, systemd and launchd execute.").Action(action(e, run.run))
+	run := &runCmd{env: e, overrides: config.Overrides{}}
+	runc := daemon.Command("run", "Run the daemon in the foreground: what start, systemd and launchd execute. It takes start's flags, and on a terminal it prints its log lines there too.").Action(action(e, run.run))
+	configFlags(runc, run.overrides)
 }
 
 // exitNotRunning is status's exit code when no daemon runs (LSB).
@@ -436,10 +438,13 @@ const ignoreTermEnv = "CCO_TEST_IGNORE_SIGTERM"
 // can interrupt a start whose daemon holds its lock and state file.
 const neverReadyEnv = "CCO_TEST_NEVER_READY"
 
-type runCmd struct{ env *Env }
+type runCmd struct {
+	env       *Env
+	overrides config.Overrides
+}
 
 func (c *runCmd) run(ctx context.Context) error {
-	eff, paths, err := loadEffective(c.env, nil)
+	eff, paths, err := loadEffective(c.env, c.overrides)
 	if err != nil {
 		// Restarting cannot fix a configuration: the unit's
 		// RestartPreventExitStatus= lists this code.
@@ -450,7 +455,7 @@ func (c *runCmd) run(ctx context.Context) error {
 		Paths:  paths,
 		Config: eff.DaemonConfig,
 		Reload: func() (config.DaemonConfig, error) {
-			eff, _, err := loadEffective(c.env, nil)
+			eff, _, err := loadEffective(c.env, c.overrides)
 			if err != nil {
 				return config.DaemonConfig{}, err
 			}
@@ -484,6 +489,15 @@ func (c *runCmd) run(ctx context.Context) error {
 			o.Ready = os.NewFile(uintptr(n), "readiness pipe")
 		}
 		os.Unsetenv(protocol.ReadyFDEnv)
+	}
+	if f, ok := c.env.Stderr.(*os.File); ok && isTerminal(f) {
+		// Run by hand in a terminal: its log lines show there too. A copy
+		// of the descriptor, since the daemon points fd 2 at its log.
+		if fd, err := unix.Dup(int(f.Fd())); err == nil {
+			echo := os.NewFile(uintptr(fd), "terminal")
+			defer echo.Close()
+			o.Echo = echo
+		}
 	}
 	// The daemon handles SIGTERM and SIGINT itself, and logs which stopped it.
 	err = daemon.Run(context.WithoutCancel(ctx), o)
