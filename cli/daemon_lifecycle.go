@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -20,6 +21,7 @@ import (
 	"github.com/anthropics/cco/service"
 	"github.com/anthropics/cco/service/identity"
 	"github.com/anthropics/cco/service/startlimit"
+	"github.com/anthropics/cco/version"
 )
 
 func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
@@ -326,6 +328,9 @@ type statusJSON struct {
 	*lifecycle.Status
 	Exposed bool          `json:"exposed"`
 	Service *serviceState `json:"service"`
+	// CLIVersion is this cco's version; a daemon of another one needs a
+	// restart to run it.
+	CLIVersion string `json:"cli_version"`
 }
 
 // run prints the daemon's status. Exit 0: running and answering; 1:
@@ -346,7 +351,7 @@ func (c *statusCmd) run(ctx context.Context) error {
 	if c.json {
 		enc := json.NewEncoder(c.env.Stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(statusJSON{s, exposed(s.Address), svc}); err != nil {
+		if err := enc.Encode(statusJSON{s, exposed(s.Address), svc, version.String()}); err != nil {
 			return err
 		}
 	} else {
@@ -364,27 +369,45 @@ func (c *statusCmd) run(ctx context.Context) error {
 
 func (c *statusCmd) print(s *lifecycle.Status, svc *serviceState) {
 	w := c.env.Stdout
+	st := newStyle(w, c.env.Getenv)
 	if s.Stale != "" {
 		fmt.Fprintln(c.env.Stderr, "cco: "+s.Stale)
 	}
 	switch s.State {
 	case lifecycle.StateStopped:
-		fmt.Fprintln(w, "cco daemon is not running")
+		fmt.Fprintf(w, "cco daemon is %s\n", st.dim("not running"))
 	case lifecycle.StateRunning:
-		fmt.Fprintf(w, "cco daemon is running (pid %d) on %s\n", s.PID, s.URL)
+		fmt.Fprintf(w, "cco daemon is %s (pid %d) on %s\n", st.green("running"), s.PID, s.URL)
 	default:
-		fmt.Fprintf(w, "cco daemon is running (pid %d) but not answering: %s\n", s.PID, s.HealthError)
+		fmt.Fprintf(w, "cco daemon is %s (pid %d) but %s: %s\n", st.yellow("running"), s.PID, st.red("not answering"), s.HealthError)
 	}
 	if exposed(s.Address) {
-		fmt.Fprintf(w, "  warning: %s\n", config.ExposedWarning(s.Address))
+		fmt.Fprintf(w, "  %s %s\n", st.yellow("warning:"), config.ExposedWarning(s.Address))
 	}
 	if s.StartedAt != nil {
 		fmt.Fprintf(w, "  uptime:  %s (since %s)\n", time.Duration(s.UptimeSeconds)*time.Second, s.StartedAt.Local().Format(time.RFC3339))
 	}
 	if s.Version != "" {
 		fmt.Fprintf(w, "  version: %s\n", s.Version)
+		if mine := version.String(); s.Version != mine {
+			fmt.Fprintf(w, "  %s the daemon runs cco %s and this is cco %s: `cco daemon restart` runs this one\n", st.yellow("warning:"), s.Version, mine)
+		}
+	}
+	if s.MemoryBytes > 0 {
+		conns := ""
+		if s.Connections >= 0 {
+			conns = fmt.Sprintf(", %d open connection%s", s.Connections, map[bool]string{true: "", false: "s"}[s.Connections == 1])
+		}
+		fmt.Fprintf(w, "  memory:  %.1f MiB, CPU %s%s\n", float64(s.MemoryBytes)/(1<<20), time.Duration(s.CPUSeconds*float64(time.Second)).Round(10*time.Millisecond), conns)
 	}
 	fmt.Fprintf(w, "  log:     %s\n", s.LogFile)
+	for _, line := range s.RecentProblems {
+		paint := st.yellow
+		if strings.Contains(line, " level=ERROR ") {
+			paint = st.red
+		}
+		fmt.Fprintf(w, "    %s\n", paint(line))
+	}
 	if svc != nil {
 		fmt.Fprintf(w, "  %s\n", svc)
 	}
