@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -62,6 +63,9 @@ type Options struct {
 	// IdleTimeout, when not zero, replaces the package's IdleTimeout: for
 	// tests, which cannot wait minutes to see an idle connection closed.
 	IdleTimeout time.Duration
+	// Echo, when not nil, gets every log line too: the terminal of a user
+	// who runs `cco daemon run` by hand.
+	Echo io.Writer
 	// IgnoreTERM is for tests only: the daemon ignores SIGTERM, so that
 	// stop's escalation to SIGKILL can be seen.
 	IgnoreTERM bool
@@ -134,7 +138,11 @@ func start(o Options) (d *daemon, err error) {
 	level := new(slog.LevelVar)
 	level.Set(parseLevel(cfg.LogLevel))
 	m := newMetrics(time.Now())
-	logger := slog.New(countingHandler{slog.NewTextHandler(countingWriter{log, m.logBytes}, &slog.HandlerOptions{Level: level}), m.logLines})
+	var out io.Writer = countingWriter{log, m.logBytes}
+	if o.Echo != nil {
+		out = io.MultiWriter(out, o.Echo) // the log first: a gone terminal never costs a line
+	}
+	logger := slog.New(countingHandler{slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}), m.logLines})
 	defer func() {
 		if err != nil {
 			logger.Error("not starting", "err", err)
@@ -155,7 +163,7 @@ func start(o Options) (d *daemon, err error) {
 		ln.Close()
 		return nil, err
 	}
-	procStart, err := protocol.SelfStart()
+	self, err := protocol.Self()
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("reading this process's start time: %w", err)
@@ -173,7 +181,7 @@ func start(o Options) (d *daemon, err error) {
 	d.state = &protocol.State{
 		PID: os.Getpid(), StartedAt: time.Now().UTC().Truncate(time.Millisecond),
 		Host: host, Port: bound.Port, Version: version.String(), Executable: exe,
-		ProcStart: procStart, LogFile: o.Paths.LogFile(),
+		ProcStart: self.Start, ExecutableID: self.ExeID, LogFile: o.Paths.LogFile(),
 	}
 	if err := protocol.WriteState(o.Paths.PIDFile(), d.state); err != nil {
 		ln.Close()
