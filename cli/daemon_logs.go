@@ -24,8 +24,8 @@ func configureLogsCmd(daemon *kingpin.CmdClause, e *Env) {
 	lc := daemon.Command("logs", "Print the end of the daemon's log, or follow it.").Action(action(e, logs.run))
 	lc.Flag("lines", "How many lines to print from the end: of the lines selected (default 50, all with --since or --until).").Short('n').PlaceHolder("N").SetValue(countValue{name: "-n", n: &logs.lines})
 	lc.Flag("follow", "Keep printing new lines as they are written, across rotation, until interrupted; wait for the log when there is none yet.").Short('f').BoolVar(&logs.follow)
-	lc.Flag("since", "Lines from this time on: a duration back from now (30m, 2h, 3d) or a time (2026-11-25 10:00, a date, RFC 3339).").PlaceHolder("WHEN").SetValue(whenValue{name: "--since", t: &logs.since, now: e.Now})
-	lc.Flag("until", "Lines up to this time, as --since.").PlaceHolder("WHEN").SetValue(whenValue{name: "--until", t: &logs.until, now: e.Now})
+	lc.Flag("since", "Lines from this time on: a duration back from now (30m, 2h, 3d) or a time (2026-11-25 10:00, a date, RFC 3339).").PlaceHolder("WHEN").SetValue(whenValue{name: "--since", s: &logs.since})
+	lc.Flag("until", "Lines up to this time, as --since.").PlaceHolder("WHEN").SetValue(whenValue{name: "--until", s: &logs.until})
 	enumFlag(lc.Flag("level", "Only lines at this level or above (a crash dump's lines have the level of the line before them)."), "level", &logs.level, "debug", "info", "warn", "error")
 }
 
@@ -33,7 +33,7 @@ type logsCmd struct {
 	env          *Env
 	lines        int // below 0: not given
 	follow       bool
-	since, until time.Time
+	since, until string // as given: a time relative to now is taken at run
 	level        string
 }
 
@@ -47,18 +47,26 @@ const followInterval = 100 * time.Millisecond
 const defaultLines = 50
 
 func (c *logsCmd) run(ctx context.Context) error {
-	if c.follow && !c.until.IsZero() {
+	now := c.env.Now()
+	var since, until time.Time
+	if c.since != "" {
+		since, _ = parseWhen(c.since, now) // checked by whenValue.Set
+	}
+	if c.until != "" {
+		until, _ = parseWhen(c.until, now)
+	}
+	if c.follow && !until.IsZero() {
 		return &ExitError{Code: exitUsage, Err: errors.New("--until with --follow: following has no end; give one of them")}
 	}
-	if !c.since.IsZero() && !c.until.IsZero() && c.until.Before(c.since) {
-		return &ExitError{Code: exitUsage, Err: fmt.Errorf("--until %s is before --since %s", c.until.Format(time.RFC3339), c.since.Format(time.RFC3339))}
+	if !since.IsZero() && !until.IsZero() && until.Before(since) {
+		return &ExitError{Code: exitUsage, Err: fmt.Errorf("--until %s is before --since %s", until.Format(time.RFC3339), since.Format(time.RFC3339))}
 	}
 	paths, err := c.env.Paths()
 	if err != nil {
 		return err
 	}
-	sel := lifecycle.Selection{Since: c.since, Until: c.until, Lines: c.lines}
-	if c.lines < 0 && c.since.IsZero() && c.until.IsZero() {
+	sel := lifecycle.Selection{Since: since, Until: until, Lines: c.lines}
+	if c.lines < 0 && since.IsZero() && until.IsZero() {
 		sel.Lines = defaultLines
 	}
 	min := lifecycle.AllLevels
@@ -187,28 +195,22 @@ func untilReaderGone(ctx context.Context, w any) (context.Context, func()) {
 // a date, or RFC 3339.
 type whenValue struct {
 	name string
-	t    *time.Time
-	now  func() time.Time
+	s    *string
 }
 
 // whenLayouts are the times whenValue reads in the local zone.
 var whenLayouts = []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"}
 
 func (v whenValue) Set(s string) error {
-	t, err := parseWhen(strings.TrimSpace(s), v.now())
-	if err != nil {
+	s = strings.TrimSpace(s)
+	if _, err := parseWhen(s, time.Now()); err != nil {
 		return fmt.Errorf("%s %s: want a duration back from now (30m, 2h, 3d) or a time (2026-11-25 10:00, 2026-11-25, 2026-11-25T10:00:00Z)", v.name, s)
 	}
-	*v.t = t
+	*v.s = s
 	return nil
 }
 
-func (v whenValue) String() string {
-	if v.t == nil || v.t.IsZero() {
-		return ""
-	}
-	return v.t.Format(time.RFC3339)
-}
+func (v whenValue) String() string { return *v.s }
 
 func parseWhen(s string, now time.Time) (time.Time, error) {
 	switch strings.ToLower(s) {
