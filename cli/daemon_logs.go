@@ -144,8 +144,9 @@ func levelPaint(s style) func(slog.Level, []byte) []byte {
 }
 
 // untilReaderGone returns a context that is also cancelled when w is a pipe
-// or socket whose reader has gone away, which poll(2) reports on the
-// writing end as an error or hang-up without anything being written.
+// or socket whose reader has gone away, as poll(2) reports it on the
+// writing end (an error or hang-up; Linux does for a pipe) without anything
+// being written. Where it does not, the next write ends logs.
 func untilReaderGone(ctx context.Context, w any) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	f, ok := w.(*os.File)
@@ -191,8 +192,8 @@ func untilReaderGone(ctx context.Context, w any) (context.Context, func()) {
 }
 
 // whenValue is a flag that takes a time: a duration back from now (Go's,
-// or whole days: 3d, 1d12h) or a time of day and date in the local zone,
-// a date, or RFC 3339.
+// or whole days: 3d, 1d12h), now, today or yesterday, a date and time of
+// day in the local zone, a date, or RFC 3339.
 type whenValue struct {
 	name string
 	s    *string

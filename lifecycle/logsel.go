@@ -171,10 +171,11 @@ func ParseLevel(s string) (slog.Level, bool) {
 // may be writing at the end is kept in l (Follow's first line completes
 // it; l.Flush writes it as it is).
 //
-// It never reads the files through: the first and last records in the
-// times asked for are found by binary search on byte offsets (records are
-// in time order), and the last Lines lines by reading backwards from the
-// end of the selection; with a level, back until that many pass.
+// The first and last records in the times asked for are found by binary
+// search on byte offsets (records are in time order), never by reading the
+// files through; the last Lines lines by reading backwards from the end of
+// the selection, with a level back until that many pass (through the whole
+// selection when fewer do).
 func Select(l *Lines, path string, sel Selection) (Mark, error) {
 	set, mark, err := openLog(path)
 	if err != nil {
