@@ -256,3 +256,36 @@ func BenchmarkSelectSince1GB(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestSelectDumpAfterRotation: crash output at the start of a file belongs
+// to the last record of the file before it.
+func TestSelectDumpAfterRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "daemon.log")
+	files := map[string]string{
+		path + ".1": "time=2026-11-25T10:00:00Z level=ERROR msg=old\n",
+		path:        "crash of old\ntime=2026-11-25T10:00:05Z level=INFO msg=new\n",
+	}
+	for p, content := range files {
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		since string
+		min   slog.Level
+		want  string
+	}{
+		{"2026-11-25T10:00:03Z", AllLevels, "time=2026-11-25T10:00:05Z level=INFO msg=new\n"},
+		{"2026-11-25T10:00:00Z", AllLevels, files[path+".1"] + files[path]},
+		{"2026-11-25T10:00:00Z", slog.LevelError, files[path+".1"] + "crash of old\n"},
+	} {
+		since, _ := time.Parse(time.RFC3339, tc.since)
+		var out bytes.Buffer
+		if _, err := Select(NewLines(&out, tc.min, nil), path, Selection{Since: since, Lines: -1}); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != tc.want {
+			t.Errorf("since %s level %v:\n%q\nwant\n%q", tc.since, tc.min, out.String(), tc.want)
+		}
+	}
+}
