@@ -466,7 +466,7 @@ func (s *sqliteStore) Buckets(ctx context.Context, from, to int64, project strin
 		return nil, err
 	}
 	q := `SELECT bucket, model_id, sum(input), sum(output), sum(c5), sum(c1), sum(cr),
-		sum(x_input), sum(x_output), sum(x_c5), sum(x_c1), sum(x_cr), sum(cost), min(first_ts)
+		sum(x_input), sum(x_output), sum(x_c5), sum(x_c1), sum(x_cr), sum(cost), min(first_ts), sum(calls)
 		FROM agg WHERE bucket >= ? AND bucket < ? AND calls > 0`
 	args := []any{from, to}
 	if project != "" {
@@ -489,7 +489,7 @@ func (s *sqliteStore) Buckets(ctx context.Context, from, to int64, project strin
 		var mid int64
 		t, x := &b.Tokens, &b.Above
 		if err := rows.Scan(&b.Bucket, &mid, &t.Input, &t.Output, &t.Cache5m, &t.Cache1h, &t.CacheRead,
-			&x.Input, &x.Output, &x.Cache5m, &x.Cache1h, &x.CacheRead, &b.Cost, &b.FirstTS); err != nil {
+			&x.Input, &x.Output, &x.Cache5m, &x.Cache1h, &x.CacheRead, &b.Cost, &b.FirstTS, &b.Calls); err != nil {
 			return nil, err
 		}
 		b.Model = models[mid]

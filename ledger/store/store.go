@@ -108,6 +108,7 @@ type Bucket struct {
 	Above   price.Tokens // summed per-call excess over price.LongContext
 	Cost    float64      // summed costUSD (Fixed models)
 	FirstTS int64        // earliest call, for first-seen model order
+	Calls   int64        // how many calls
 }
 
 // SessionModel is a session's usage of one model.
