@@ -158,7 +158,8 @@ func start(o Options) (d *daemon, err error) {
 	}
 	d.usage = startUsage(o.Paths, cfg, o.Getenv, logger)
 	m.reg.MustRegister(newLedgerCollector(d.usage))
-	d.srv = &http.Server{Handler: d.routes(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	d.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	d.srv.Handler = d.routes()
 	go func() { d.served <- d.srv.Serve(ln) }()
 	log.ForgetStd()
 	logger.Info("serving", "addr", d.state.Addr(), "pid", d.state.PID, "version", d.state.Version)
@@ -179,7 +180,7 @@ func (d *daemon) routes() http.Handler {
 			Ledger: d.usage.state(),
 		})
 	})
-	mux.Handle("/api/usage/", d.usage.handler())
+	d.mountDashboard(mux)
 	mux.Handle("GET /metrics", d.metrics.handler())
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})

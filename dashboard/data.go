@@ -1,0 +1,278 @@
+package dashboard
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/anthropics/cco/ledger"
+)
+
+// topN is how many projects and sessions the page lists.
+const topN = 10
+
+// Glance is one period's cost, tokens and calls.
+type Glance struct {
+	Label  string  `json:"label"` // the day, the month, or "" for everything
+	Cost   float64 `json:"cost"`
+	Tokens int64   `json:"tokens"`
+	Calls  int64   `json:"calls"`
+}
+
+// Kinds are tokens by kind.
+type Kinds struct {
+	Input      int64 `json:"input"`
+	Output     int64 `json:"output"`
+	CacheWrite int64 `json:"cacheWrite"`
+	CacheRead  int64 `json:"cacheRead"`
+}
+
+// Savings is what prompt caching saved: the cache reads priced at their
+// model's input rate (AsInput), less what they cost (Paid).
+type Savings struct {
+	CacheReadTokens int64   `json:"cacheReadTokens"`
+	AsInput         float64 `json:"asInput"`
+	Paid            float64 `json:"paid"`
+	Saved           float64 `json:"saved"`
+}
+
+// Day is one day of the chosen range; Costs follow Range.Models.
+type Day struct {
+	Date  string    `json:"date"`
+	Cost  float64   `json:"cost"`
+	Costs []float64 `json:"costs"`
+}
+
+// Range is the chosen days.
+type Range struct {
+	Since   string   `json:"since"` // YYYY-MM-DD; the first day with usage when none was asked
+	Until   string   `json:"until"`
+	Models  []string `json:"models"` // costliest first
+	Days    []Day    `json:"days"`
+	Total   Glance   `json:"total"`
+	Tokens  Kinds    `json:"tokens"`
+	Savings Savings  `json:"savings"`
+}
+
+// Project is one project's share of the range.
+type Project struct {
+	Project  string  `json:"project"`
+	Cost     float64 `json:"cost"`
+	Tokens   int64   `json:"tokens"`
+	Sessions int     `json:"sessions"`
+}
+
+// Session is one session of the range.
+type Session struct {
+	SessionID    string  `json:"sessionId"`
+	Project      string  `json:"project"`
+	Cost         float64 `json:"cost"`
+	Tokens       int64   `json:"tokens"`
+	LastActivity string  `json:"lastActivity"`
+}
+
+// Data is what /api/dashboard answers: everything the page shows.
+type Data struct {
+	Generation uint64         `json:"generation"`
+	Timezone   string         `json:"timezone"`
+	Today      Glance         `json:"today"`
+	Month      Glance         `json:"month"`
+	All        Glance         `json:"all"`
+	Range      Range          `json:"range"`
+	Projects   []Project      `json:"projects"`
+	Sessions   []Session      `json:"sessions"`
+	Unpriced   []string       `json:"unpriced"`
+	State      ledger.State   `json:"state"`
+}
+
+// cached is the last answer: pages ask again at every generation, and
+// several open pages ask the same.
+type cached struct {
+	key  string
+	gen  uint64
+	body []byte
+}
+
+func (d *Dashboard) serveData(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	tz := v.Get("timezone")
+	if tz == "" {
+		tz = "UTC"
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil || tz == "Local" {
+		jsonError(w, http.StatusBadRequest, "timezone "+tz+" is not an IANA time zone name (e.g. Europe/Berlin, UTC)")
+		return
+	}
+	since, until := v.Get("since"), v.Get("until")
+	for _, s := range []string{since, until} {
+		if _, err := parseDay(s); s != "" && err != nil {
+			jsonError(w, http.StatusBadRequest, "since and until are dates: YYYY-MM-DD ("+s+" is not)")
+			return
+		}
+	}
+	l, err := d.o.Ledger(r.Context())
+	if err != nil {
+		jsonError(w, http.StatusServiceUnavailable, "usage reports are not available: "+err.Error())
+		return
+	}
+	body, err := d.answer(r.Context(), l, loc, since, until)
+	if err != nil {
+		jsonError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(body)
+}
+
+// answer is the encoded Data, from the cache while the ledger has not
+// changed (and the day has not: the key holds today's date).
+func (d *Dashboard) answer(ctx context.Context, l *ledger.Ledger, loc *time.Location, since, until string) ([]byte, error) {
+	gen := l.State().Generation
+	key := loc.String() + "\x00" + since + "\x00" + until + "\x00" + d.o.Now().In(loc).Format(time.DateOnly)
+	d.mu.Lock()
+	c := d.cache
+	d.mu.Unlock()
+	if c.key == key && c.gen == gen {
+		return c.body, nil
+	}
+	data, err := Build(ctx, l, loc, since, until, d.o.Now())
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(data); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.cache = cached{key, gen, buf.Bytes()}
+	d.mu.Unlock()
+	return buf.Bytes(), nil
+}
+
+func parseDay(s string) (time.Time, error) { return time.Parse(time.DateOnly, s) }
+
+// Build gathers what the page shows, days counted in loc: since and until
+// (YYYY-MM-DD, "" for unbounded) choose the range of the chart, the token
+// kinds, the savings and the top lists.
+func Build(ctx context.Context, l *ledger.Ledger, loc *time.Location, since, until string, now time.Time) (*Data, error) {
+	// The state first: its generation is at most as new as the data.
+	out := &Data{State: l.State(), Timezone: loc.String(), Projects: []Project{}, Sessions: []Session{}}
+	out.Generation = out.State.Generation
+	daily, err := l.Daily(ctx, ledger.Query{Location: loc})
+	if err != nil {
+		return nil, err
+	}
+	extras, err := l.DailyExtras(ctx, ledger.Query{Location: loc})
+	if err != nil {
+		return nil, err
+	}
+	today := now.In(loc).Format(time.DateOnly)
+	out.Today.Label, out.Month.Label = today, today[:7]
+	out.Unpriced = daily.Totals.UnpricedModels
+	if since == "" && len(daily.Daily) > 0 {
+		since = daily.Daily[0].Date
+	}
+	if since == "" {
+		since = today
+	}
+	if until == "" {
+		until = max(today, since)
+	}
+	rg := &out.Range
+	rg.Since, rg.Until = since, until
+	modelCost := map[string]float64{}
+	byDate := map[string]*ledger.DailyRow{}
+	for i := range daily.Daily {
+		row := &daily.Daily[i]
+		calls := extras[row.Date].Calls
+		add := func(g *Glance) { g.Cost += row.TotalCost; g.Tokens += row.TotalTokens; g.Calls += calls }
+		add(&out.All)
+		if row.Date == today {
+			add(&out.Today)
+		}
+		if row.Date[:7] == today[:7] {
+			add(&out.Month)
+		}
+		if row.Date < since || row.Date > until {
+			continue
+		}
+		byDate[row.Date] = row
+		add(&rg.Total)
+		rg.Tokens.Input += row.InputTokens
+		rg.Tokens.Output += row.OutputTokens
+		rg.Tokens.CacheWrite += row.CacheCreationTokens
+		rg.Tokens.CacheRead += row.CacheReadTokens
+		e := extras[row.Date]
+		rg.Savings.CacheReadTokens += row.CacheReadTokens
+		rg.Savings.AsInput += e.CacheReadAsInput
+		rg.Savings.Paid += e.CacheReadCost
+		for _, b := range row.ModelBreakdowns {
+			modelCost[b.ModelName] += b.Cost
+		}
+	}
+	rg.Savings.Saved = rg.Savings.AsInput - rg.Savings.Paid
+	rg.Models = make([]string, 0, len(modelCost))
+	for m := range modelCost {
+		rg.Models = append(rg.Models, m)
+	}
+	slices.SortFunc(rg.Models, func(a, b string) int {
+		return cmp.Or(cmp.Compare(modelCost[b], modelCost[a]), cmp.Compare(a, b))
+	})
+	col := map[string]int{}
+	for i, m := range rg.Models {
+		col[m] = i
+	}
+	// Every day of the range from its first with usage, so that the chart's
+	// gaps are days without use.
+	first, _ := parseDay(since)
+	if len(daily.Daily) > 0 {
+		if d0, _ := parseDay(daily.Daily[0].Date); d0.After(first) {
+			first = d0
+		}
+	}
+	last, _ := parseDay(until)
+	rg.Days = []Day{}
+	for t := first; !t.After(last); t = t.AddDate(0, 0, 1) {
+		date := t.Format(time.DateOnly)
+		day := Day{Date: date, Costs: make([]float64, len(rg.Models))}
+		if row := byDate[date]; row != nil {
+			day.Cost = row.TotalCost
+			for _, b := range row.ModelBreakdowns {
+				day.Costs[col[b.ModelName]] = b.Cost
+			}
+		}
+		rg.Days = append(rg.Days, day)
+	}
+	sessions, err := l.Sessions(ctx, ledger.Query{Since: rg.Since, Until: rg.Until, Location: loc})
+	if err != nil {
+		return nil, err
+	}
+	projects := map[string]*Project{}
+	for _, s := range sessions.Sessions {
+		if len(out.Sessions) < topN {
+			out.Sessions = append(out.Sessions, Session{s.SessionID, s.ProjectPath, s.TotalCost, s.TotalTokens, s.LastActivity})
+		}
+		p := projects[s.ProjectPath]
+		if p == nil {
+			p = &Project{Project: s.ProjectPath}
+			projects[s.ProjectPath] = p
+		}
+		p.Cost += s.TotalCost
+		p.Tokens += s.TotalTokens
+		p.Sessions++
+	}
+	for _, p := range projects {
+		out.Projects = append(out.Projects, *p)
+	}
+	slices.SortFunc(out.Projects, func(a, b Project) int {
+		return cmp.Or(cmp.Compare(b.Cost, a.Cost), cmp.Compare(a.Project, b.Project))
+	})
+	out.Projects = out.Projects[:min(len(out.Projects), topN)]
+	return out, nil
+}
