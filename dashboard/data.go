@@ -77,16 +77,16 @@ type Session struct {
 
 // Data is what /api/dashboard answers: everything the page shows.
 type Data struct {
-	Generation uint64         `json:"generation"`
-	Timezone   string         `json:"timezone"`
-	Today      Glance         `json:"today"`
-	Month      Glance         `json:"month"`
-	All        Glance         `json:"all"`
-	Range      Range          `json:"range"`
-	Projects   []Project      `json:"projects"`
-	Sessions   []Session      `json:"sessions"`
-	Unpriced   []string       `json:"unpriced"`
-	State      ledger.State   `json:"state"`
+	Generation uint64       `json:"generation"`
+	Timezone   string       `json:"timezone"`
+	Today      Glance       `json:"today"`
+	Month      Glance       `json:"month"`
+	All        Glance       `json:"all"`
+	Range      Range        `json:"range"`
+	Projects   []Project    `json:"projects"`
+	Sessions   []Session    `json:"sessions"`
+	Unpriced   []string     `json:"unpriced"`
+	State      ledger.State `json:"state"`
 }
 
 // cached is the last answer: pages ask again at every generation, and
