@@ -66,6 +66,7 @@
 
   function chart(rg) {
     const box = $("chart");
+    drawnWidth = box.clientWidth;
     const W = Math.max(box.clientWidth, 280), H = box.clientHeight || 240;
     const L = 52, R = 8, T = 8, B = 22, pw = W - L - R, ph = H - T - B;
     const svg = el("svg:svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Cost per day by model" });
@@ -240,11 +241,12 @@
     };
   }
 
-  let resized = 0;
-  window.addEventListener("resize", () => {
-    clearTimeout(resized);
-    resized = setTimeout(() => { if (last) chart(last.range); }, 150);
-  });
+  // Redraw the chart at its new width (a narrower window, a rotated phone).
+  let drawnWidth = 0;
+  new ResizeObserver(() => {
+    const w = $("chart").clientWidth;
+    if (last && w !== drawnWidth) chart(last.range);
+  }).observe($("chart"));
 
   controls();
   load();
