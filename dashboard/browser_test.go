@@ -37,7 +37,9 @@ func readShown(t *testing.T, p *chrome.Page, ids ...string) map[string]shown {
 }
 
 // dollars and thousands are how the page writes amounts in en-US.
-func dollars(x float64) string { return "$" + thousands(int64(math.Round(x*100))/100) + fmt.Sprintf(".%02d", int64(math.Round(x*100))%100) }
+func dollars(x float64) string {
+	return "$" + thousands(int64(math.Round(x*100))/100) + fmt.Sprintf(".%02d", int64(math.Round(x*100))%100)
+}
 
 func thousands(n int64) string {
 	s := fmt.Sprint(n)
@@ -169,7 +171,7 @@ func TestPageInBrowser(t *testing.T) {
 	check("UTC")
 
 	// Another time zone, chosen in the page.
-	if err := p.Eval(`(() => { const s = document.getElementById("tz"); s.value = "Pacific/Kiritimati"; s.dispatchEvent(new Event("change")); })()`, nil); err != nil {
+	if err := p.Eval(`(() => { const s = document.getElementById("tz"); s.dispatchEvent(new MouseEvent("mousedown")); s.value = "Pacific/Kiritimati"; s.dispatchEvent(new Event("change")); })()`, nil); err != nil {
 		t.Fatal(err)
 	}
 	p.WaitFor(t, "the page in Pacific/Kiritimati", `document.getElementById("range-label").textContent.includes("Pacific/Kiritimati")`, 10*time.Second)

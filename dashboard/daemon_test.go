@@ -63,8 +63,8 @@ func startDaemon(t testing.TB, roots []string, env ...string) *daemon {
 	for {
 		var h struct {
 			Ledger struct {
-				Calls      int64 `json:"calls"`
-				Syncing    bool  `json:"syncing"`
+				Calls      int64  `json:"calls"`
+				Syncing    bool   `json:"syncing"`
 				LastIngest string `json:"last_ingest"`
 			} `json:"ledger"`
 		}

@@ -209,19 +209,29 @@
 
   function controls() {
     const sel = $("tz");
-    let zones = [];
-    try { zones = Intl.supportedValuesOf("timeZone"); } catch (e) { zones = []; }
-    for (const z of new Set(["UTC", browserZone, zone, ...zones])) sel.append(el("option", { value: z }, z === browserZone ? z + " (this browser)" : z));
+    const option = (z) => el("option", { value: z }, z === browserZone ? z + " (this browser)" : z);
+    for (const z of new Set(["UTC", browserZone, zone])) sel.append(option(z));
     sel.value = zone;
-    sel.addEventListener("change", () => { zone = sel.value; store.setItem("cco.tz", zone); syncDates(); load(); });
+    // The full list (some 400 zones) only when the select is first used:
+    // building it would delay the first render.
+    const fill = () => {
+      sel.removeEventListener("focus", fill);
+      sel.removeEventListener("mousedown", fill);
+      let zones = [];
+      try { zones = Intl.supportedValuesOf("timeZone"); } catch (e) { zones = []; }
+      const have = new Set(Array.from(sel.options, (o) => o.value));
+      for (const z of zones) if (!have.has(z)) sel.append(option(z));
+      sel.value = zone;
+    };
+    sel.addEventListener("focus", fill);
+    sel.addEventListener("mousedown", fill);
+    sel.addEventListener("change", () => { if (!sel.value) return; zone = sel.value; store.setItem("cco.tz", zone); syncDates(); load(); });
     for (const b of document.querySelectorAll(".presets button")) {
       b.addEventListener("click", () => { preset = b.dataset.days; store.setItem("cco.days", preset); syncDates(); load(); });
     }
     for (const id of ["since", "until"]) {
       $(id).addEventListener("change", () => { preset = ""; store.setItem("cco.days", ""); store.setItem("cco.since", $("since").value); store.setItem("cco.until", $("until").value); syncDates(); load(); });
     }
-    if (preset === "") { $("since").value = store.getItem("cco.since") || ""; $("until").value = store.getItem("cco.until") || ""; }
-    syncDates();
   }
   function syncDates() {
     if (preset !== "") { const r = range(); $("since").value = r.since; $("until").value = r.until; }
@@ -248,7 +258,10 @@
     if (last && w !== drawnWidth) chart(last.range);
   }).observe($("chart"));
 
-  controls();
+  // The data first: drawing waits for it, the controls do not.
+  if (preset === "") { $("since").value = store.getItem("cco.since") || ""; $("until").value = store.getItem("cco.until") || ""; }
   load();
+  controls();
+  syncDates();
   listen();
 })();

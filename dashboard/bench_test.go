@@ -1,0 +1,115 @@
+package dashboard_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/anthropics/cco/dashboard"
+	"github.com/anthropics/cco/internal/chrome"
+	"github.com/anthropics/cco/internal/transcripts"
+	"github.com/anthropics/cco/ledger"
+)
+
+// benchBytes is the size of the benchmarks' tree: DASHBOARD_BENCH_BYTES
+// (the README's figures are of a 1 GB tree), else 32 MiB.
+func benchBytes(b *testing.B) int64 {
+	if s := os.Getenv("DASHBOARD_BENCH_BYTES"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			b.Fatalf("DASHBOARD_BENCH_BYTES=%q: want a number of bytes", s)
+		}
+		return n
+	}
+	return 32 << 20
+}
+
+// BenchmarkUpdate is the server's work for one live update: after ingest
+// changed the ledger, /api/dashboard computes the page's data anew (the
+// default 30 days in a time zone with an offset) and encodes it.
+func BenchmarkUpdate(b *testing.B) {
+	exp := tree(b, benchBytes(b))
+	ctx := context.Background()
+	l, err := ledger.Open(ctx, "sqlite://analytics.db", b.TempDir(), ledger.Options{Roots: exp.Roots})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	loc, _ := time.LoadLocation("Europe/Berlin")
+	now := time.Now()
+	since, until := now.In(loc).AddDate(0, 0, -29).Format(time.DateOnly), now.In(loc).Format(time.DateOnly)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		d, err := dashboard.Build(ctx, l, loc, since, until, now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := json.NewEncoder(&buf).Encode(d); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(exp.Bytes)/(1<<20), "tree-MiB")
+	b.ReportMetric(float64(exp.UsageLines), "usage-lines")
+}
+
+// BenchmarkFirstRender opens the page in headless Chromium against a
+// daemon over the tree, after a new call changed the ledger (so the
+// server computes the data anew), and reports the time from navigation to
+// the page drawn with its data (ms/render), as the page measures it.
+func BenchmarkFirstRender(b *testing.B) {
+	exp := tree(b, benchBytes(b))
+	d := startDaemon(b, exp.Roots)
+	br := chrome.Start(b)
+	p := br.NewPage(b, 1280, 800)
+	file := firstTranscript(b, exp.Roots[0])
+	var total float64
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		var before, after struct {
+			Ledger struct {
+				Generation uint64 `json:"generation"`
+			} `json:"ledger"`
+		}
+		if err := d.getJSON("/health", &before); err != nil {
+			b.Fatal(err)
+		}
+		if err := transcripts.AppendLine(file, newCall("b"+strconv.Itoa(i), time.Now(), 10, 10)); err != nil {
+			b.Fatal(err)
+		}
+		for after.Ledger.Generation == before.Ledger.Generation {
+			if err := d.getJSON("/health", &after); err != nil {
+				b.Fatal(err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if err := p.Navigate("about:blank"); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := p.Navigate(d.base + "/"); err != nil {
+			b.Fatal(err)
+		}
+		p.WaitFor(b, "the first render", `document.body.dataset.ready === "1"`, time.Minute)
+		var ms float64
+		if err := p.Eval(`window.ccoFirstRender`, &ms); err != nil {
+			b.Fatal(err)
+		}
+		total += ms
+	}
+	b.ReportMetric(total/float64(b.N), "ms/render")
+	b.ReportMetric(float64(exp.Bytes)/(1<<20), "tree-MiB")
+	if errs := p.Errors(); len(errs) > 0 {
+		b.Fatal(fmt.Sprint(errs))
+	}
+}
