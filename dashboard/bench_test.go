@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -155,7 +156,12 @@ func BenchmarkFirstRender(b *testing.B) {
 		}
 		b.StartTimer()
 		if err := p.Navigate(d.base + "/"); err != nil {
-			b.Fatal(err)
+			t0 := time.Now()
+			resp, gerr := http.Get(d.base + "/")
+			if gerr == nil {
+				resp.Body.Close()
+			}
+			b.Fatalf("%v (a direct GET / then: %v, %v after %v)", err, resp.Status, gerr, time.Since(t0))
 		}
 		p.WaitFor(b, "the first render", `document.body.dataset.ready === "1"`, time.Minute)
 		var ms float64

@@ -159,21 +159,33 @@ func parseDay(s string) (time.Time, error) { return time.Parse(time.DateOnly, s)
 
 // Build gathers what the page shows, days counted in loc: since and until
 // (YYYY-MM-DD, "" for unbounded) choose the range of the chart, the token
-// kinds, the savings and the top lists.
+// kinds, the savings and the top lists. Today, the month and everything
+// are sums the store makes per model; only the range is read day by day.
 func Build(ctx context.Context, l *ledger.Ledger, loc *time.Location, since, until string, now time.Time) (*Data, error) {
 	// The state first: its generation is at most as new as the data.
 	out := &Data{State: l.State(), Timezone: loc.String(), Projects: []Project{}, Sessions: []Session{}}
 	out.Generation = out.State.Generation
-	daily, err := l.Daily(ctx, ledger.Query{Location: loc})
-	if err != nil {
-		return nil, err
-	}
-	extras, err := l.DailyExtras(ctx, ledger.Query{Location: loc})
-	if err != nil {
-		return nil, err
-	}
 	today := now.In(loc).Format(time.DateOnly)
-	out.Today.Label, out.Month.Label = today, today[:7]
+	m0, _ := parseDay(today[:7] + "-01")
+	glance := func(g *Glance, label string, q ledger.Query) (ledger.Span, error) {
+		q.Location = loc
+		s, err := l.Total(ctx, q)
+		*g = Glance{Label: label, Cost: s.Cost, Tokens: s.Tokens, Calls: s.Calls}
+		return s, err
+	}
+	if _, err := glance(&out.Today, today, ledger.Query{Since: today, Until: today}); err != nil {
+		return nil, err
+	}
+	if _, err := glance(&out.Month, today[:7], ledger.Query{Since: today[:7] + "-01", Until: m0.AddDate(0, 1, -1).Format(time.DateOnly)}); err != nil {
+		return nil, err
+	}
+	if _, err := glance(&out.All, "", ledger.Query{}); err != nil {
+		return nil, err
+	}
+	daily, err := l.Daily(ctx, ledger.Query{Since: since, Until: until, Location: loc})
+	if err != nil {
+		return nil, err
+	}
 	out.Unpriced = daily.Totals.UnpricedModels
 	if since == "" && len(daily.Daily) > 0 {
 		since = daily.Daily[0].Date
@@ -186,37 +198,21 @@ func Build(ctx context.Context, l *ledger.Ledger, loc *time.Location, since, unt
 	}
 	rg := &out.Range
 	rg.Since, rg.Until = since, until
+	span, err := glance(&rg.Total, "", ledger.Query{Since: since, Until: until})
+	if err != nil {
+		return nil, err
+	}
+	rg.Tokens = Kinds{span.Input, span.Output, span.CacheWrite, span.CacheRead}
+	rg.Savings = Savings{span.CacheRead, span.CacheReadAsInput, span.CacheReadCost, span.CacheReadAsInput - span.CacheReadCost}
 	modelCost := map[string]float64{}
 	byDate := map[string]*ledger.DailyRow{}
 	for i := range daily.Daily {
 		row := &daily.Daily[i]
-		calls := extras[row.Date].Calls
-		add := func(g *Glance) { g.Cost += row.TotalCost; g.Tokens += row.TotalTokens; g.Calls += calls }
-		add(&out.All)
-		if row.Date == today {
-			add(&out.Today)
-		}
-		if row.Date[:7] == today[:7] {
-			add(&out.Month)
-		}
-		if row.Date < since || row.Date > until {
-			continue
-		}
 		byDate[row.Date] = row
-		add(&rg.Total)
-		rg.Tokens.Input += row.InputTokens
-		rg.Tokens.Output += row.OutputTokens
-		rg.Tokens.CacheWrite += row.CacheCreationTokens
-		rg.Tokens.CacheRead += row.CacheReadTokens
-		e := extras[row.Date]
-		rg.Savings.CacheReadTokens += row.CacheReadTokens
-		rg.Savings.AsInput += e.CacheReadAsInput
-		rg.Savings.Paid += e.CacheReadCost
 		for _, b := range row.ModelBreakdowns {
 			modelCost[b.ModelName] += b.Cost
 		}
 	}
-	rg.Savings.Saved = rg.Savings.AsInput - rg.Savings.Paid
 	rg.Models = make([]string, 0, len(modelCost))
 	for m := range modelCost {
 		rg.Models = append(rg.Models, m)

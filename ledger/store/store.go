@@ -29,6 +29,9 @@ type Store interface {
 	// Buckets returns the quarter-hour aggregates in [from, to) (Unix
 	// seconds / 900), of one project or ("") all, merged over projects.
 	Buckets(ctx context.Context, from, to int64, project string) ([]Bucket, error)
+	// Totals sums per model (Bucket 0) the aggregates of the buckets in
+	// [from, to), of all projects: a span's totals without a row per bucket.
+	Totals(ctx context.Context, from, to int64) ([]Bucket, error)
 	// Sessions returns per session, project and model the calls whose time
 	// is in [from, to) (Unix microseconds).
 	Sessions(ctx context.Context, from, to int64, project string) ([]SessionModel, error)
