@@ -157,11 +157,13 @@ func BenchmarkFirstRender(b *testing.B) {
 		b.StartTimer()
 		if err := p.Navigate(d.base + "/"); err != nil {
 			t0 := time.Now()
+			status := ""
 			resp, gerr := http.Get(d.base + "/")
 			if gerr == nil {
+				status = resp.Status
 				resp.Body.Close()
 			}
-			b.Fatalf("%v (a direct GET / then: %v, %v after %v)", err, resp.Status, gerr, time.Since(t0))
+			b.Fatalf("%v (a direct GET / then: %s %v after %v)", err, status, gerr, time.Since(t0))
 		}
 		p.WaitFor(b, "the first render", `document.body.dataset.ready === "1"`, time.Minute)
 		var ms float64

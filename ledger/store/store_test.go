@@ -111,7 +111,7 @@ func TestMigrationFromVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Bucket{Bucket: 1_000_000_000 / BucketSeconds, Model: Model{Name: "claude-opus-4-6"}, Tokens: price.Tokens{Input: 300010, Output: 22, Cache5m: 33, Cache1h: 44, CacheRead: 55},
-		Above: price.Tokens{Input: 100000}, FirstTS: 1e15}
+		Above: price.Tokens{Input: 100000}, FirstTS: 1e15, Calls: 2}
 	if len(bs) != 1 || bs[0] != want {
 		t.Fatalf("buckets after migration: %+v\nwant %+v", bs, want)
 	}
