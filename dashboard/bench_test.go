@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -34,7 +33,8 @@ func benchBytes(b *testing.B) int64 {
 }
 
 // benchTrees are the benchmarks' trees by size, written once per run
-// (a 1 GB tree takes a while) and removed by TestMain.
+// (a 1 GB tree takes a while) and removed by TestMain; or kept in
+// DASHBOARD_BENCH_DIR, for the next run.
 var (
 	benchTreesMu sync.Mutex
 	benchTrees   = map[int64]transcripts.Expect{}
@@ -58,17 +58,30 @@ func benchTree(b *testing.B) transcripts.Expect {
 		return exp
 	}
 	var err error
-	if benchDir == "" {
-		if benchDir, err = os.MkdirTemp("", "dashboard-bench-"); err != nil {
-			b.Fatal(err)
+	dir := os.Getenv("DASHBOARD_BENCH_DIR")
+	if dir == "" {
+		if benchDir == "" {
+			if benchDir, err = os.MkdirTemp("", "dashboard-bench-"); err != nil {
+				b.Fatal(err)
+			}
 		}
+		dir = benchDir
 	}
 	today := time.Now().UTC().Truncate(24 * time.Hour)
-	exp, err := transcripts.Generate(filepath.Join(benchDir, strconv.FormatInt(size, 10)), transcripts.Spec{
+	dir = filepath.Join(dir, today.Format("20060102")+"-"+strconv.FormatInt(size, 10))
+	spec := transcripts.Spec{
 		Seed: 7, Roots: 1, Projects: 12, Bytes: size, Start: today.AddDate(0, 0, -365), Days: 365, Cases: transcripts.Agreeing,
-	})
-	if err != nil {
+	}
+	var exp transcripts.Expect
+	if saved, err := os.ReadFile(filepath.Join(dir, "expect.json")); err == nil && json.Unmarshal(saved, &exp) == nil {
+		benchTrees[size] = exp // kept from an earlier run
+		return exp
+	}
+	if exp, err = transcripts.Generate(dir, spec); err != nil {
 		b.Fatal(err)
+	}
+	if saved, err := json.Marshal(exp); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, "expect.json"), saved, 0o644)
 	}
 	benchTrees[size] = exp
 	return exp
@@ -91,11 +104,16 @@ func BenchmarkUpdate(b *testing.B) {
 	loc, _ := time.LoadLocation("Europe/Berlin")
 	now := time.Now()
 	since, until := now.In(loc).AddDate(0, 0, -29).Format(time.DateOnly), now.In(loc).Format(time.DateOnly)
+	var kept dashboard.Builder
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	for b.Loop() {
-		d, err := dashboard.Build(ctx, l, loc, since, until, now)
+		builder := &kept // an update: the days before the window kept
+		if os.Getenv("DASHBOARD_BENCH_COLD") != "" {
+			builder = &dashboard.Builder{} // a first load: nothing kept
+		}
+		d, err := builder.Build(ctx, l, loc, since, until, now)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -128,9 +146,9 @@ func BenchmarkFirstRender(b *testing.B) {
 	exp := benchTree(b)
 	d := startDaemon(b, exp.Roots)
 	br := chrome.Start(b)
-	p := br.NewPage(b, 1280, 800)
 	file := firstTranscript(b, exp.Roots[0])
 	var total float64
+	var errs []string
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
@@ -151,30 +169,25 @@ func BenchmarkFirstRender(b *testing.B) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		if err := p.Navigate("about:blank"); err != nil {
-			b.Fatal(err)
-		}
+		p := br.NewPage(b, 1280, 800) // a new tab: nothing of the last load kept but the browser's cache
 		b.StartTimer()
 		if err := p.Navigate(d.base + "/"); err != nil {
-			t0 := time.Now()
-			status := ""
-			resp, gerr := http.Get(d.base + "/")
-			if gerr == nil {
-				status = resp.Status
-				resp.Body.Close()
-			}
-			b.Fatalf("%v (a direct GET / then: %s %v after %v)", err, status, gerr, time.Since(t0))
+			b.Fatal(err)
 		}
 		p.WaitFor(b, "the first render", `document.body.dataset.ready === "1"`, time.Minute)
+		b.StopTimer()
 		var ms float64
 		if err := p.Eval(`window.ccoFirstRender`, &ms); err != nil {
 			b.Fatal(err)
 		}
 		total += ms
+		errs = append(errs, p.Errors()...)
+		p.Close()
+		b.StartTimer()
 	}
 	b.ReportMetric(total/float64(b.N), "ms/render")
 	b.ReportMetric(float64(exp.Bytes)/(1<<20), "tree-MiB")
-	if errs := p.Errors(); len(errs) > 0 {
+	if len(errs) > 0 {
 		b.Fatal(fmt.Sprint(errs))
 	}
 }

@@ -49,8 +49,9 @@ type Dashboard struct {
 	closing chan struct{}
 	close   sync.Once
 
-	mu    sync.Mutex // guards cache
-	cache cached
+	builder Builder
+	mu      sync.Mutex // guards cache
+	cache   cached
 }
 
 // New returns the dashboard of a daemon.

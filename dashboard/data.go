@@ -5,8 +5,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/anthropics/cco/ledger"
@@ -141,7 +143,7 @@ func (d *Dashboard) answer(ctx context.Context, l *ledger.Ledger, loc *time.Loca
 	if c.key == key && c.gen == gen {
 		return c.body, nil
 	}
-	data, err := Build(ctx, l, loc, since, until, d.o.Now())
+	data, err := d.builder.Build(ctx, l, loc, since, until, d.o.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -157,35 +159,104 @@ func (d *Dashboard) answer(ctx context.Context, l *ledger.Ledger, loc *time.Loca
 
 func parseDay(s string) (time.Time, error) { return time.Parse(time.DateOnly, s) }
 
+// prefixTTL bounds how long the sums before the window are kept: a call
+// replaced there by a larger copy leaves the count alone.
+const prefixTTL = time.Minute
+
+// Builder computes the page's data, keeping the sums of the days before
+// the window that updates change (they rarely change themselves).
+type Builder struct {
+	mu     sync.Mutex
+	prefix prefix
+}
+
+type prefix struct {
+	key  string // zone and the window's first day
+	span ledger.Span
+	at   time.Time
+}
+
+// before returns the sums of the days before window: the kept ones while
+// their calls are as many as the ledger's outside the window (no call came
+// or went there) and they are younger than prefixTTL.
+func (b *Builder) before(ctx context.Context, l *ledger.Ledger, loc *time.Location, window string, calls int64) (ledger.Span, error) {
+	key := loc.String() + "\x00" + window
+	b.mu.Lock()
+	p := b.prefix
+	b.mu.Unlock()
+	if p.key == key && p.span.Calls == calls && time.Since(p.at) < prefixTTL {
+		return p.span, nil
+	}
+	w, _ := parseDay(window)
+	span, err := l.Total(ctx, ledger.Query{Until: w.AddDate(0, 0, -1).Format(time.DateOnly), Location: loc})
+	if err != nil {
+		return span, err
+	}
+	b.mu.Lock()
+	b.prefix = prefix{key, span, time.Now()}
+	b.mu.Unlock()
+	return span, nil
+}
+
+func plus(a, b ledger.Span) ledger.Span {
+	return ledger.Span{
+		Cost: a.Cost + b.Cost, Tokens: a.Tokens + b.Tokens, Calls: a.Calls + b.Calls,
+		Input: a.Input + b.Input, Output: a.Output + b.Output, CacheWrite: a.CacheWrite + b.CacheWrite, CacheRead: a.CacheRead + b.CacheRead,
+		CacheReadAsInput: a.CacheReadAsInput + b.CacheReadAsInput, CacheReadCost: a.CacheReadCost + b.CacheReadCost,
+	}
+}
+
 // Build gathers what the page shows, days counted in loc: since and until
 // (YYYY-MM-DD, "" for unbounded) choose the range of the chart, the token
 // kinds, the savings and the top lists. Today, the month and everything
 // are sums the store makes per model; only the range is read day by day.
-func Build(ctx context.Context, l *ledger.Ledger, loc *time.Location, since, until string, now time.Time) (*Data, error) {
-	// The state first: its generation is at most as new as the data.
+func (b *Builder) Build(ctx context.Context, l *ledger.Ledger, loc *time.Location, since, until string, now time.Time) (*Data, error) {
+	// The state first: its generation and calls are at most as new as the
+	// data.
 	out := &Data{State: l.State(), Timezone: loc.String(), Projects: []Project{}, Sessions: []Session{}}
 	out.Generation = out.State.Generation
 	today := now.In(loc).Format(time.DateOnly)
 	m0, _ := parseDay(today[:7] + "-01")
-	glance := func(g *Glance, label string, q ledger.Query) (ledger.Span, error) {
-		q.Location = loc
-		s, err := l.Total(ctx, q)
-		*g = Glance{Label: label, Cost: s.Cost, Tokens: s.Tokens, Calls: s.Calls}
-		return s, err
+	// The store's queries are independent: two at a time (its readers)
+	// halve the wait on a machine with a core to spare.
+	var wg sync.WaitGroup
+	var errs [6]error
+	var spans [4]ledger.Span
+	var daily *ledger.DailyReport
+	var sessions *ledger.SessionReport
+	rangeQ := ledger.Query{Since: since, Until: until, Location: loc}
+	// Everything is the days before the window (today, the month and the
+	// range), kept from the last answer while valid, plus the window's own.
+	window := ""
+	if since != "" {
+		window = min(since, today[:7]+"-01")
 	}
-	if _, err := glance(&out.Today, today, ledger.Query{Since: today, Until: today}); err != nil {
+	for i, q := range []ledger.Query{
+		{Since: today, Until: today},
+		{Since: today[:7] + "-01", Until: m0.AddDate(0, 1, -1).Format(time.DateOnly)},
+		{Since: window},
+		rangeQ,
+	} {
+		wg.Go(func() { q.Location = loc; spans[i], errs[i] = l.Total(ctx, q) })
+	}
+	wg.Go(func() { daily, errs[4] = l.Daily(ctx, rangeQ) })
+	wg.Go(func() { sessions, errs[5] = l.Sessions(ctx, rangeQ) })
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
 	}
-	if _, err := glance(&out.Month, today[:7], ledger.Query{Since: today[:7] + "-01", Until: m0.AddDate(0, 1, -1).Format(time.DateOnly)}); err != nil {
-		return nil, err
+	all := spans[2]
+	if window != "" {
+		before, err := b.before(ctx, l, loc, window, out.State.Calls-all.Calls)
+		if err != nil {
+			return nil, err
+		}
+		all = plus(before, all)
 	}
-	if _, err := glance(&out.All, "", ledger.Query{}); err != nil {
-		return nil, err
+	glance := func(s ledger.Span, label string) Glance {
+		return Glance{Label: label, Cost: s.Cost, Tokens: s.Tokens, Calls: s.Calls}
 	}
-	daily, err := l.Daily(ctx, ledger.Query{Since: since, Until: until, Location: loc})
-	if err != nil {
-		return nil, err
-	}
+	out.Today, out.Month, out.All = glance(spans[0], today), glance(spans[1], today[:7]), glance(all, "")
 	out.Unpriced = daily.Totals.UnpricedModels
 	if since == "" && len(daily.Daily) > 0 {
 		since = daily.Daily[0].Date
@@ -198,10 +269,8 @@ func Build(ctx context.Context, l *ledger.Ledger, loc *time.Location, since, unt
 	}
 	rg := &out.Range
 	rg.Since, rg.Until = since, until
-	span, err := glance(&rg.Total, "", ledger.Query{Since: since, Until: until})
-	if err != nil {
-		return nil, err
-	}
+	span := spans[3]
+	rg.Total = glance(span, "")
 	rg.Tokens = Kinds{span.Input, span.Output, span.CacheWrite, span.CacheRead}
 	rg.Savings = Savings{span.CacheRead, span.CacheReadAsInput, span.CacheReadCost, span.CacheReadAsInput - span.CacheReadCost}
 	modelCost := map[string]float64{}
@@ -244,10 +313,6 @@ func Build(ctx context.Context, l *ledger.Ledger, loc *time.Location, since, unt
 			}
 		}
 		rg.Days = append(rg.Days, day)
-	}
-	sessions, err := l.Sessions(ctx, ledger.Query{Since: rg.Since, Until: rg.Until, Location: loc})
-	if err != nil {
-		return nil, err
 	}
 	projects := map[string]*Project{}
 	for _, s := range sessions.Sessions {

@@ -107,7 +107,9 @@ func (b *Browser) stop() {
 
 // Page is one tab.
 type Page struct {
-	ws *websocket.Conn
+	ws     *websocket.Conn
+	id     string // its target id
+	closer func()
 
 	mu      sync.Mutex
 	next    int64
@@ -140,7 +142,7 @@ func (b *Browser) NewPage(t testing.TB, width, height int) *Page {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var target struct{ WebSocketDebuggerURL string }
+	var target struct{ ID, WebSocketDebuggerURL string }
 	if err := json.NewDecoder(resp.Body).Decode(&target); err != nil || target.WebSocketDebuggerURL == "" {
 		t.Fatalf("new tab: %v (%s)", err, resp.Status)
 	}
@@ -149,8 +151,17 @@ func (b *Browser) NewPage(t testing.TB, width, height int) *Page {
 		t.Fatal(err)
 	}
 	ws.MaxPayloadBytes = 64 << 20
-	p := &Page{ws: ws, waiting: map[int64]chan reply{}}
-	t.Cleanup(func() { ws.Close() })
+	p := &Page{ws: ws, id: target.ID, waiting: map[int64]chan reply{}}
+	var once sync.Once
+	p.closer = func() {
+		once.Do(func() {
+			ws.Close()
+			if resp, err := http.Get("http://" + b.addr + "/json/close/" + target.ID); err == nil {
+				resp.Body.Close()
+			}
+		})
+	}
+	t.Cleanup(p.closer)
 	go p.read()
 	for _, m := range []string{"Runtime.enable", "Log.enable", "Page.enable"} {
 		if err := p.Call(m, nil, nil); err != nil {
@@ -231,6 +242,9 @@ func (p *Page) event(method string, params json.RawMessage) {
 		}
 	}
 }
+
+// Close closes the tab.
+func (p *Page) Close() { p.closer() }
 
 // Errors returns what the page said wrong so far.
 func (p *Page) Errors() []string {
