@@ -166,8 +166,74 @@ const prefixTTL = time.Minute
 // Builder computes the page's data, keeping the sums of the days before
 // the window that updates change (they rarely change themselves).
 type Builder struct {
-	mu     sync.Mutex
-	prefix prefix
+	mu       sync.Mutex
+	prefix   prefix
+	sessions keptSessions
+}
+
+type keptSessions struct {
+	key   string // zone and days
+	calls int64  // the days' calls when read
+	rows  []Session
+	at    time.Time
+}
+
+func sessionsOf(rep *ledger.SessionReport) []Session {
+	out := make([]Session, len(rep.Sessions))
+	for i, s := range rep.Sessions {
+		out[i] = Session{s.SessionID, s.ProjectPath, s.TotalCost, s.TotalTokens, s.LastActivity}
+	}
+	return out
+}
+
+// sessionsBefore returns the sessions of q's days (all before today): the
+// kept ones while the days hold as many calls as then (calls), for at most
+// prefixTTL.
+func (b *Builder) sessionsBefore(ctx context.Context, l *ledger.Ledger, q ledger.Query, calls int64) ([]Session, error) {
+	key := q.Location.String() + "\x00" + q.Since + "\x00" + q.Until
+	b.mu.Lock()
+	k := b.sessions
+	b.mu.Unlock()
+	if k.key == key && k.calls == calls && time.Since(k.at) < prefixTTL {
+		return k.rows, nil
+	}
+	rep, err := l.Sessions(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	rows := sessionsOf(rep)
+	b.sessions = keptSessions{key, calls, rows, time.Now()}
+	b.mu.Unlock()
+	return rows, nil
+}
+
+// mergeSessions adds up the rows of the same session and project, in the
+// session report's order: costliest first.
+func mergeSessions(a, b []Session) []Session {
+	type key struct{ session, project string }
+	at := map[key]int{}
+	out := make([]Session, 0, len(a)+len(b))
+	for _, rows := range [][]Session{a, b} {
+		for _, r := range rows {
+			k := key{r.SessionID, r.Project}
+			i, ok := at[k]
+			if !ok {
+				at[k] = len(out)
+				out = append(out, r)
+				continue
+			}
+			m := &out[i]
+			m.Cost += r.Cost
+			m.Tokens += r.Tokens
+			m.LastActivity = max(m.LastActivity, r.LastActivity)
+		}
+	}
+	slices.SortFunc(out, func(a, b Session) int {
+		return cmp.Or(cmp.Compare(b.Cost, a.Cost), cmp.Compare(b.LastActivity, a.LastActivity),
+			cmp.Compare(a.SessionID, b.SessionID), cmp.Compare(a.Project, b.Project))
+	})
+	return out
 }
 
 type prefix struct {
@@ -240,10 +306,26 @@ func (b *Builder) Build(ctx context.Context, l *ledger.Ledger, loc *time.Locatio
 		wg.Go(func() { q.Location = loc; spans[i], errs[i] = l.Total(ctx, q) })
 	}
 	wg.Go(func() { daily, errs[4] = l.Daily(ctx, rangeQ) })
-	wg.Go(func() { sessions, errs[5] = l.Sessions(ctx, rangeQ) })
+	// The range's sessions: those of its days before today kept (as the
+	// sums before the window are), today's read anew.
+	todayT, _ := parseDay(today)
+	split := since != "" && since < today && until == today
+	sessQ := rangeQ
+	if split {
+		sessQ = ledger.Query{Since: today, Until: today, Location: loc}
+	}
+	wg.Go(func() { sessions, errs[5] = l.Sessions(ctx, sessQ) })
 	wg.Wait()
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
+	}
+	rows := sessionsOf(sessions)
+	if split {
+		before, err := b.sessionsBefore(ctx, l, ledger.Query{Since: since, Until: todayT.AddDate(0, 0, -1).Format(time.DateOnly), Location: loc}, spans[3].Calls-spans[0].Calls)
+		if err != nil {
+			return nil, err
+		}
+		rows = mergeSessions(before, rows)
 	}
 	all := spans[2]
 	if window != "" {
@@ -315,17 +397,17 @@ func (b *Builder) Build(ctx context.Context, l *ledger.Ledger, loc *time.Locatio
 		rg.Days = append(rg.Days, day)
 	}
 	projects := map[string]*Project{}
-	for _, s := range sessions.Sessions {
+	for _, s := range rows {
 		if len(out.Sessions) < topN {
-			out.Sessions = append(out.Sessions, Session{s.SessionID, s.ProjectPath, s.TotalCost, s.TotalTokens, s.LastActivity})
+			out.Sessions = append(out.Sessions, s)
 		}
-		p := projects[s.ProjectPath]
+		p := projects[s.Project]
 		if p == nil {
-			p = &Project{Project: s.ProjectPath}
-			projects[s.ProjectPath] = p
+			p = &Project{Project: s.Project}
+			projects[s.Project] = p
 		}
-		p.Cost += s.TotalCost
-		p.Tokens += s.TotalTokens
+		p.Cost += s.Cost
+		p.Tokens += s.Tokens
 		p.Sessions++
 	}
 	for _, p := range projects {

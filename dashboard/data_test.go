@@ -28,7 +28,8 @@ func TestBuildKeepsWhatCameBefore(t *testing.T) {
 	}
 	now := time.Now().UTC()
 	old := now.AddDate(0, -3, 0)
-	if err := os.WriteFile(file, []byte(callAt("1", old, 100)+callAt("2", now, 20)), 0o644); err != nil {
+	yesterday := now.AddDate(0, 0, -1)
+	if err := os.WriteFile(file, []byte(callAt("1", old, 100)+callAt("2", now, 20)+callAt("5", yesterday, 7)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -59,9 +60,23 @@ func TestBuildKeepsWhatCameBefore(t *testing.T) {
 		if d.All.Calls != calls || d.All.Tokens != tokens || math.Abs(d.All.Cost-all.Cost) > 1e-12 || all.Calls != calls {
 			t.Errorf("everything: %+v, want %d calls, %d tokens, $%v", d.All, calls, tokens, all.Cost)
 		}
+		// The sessions: as the session report of the range has them.
+		rep, err := l.Sessions(ctx, ledger.Query{Since: since, Until: now.Format(time.DateOnly)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Sessions) != len(rep.Sessions) {
+			t.Fatalf("sessions %+v, want %+v", d.Sessions, rep.Sessions)
+		}
+		for i, r := range rep.Sessions {
+			g := d.Sessions[i]
+			if g.SessionID != r.SessionID || g.Tokens != r.TotalTokens || math.Abs(g.Cost-r.TotalCost) > 1e-12 || g.LastActivity != r.LastActivity {
+				t.Errorf("session %d: %+v, want %+v", i, g, r)
+			}
+		}
 	}
-	check(2, 122)
-	check(2, 122) // from what was kept
+	check(3, 130)
+	check(3, 130) // from what was kept
 	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -69,5 +84,15 @@ func TestBuildKeepsWhatCameBefore(t *testing.T) {
 	f.WriteString(callAt("3", old.AddDate(0, 0, 1), 1000) + callAt("4", now, 5))
 	f.Close()
 	sync()
-	check(4, 1000+1+5+1+122)
+	check(5, 1000+1+5+1+130)
+	// A call yesterday (in the range, before today) of today's session:
+	// the sessions kept are read anew, and the session's two days add up.
+	f, err = os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(fmt.Sprintf(`{"type":"assistant","sessionId":"s2","requestId":"r6","timestamp":%q,"message":{"id":"m6","model":"claude-opus-4-6","usage":{"input_tokens":50000,"output_tokens":1}}}`+"\n", yesterday.Format(time.RFC3339)))
+	f.Close()
+	sync()
+	check(6, 50001+1000+1+5+1+130)
 }

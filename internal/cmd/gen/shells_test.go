@@ -25,7 +25,8 @@ func completionCases() []struct {
 		line string
 		want []string
 	}{
-		{"cco da", []string{"daemon"}},
+		{"cco da", []string{"daemon", "dashboard"}},
+		{"cco dashboard --n", []string{"--no-open"}},
 		{"cco daemon st", []string{"start", "status", "stop"}},
 		{"cco daemon config u", []string{"unset"}},
 		{"cco daemon install --os ", []string{"darwin", "linux"}},
