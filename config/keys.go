@@ -58,6 +58,8 @@ var Keys = []Key{
 		Doc: "TCP port the daemon listens on."},
 	{Name: "host", Kind: String, Default: "127.0.0.1", check: checkHost, Valid: "an IP address or a host name",
 		Doc: "Address the daemon binds to. Keep it on loopback unless other machines must reach the daemon: it asks them for no credentials, and on any other address start, the log and status warn of it."},
+	{Name: "dashboard", Kind: String, Default: "auto", Enum: []string{"auto", "on", "off"},
+		Doc: "The usage dashboard at the daemon's address (`cco dashboard` opens it). auto: served when host is a loopback address, off otherwise; on: served on any host (anyone who reaches the address sees your usage)."},
 	{Name: "log_level", Kind: String, Default: "info", Enum: []string{"debug", "info", "warn", "error"},
 		Doc: "Lowest level written to daemon.log."},
 	{Name: "log_rotation_size", Kind: Int, Default: int64(10 << 20), Min: 1 << 10, Max: 1 << 40, Unit: "bytes",
