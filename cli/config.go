@@ -142,48 +142,16 @@ func (c *configSetCmd) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var text *string
 	if !c.unset {
 		// A value bad by itself is refused before anything is touched.
 		if _, err := (&config.File{Values: map[string]any{}}).With(k.Name, &c.value); err != nil {
 			return err
 		}
-	}
-	paths, err := c.env.Paths()
-	if err != nil {
-		return err
-	}
-	if err := paths.Ensure(); err != nil {
-		return err
-	}
-	// Read, change and write under the lock, so that concurrent sets of
-	// different keys all land.
-	unlock, err := homefile.Lock(ctx, paths.ConfigLockFile(), configLockWait)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	f, err := config.ReadFile(paths.Config())
-	if f == nil {
-		return fmt.Errorf("%s: %w", paths.Config(), err)
-	}
-	// Problems of the key being changed are mended by the change; any other
-	// problem must be fixed first, since rewriting would drop what it says.
-	if other := config.ProblemsBesides(err, k.Name); other != nil {
-		return fmt.Errorf("%s must be fixed before cco can edit it:\n%w", paths.Config(), other)
-	}
-	var text *string
-	if !c.unset {
 		text = &c.value
 	}
-	next, err := f.With(k.Name, text)
+	next, paths, err := editConfig(ctx, c.env, k, text)
 	if err != nil {
-		return err
-	}
-	data, err := config.Edit(f, next, k.Name)
-	if err != nil {
-		return err
-	}
-	if err := config.Save(paths.Config(), data); err != nil {
 		return err
 	}
 	if c.unset {
@@ -195,6 +163,42 @@ func (c *configSetCmd) run(ctx context.Context) error {
 		fmt.Fprintf(c.env.Stderr, "note: %s=%s in this environment overrides the file\n", k.EnvVar(), v)
 	}
 	return nil
+}
+
+// editConfig sets key k to text in config.toml (nil: removes it), the one
+// way commands change the file: read, changed and written while holding
+// config.lock, so that concurrent edits of different keys all land.
+func editConfig(ctx context.Context, e *Env, k config.Key, text *string) (*config.File, config.Paths, error) {
+	paths, err := e.Paths()
+	if err != nil {
+		return nil, paths, err
+	}
+	if err := paths.Ensure(); err != nil {
+		return nil, paths, err
+	}
+	unlock, err := homefile.Lock(ctx, paths.ConfigLockFile(), configLockWait)
+	if err != nil {
+		return nil, paths, err
+	}
+	defer unlock()
+	f, err := config.ReadFile(paths.Config())
+	if f == nil {
+		return nil, paths, fmt.Errorf("%s: %w", paths.Config(), err)
+	}
+	// Problems of the key being changed are mended by the change; any other
+	// problem must be fixed first, since rewriting would drop what it says.
+	if other := config.ProblemsBesides(err, k.Name); other != nil {
+		return nil, paths, fmt.Errorf("%s must be fixed before cco can edit it:\n%w", paths.Config(), other)
+	}
+	next, err := f.With(k.Name, text)
+	if err != nil {
+		return nil, paths, err
+	}
+	data, err := config.Edit(f, next, k.Name)
+	if err != nil {
+		return nil, paths, err
+	}
+	return next, paths, config.Save(paths.Config(), data)
 }
 
 type configValidateCmd struct {

@@ -60,6 +60,7 @@ func TestPackagedUnitReal(t *testing.T) {
 	}
 
 	out := c.run(0, "daemon", "status")
+	t.Logf("status:\n%s", out)
 	mustContain(t, out, "running (pid "+strconv.Itoa(c.mainPID())+")", unit, "enabled (starts at login)")
 
 	first := c.mainPID()
@@ -82,6 +83,7 @@ func TestPackagedUnitReal(t *testing.T) {
 	}
 
 	out = c.run(0, "daemon", "install")
+	t.Logf("install over the package's unit:\n%s", out)
 	mustContain(t, out, unit, "enabled", "--override")
 	noOwnUnit("after install")
 	if !c.active() {
@@ -118,6 +120,7 @@ func TestPackagedUnitReal(t *testing.T) {
 	}
 	out = c.run(1, "daemon", "start")
 	ln.Close()
+	t.Logf("start with the port taken:\n%s", out)
 	mustContain(t, out, "address already in use")
 	if strings.Contains(out, "journalctl") {
 		t.Errorf("start failure points at journalctl rather than saying why:\n%s", out)
@@ -125,6 +128,7 @@ func TestPackagedUnitReal(t *testing.T) {
 
 	last := c.mainPID()
 	out = c.run(0, "daemon", "uninstall")
+	t.Logf("uninstall:\n%s", out)
 	mustContain(t, out, "stopped", "disabled", unit)
 	if _, err := os.Stat(unit); err != nil {
 		t.Fatalf("uninstall removed the package's unit: %v", err)
