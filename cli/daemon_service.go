@@ -237,15 +237,16 @@ func (c *installCmd) run(ctx context.Context) error {
 	if err := startlimit.Reset(paths.FailedStarts()); err != nil {
 		return err
 	}
+	begin := e.Now()
 	if err := applyPlan(ctx, e, m, m.Install(cur, f.Data, opts)); err != nil {
-		return err
+		return daemonSaid(ctx, managed{m}, paths, begin, err)
 	}
 	if c.noStart {
 		return nil
 	}
 	r, err := ctl.WaitRunning(ctx, serviceWait)
 	if err != nil {
-		return fmt.Errorf("the %s did not bring the daemon up: %w", m.Name(), err)
+		return daemonSaid(ctx, managed{m}, paths, begin, fmt.Errorf("the %s did not bring the daemon up: %w", m.Name(), err))
 	}
 	fmt.Fprintf(e.Stdout, "the daemon (pid %d) serves on %s\n", r.PID, r.State.URL())
 	return nil
