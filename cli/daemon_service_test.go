@@ -17,7 +17,7 @@ type said struct {
 	status string
 }
 
-func (s said) Name() string                 { return "systemd user unit cco-daemon.service" }
+func (s said) Name() string                { return "systemd user unit cco-daemon.service" }
 func (s said) Said(context.Context) string { return s.status }
 
 // TestDaemonSaid: a failed start under the service says the daemon's own
