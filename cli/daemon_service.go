@@ -34,7 +34,7 @@ func configureServiceCmds(daemon *kingpin.CmdClause, e *Env) {
 	ic.Flag("override", "Where a package already installed cco-daemon.service, write your own unit anyway: ~/.config/systemd/user takes precedence over the package's directory.").BoolVar(&install.override)
 
 	uninstall := &uninstallCmd{env: e}
-	uc := daemon.Command("uninstall", "Stop the service and remove it.").Action(action(e, uninstall.run))
+	uc := daemon.Command("uninstall", "Stop and disable the service and remove what install wrote; a unit a package installed stays.").Action(action(e, uninstall.run))
 	uc.Flag("dry-run", "Print what uninstall would remove and run; change nothing.").BoolVar(&uninstall.dryRun)
 
 	enable := &enableCmd{env: e, enable: true}
