@@ -554,6 +554,9 @@ func serviceStatus(ctx context.Context, e *Env) (*serviceState, error) {
 		s.UpToDate = string(cur.Content) == string(f.Data)
 	}
 	s.Detail, s.PID, s.Restarts = cur.Detail, cur.PID, cur.Restarts
+	if cur.Masked {
+		s.Detail, s.UpToDate = "masked (systemctl --user unmask cco-daemon.service)", true
+	}
 	s.LastExit, s.Foreign = cur.LastExit, cur.Foreign
 	if !cur.Active {
 		s.LastOutput = lastLine(paths.LaunchdLog())

@@ -124,6 +124,9 @@ type State struct {
 	Foreign string
 	// ForeignContent is the content of systemd's Foreign unit file.
 	ForeignContent []byte
+	// Masked: systemd has the unit masked (linked to /dev/null): it starts
+	// nothing, and cco neither writes over nor removes the mask.
+	Masked bool
 	// Health is cco's health drop-in over a Foreign unit (systemd); nil
 	// when there is none.
 	Health []byte
@@ -139,9 +142,9 @@ type State struct {
 // Installed reports whether cco's own service file is in place.
 func (s State) Installed() bool { return s.Content != nil }
 
-// Found reports whether there is a service to control: cco's own, or
-// one a package installed (systemd).
-func (s State) Found() bool { return s.Installed() || s.Foreign != "" }
+// Found reports whether there is a service to control: cco's own, one a
+// package installed, or a masked one, whose refusals systemd words itself.
+func (s State) Found() bool { return s.Installed() || s.Foreign != "" || s.Masked }
 
 // Env is what a Manager may know of the user and the machine.
 type Env struct {

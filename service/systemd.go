@@ -182,6 +182,8 @@ func (m *systemd) State(ctx context.Context) (State, error) {
 	// No FragmentPath: no unit file anywhere, cco's own included (systemd
 	// looks for a unit it was asked about on disk, without a reload).
 	switch frag := props["FragmentPath"]; {
+	case props["LoadState"] == "masked":
+		st.Masked = true
 	case m.own(frag):
 		m.path = frag
 		if st.Content, err = readFile(frag); err != nil {
@@ -254,6 +256,9 @@ func (m *systemd) step(done string, args ...string) Step {
 // Install writes cco's own unit, or, where the manager has one from a
 // package and Override is not asked, uses that one and writes no unit.
 func (m *systemd) Install(cur State, content []byte, o InstallOptions) Plan {
+	if cur.Masked {
+		return Plan{Err: m.masked()}
+	}
 	if cur.Foreign != "" && !o.Override {
 		return m.usePackaged(cur, o)
 	}
@@ -389,6 +394,9 @@ func (m *systemd) lingerNote() string {
 // Uninstall stops and disables the service and removes what cco wrote. A
 // package's unit file is left where the package put it.
 func (m *systemd) Uninstall(cur State) Plan {
+	if cur.Masked {
+		return Plan{Err: m.masked()}
+	}
 	if !cur.Found() && !cur.Loaded {
 		return Plan{Idle: identity.UnitName + " is not installed"}
 	}
@@ -430,6 +438,12 @@ func (m *systemd) Find(ctx context.Context) (State, bool, error) {
 }
 
 var _ Finder = (*systemd)(nil)
+
+// masked refuses to install over or uninstall a masked unit: the mask is
+// someone's decision that it must not run.
+func (m *systemd) masked() error {
+	return fmt.Errorf("%s is masked (linked to /dev/null), so systemd starts nothing under that name, and cco leaves the mask alone: unmask it first with `systemctl --user unmask %s`", identity.UnitName, identity.UnitName)
+}
 
 func (m *systemd) notInstalled() error {
 	return fmt.Errorf("the %s is not installed (no %s, and no unit of that name in any directory of the manager's): run `cco daemon install` first", m.Name(), m.Path())

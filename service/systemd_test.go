@@ -427,3 +427,28 @@ func TestUnsupported(t *testing.T) {
 	_, err := For("windows", env)
 	wantErr(t, err, "not supported on windows", "cco daemon start")
 }
+
+// TestSystemdMasked: a masked unit is neither written over nor removed.
+func TestSystemdMasked(t *testing.T) {
+	env, r, _ := testEnv(t)
+	m, _ := newSystemd(env)
+	own := filepath.Join(env.Getenv("HOME"), ".config/systemd/user/cco-daemon.service")
+	os.MkdirAll(filepath.Dir(own), 0o755)
+	os.Symlink("/dev/null", own)
+	r.answer(showCmd, Output{Stdout: "LoadState=masked\nActiveState=inactive\nSubState=dead\nFragmentPath=" + own + "\nUnitFileState=masked\n"})
+	st, err := m.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Masked || !st.Found() || st.Installed() {
+		t.Errorf("state %+v", st)
+	}
+	for name, p := range map[string]Plan{"install": m.Install(st, []byte("unit\n"), InstallOptions{AutoStart: true}), "uninstall": m.Uninstall(st)} {
+		if err := m.Apply(context.Background(), p, nil); err == nil || !strings.Contains(err.Error(), "systemctl --user unmask cco-daemon.service") {
+			t.Errorf("%s of a masked unit: %v", name, err)
+		}
+	}
+	if target, err := os.Readlink(own); err != nil || target != "/dev/null" {
+		t.Errorf("the mask became %q, %v", target, err)
+	}
+}
