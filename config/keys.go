@@ -77,11 +77,11 @@ var Keys = []Key{
 	{Name: "cache_ttl", Kind: Int, Default: int64(3600), Min: 1, Max: 30 * 86400, Unit: "seconds",
 		Doc: "How long a cached usage report is kept. New usage read from the transcripts replaces cached reports at once."},
 	{Name: "auto_start", Kind: Bool, Default: true,
-		Doc: "Start the daemon at login when it is installed as a service."},
+		Doc: "Start the daemon at login when it is installed as a service: install enables or disables the service by it, and `cco daemon enable` and `disable` set it."},
 	{Name: "health_checks", Kind: Bool, Default: true,
 		Doc: "Let the service manager watch the daemon: under systemd the daemon reports readiness and pings a watchdog, and a daemon that stops answering is restarted."},
 	{Name: "health_check_interval", Kind: Int, Default: int64(30), Min: 1, Max: 3600, Unit: "seconds",
-		Doc: "How often the daemon proves it is alive when health_checks is on; the watchdog fires after twice this."},
+		Doc: "How often the daemon proves it is alive when health_checks is on; the watchdog fires after twice this. A unit from a package gets it, and health_checks, through a drop-in install writes where they differ from the unit's."},
 	{Name: "sandbox", Kind: Bool, Default: true,
 		Doc: "Under systemd, run the daemon in a sandbox: the installed unit restricts its system calls, and where unprivileged user namespaces work, a drop-in makes the file system read-only except CCO_HOME and the database. Run `cco daemon install` again after a change. No effect under launchd."},
 }
