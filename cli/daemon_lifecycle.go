@@ -68,7 +68,7 @@ func (c *startCmd) run(ctx context.Context) error {
 		return err
 	}
 	ctl := lifecycle.New(paths)
-	svc, err := installedService(c.env)
+	svc, err := installedService(ctx, c.env)
 	if err != nil {
 		return err
 	}
@@ -126,11 +126,11 @@ func (c *startCmd) startService(ctx context.Context, ctl *lifecycle.Controller, 
 	}
 	begin := c.env.Now()
 	if err := svc.Start(ctx); err != nil {
-		return fmt.Errorf("starting the %s: %w", svc.Name(), err)
+		return daemonSaid(ctx, svc, ctl.Paths, begin, fmt.Errorf("starting the %s: %w", svc.Name(), err))
 	}
 	r, err := ctl.WaitRunning(ctx, c.wait)
 	if err != nil {
-		return err
+		return daemonSaid(ctx, svc, ctl.Paths, begin, err)
 	}
 	warnExposed(c.env, r.State)
 	fmt.Fprintf(c.env.Stdout, "cco daemon started by the %s (pid %d)%s in %s\n", svc.Name(), r.PID, onAddr(r.State), ms(c.env.Now().Sub(begin)))
@@ -175,7 +175,7 @@ func stop(ctx context.Context, e *Env, timeout time.Duration) error {
 	}
 	ctl := lifecycle.New(paths)
 	ctl.Progress = e.Stderr
-	svc, err := installedService(e)
+	svc, err := installedService(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -292,7 +292,7 @@ func (c *restartCmd) run(ctx context.Context) error {
 	if _, _, err := loadEffective(c.env, c.overrides); err != nil {
 		return err
 	}
-	svc, err := installedService(c.env)
+	svc, err := installedService(ctx, c.env)
 	if err != nil {
 		return err
 	}

@@ -196,10 +196,10 @@ func start(o Options) (d *daemon, err error) {
 		idle = o.IdleTimeout
 	}
 	d.srv = &http.Server{
-		Handler:           d.routes(),
 		ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout, IdleTimeout: idle,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	d.srv.Handler = d.routes() // after the server: the dashboard's streams end with it
 	go func() { d.served <- d.srv.Serve(ln) }()
 	log.ForgetStd()
 	logger.Info("serving", "addr", d.state.Addr(), "pid", d.state.PID, "version", d.state.Version)
@@ -223,7 +223,7 @@ func (d *daemon) routes() http.Handler {
 			Ledger: d.usage.state(),
 		})
 	})
-	mux.Handle("/api/usage/", d.usage.handler())
+	d.mountDashboard(mux)
 	mux.Handle("GET /metrics", d.metrics.handler())
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
