@@ -91,6 +91,7 @@ func (c *startCmd) run(ctx context.Context) error {
 		Executable: exe,
 		Env:        append(c.env.Environ(), eff.Env()...),
 		Wait:       c.wait,
+		Command:    supervisorCommand,
 	})
 	if err != nil {
 		return err
@@ -185,12 +186,15 @@ func stop(ctx context.Context, e *Env, timeout time.Duration) error {
 		}
 		// What the manager left running is stopped below like any daemon.
 	}
-	s, err := ctl.Stop(ctx, timeout)
+	s, supPID, err := stopSupervised(ctx, ctl, timeout)
 	if err != nil {
 		return err
 	}
 	if s.Stale != "" {
 		fmt.Fprintln(e.Stderr, "cco: "+s.Stale)
+	}
+	if supPID != 0 {
+		defer fmt.Fprintf(e.Stdout, "its supervisor (pid %d) stopped too\n", supPID)
 	}
 	switch {
 	case s.PID == 0:
@@ -254,7 +258,8 @@ type statusCmd struct {
 // service as serviceState describes it, null where the platform has none.
 type statusJSON struct {
 	*lifecycle.Status
-	Service *serviceState `json:"service"`
+	Service     *serviceState `json:"service"`
+	Supervision *supervision  `json:"supervision"`
 }
 
 // run prints the daemon's status. Exit 0: running and answering; 1:
@@ -272,14 +277,16 @@ func (c *statusCmd) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sup := supervisionStatus(ctx, c.env, paths, svc)
 	if c.json {
 		enc := json.NewEncoder(c.env.Stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(statusJSON{s, svc}); err != nil {
+		if err := enc.Encode(statusJSON{s, svc, sup}); err != nil {
 			return err
 		}
 	} else {
 		c.print(s, svc)
+		sup.print(c.env.Stdout)
 	}
 	switch s.State {
 	case lifecycle.StateRunning:
@@ -366,6 +373,10 @@ func (c *runCmd) run(ctx context.Context) error {
 		RedirectStd: true,
 		IgnoreTERM:  c.env.Getenv(ignoreTermEnv) == "1",
 	}
+	ctx, done, err := recordLife(ctx, c.env, paths, &o)
+	if err != nil {
+		return err
+	}
 	if fd := c.env.Getenv(protocol.ReadyFDEnv); fd != "" {
 		n, err := strconv.Atoi(fd)
 		if err != nil || n < 3 {
@@ -374,5 +385,5 @@ func (c *runCmd) run(ctx context.Context) error {
 		o.Ready = os.NewFile(uintptr(n), "readiness pipe")
 		os.Unsetenv(protocol.ReadyFDEnv)
 	}
-	return daemon.Run(ctx, o)
+	return done(daemon.Run(ctx, o))
 }

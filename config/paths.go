@@ -20,6 +20,10 @@ const (
 	startLockName  = "daemon.start.lock"
 	logName        = "daemon.log"
 	launchdLogName = "launchd.log"
+	historyName    = "daemon.history"
+	historyLock    = "daemon.history.lock"
+	supStateName   = "supervisor.pid"
+	supLockName    = "supervisor.lock"
 )
 
 // HomeFrom returns the paths under $CCO_HOME, or ~/.cco when it is unset.
@@ -58,6 +62,21 @@ func (p Paths) LogFile() string { return filepath.Join(p.Home, logName) }
 // daemon.log: the daemon owns and rotates that file, and launchd would keep
 // writing into a rotated one.
 func (p Paths) LaunchdLog() string { return filepath.Join(p.Home, launchdLogName) }
+
+// History is the daemon's crash history: one JSON line per start and exit.
+func (p Paths) History() string { return filepath.Join(p.Home, historyName) }
+
+// HistoryLock serializes writers of History. It is a file of its own
+// because History is replaced by rename when it is compacted.
+func (p Paths) HistoryLock() string { return filepath.Join(p.Home, historyLock) }
+
+// SupervisorPIDFile is the supervisor's state file: its pid, start time and
+// executable, the proofs that a process is the supervisor.
+func (p Paths) SupervisorPIDFile() string { return filepath.Join(p.Home, supStateName) }
+
+// SupervisorLockFile is held by the running supervisor for its whole life,
+// so that one CCO_HOME has one supervisor.
+func (p Paths) SupervisorLockFile() string { return filepath.Join(p.Home, supLockName) }
 
 // Ensure creates CCO_HOME, mode 0700, when it is missing.
 func (p Paths) Ensure() error {

@@ -46,6 +46,9 @@ type Options struct {
 	// RedirectStd points fds 1 and 2 at the log, so that a panic lands
 	// there. Off in tests, which need their own stderr.
 	RedirectStd bool
+	// Serving, when not nil, is told the daemon's state once it serves,
+	// before the readiness line: the crash history records the start.
+	Serving func(*protocol.State) error
 	// IgnoreTERM is for tests only: the daemon ignores SIGTERM, so that
 	// stop's escalation to SIGKILL can be seen.
 	IgnoreTERM bool
@@ -150,6 +153,11 @@ func start(o Options) (d *daemon, err error) {
 	d.srv = &http.Server{Handler: d.routes(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	go func() { d.served <- d.srv.Serve(ln) }()
 	logger.Info("serving", "addr", d.state.Addr(), "pid", d.state.PID, "version", d.state.Version)
+	if o.Serving != nil {
+		if err := o.Serving(d.state); err != nil {
+			logger.Warn("recording the start", "err", err)
+		}
+	}
 	if err := n.send("READY=1\nMAINPID=" + strconv.Itoa(d.state.PID)); err != nil {
 		logger.Warn("systemd notify", "err", err)
 	}

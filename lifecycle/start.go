@@ -24,6 +24,9 @@ type StartOptions struct {
 	Env []string
 	// Wait bounds the wait for the daemon to serve.
 	Wait time.Duration
+	// Command is what to run after Executable: "daemon run" when empty,
+	// or the supervisor, which relays the daemon's readiness line.
+	Command []string
 }
 
 // Started is what Start did.
@@ -96,7 +99,11 @@ func (c *Controller) spawn(ctx context.Context, o StartOptions) (*Started, error
 		w.Close()
 		return nil, fmt.Errorf("opening the daemon log: %w", err)
 	}
-	cmd := exec.Command(o.Executable, "daemon", "run")
+	args := o.Command
+	if len(args) == 0 {
+		args = []string{"daemon", "run"}
+	}
+	cmd := exec.Command(o.Executable, args...)
 	cmd.Env = append(o.Env[:len(o.Env):len(o.Env)], protocol.ReadyFDEnv+"=3", "CCO_HOME="+c.Paths.Home)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.ExtraFiles = []*os.File{w} // fd 3
@@ -111,9 +118,9 @@ func (c *Controller) spawn(ctx context.Context, o StartOptions) (*Started, error
 	msg, err := readReady(ctx, r, o.Wait)
 	if st, ok := protocol.ParseReady(msg); ok {
 		took := c.Now().Sub(begin)
-		pid := cmd.Process.Pid
 		cmd.Process.Release()
-		return &Started{PID: pid, State: st, Took: took}, nil
+		// The line is the daemon's own: its pid, whoever relayed it.
+		return &Started{PID: st.PID, State: st, Took: took}, nil
 	}
 	// The daemon failed or is too slow: make sure nothing of it remains.
 	pid := cmd.Process.Pid
