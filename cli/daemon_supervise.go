@@ -348,9 +348,41 @@ func describeEvent(e history.Event) string {
 		return fmt.Sprintf("started  pid %d by %s", e.PID, e.By)
 	case history.KindExit:
 		x := &history.Exit{Event: e}
-		return fmt.Sprintf("ended    pid %d after %s: %s", e.PID, (time.Duration(e.UptimeSeconds*float64(time.Second))).Round(time.Millisecond), x.How())
+		return fmt.Sprintf("ended    pid %d after %s: %s", e.PID, (time.Duration(e.UptimeSeconds * float64(time.Second))).Round(time.Millisecond), x.How())
 	case history.KindCrashLoop:
 		return "gave up  the supervisor stopped restarting the daemon: " + e.Error
 	}
 	return e.Kind
+}
+
+// awaitSupervised waits, up to wait, for the daemon of a running supervisor
+// to serve: a start between two of its restarts must neither start a second
+// supervisor nor report failure. It returns nil, and no error, when no
+// supervisor runs or it gave up meanwhile; start then starts afresh.
+func awaitSupervised(ctx context.Context, ctl *lifecycle.Controller, wait time.Duration) (*lifecycle.Running, error) {
+	sup, err := supervisor.Find(ctl.Paths)
+	if err != nil || sup == nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		in, err := ctl.Inspect()
+		if err != nil {
+			return nil, err
+		}
+		if r := in.Running; r != nil && r.State != nil {
+			return r, nil
+		}
+		if holder, err := protocol.LockHolder(ctl.Paths.SupervisorLockFile()); err != nil || holder != sup.PID {
+			return nil, err
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the supervisor (pid %d) is restarting the daemon, which did not serve within %v: see `cco daemon status` and `cco daemon logs`", sup.PID, wait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
