@@ -82,7 +82,8 @@ type Event struct {
 func Code(c int) *int { return &c }
 
 // The bounds of the file: past MaxBytes it is compacted to its last Keep
-// events, so that it never grows without end and status reads little.
+// events, or fewer when those would fill more than half of MaxBytes, so that
+// it never grows without end, status reads little, and compaction is rare.
 const (
 	Keep     = 200
 	MaxBytes = 64 << 10
@@ -148,7 +149,8 @@ func (l *Log) Append(e Event) error {
 	return nil
 }
 
-// compact replaces the file, atomically, by its last Keep events.
+// compact replaces the file, atomically, by its last events: at most Keep,
+// in at most MaxBytes/2.
 func (l *Log) compact(f *os.File) error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
@@ -157,16 +159,21 @@ func (l *Log) compact(f *os.File) error {
 	if err != nil {
 		return err
 	}
-	if len(events) > Keep {
-		events = events[len(events)-Keep:]
-	}
-	var buf bytes.Buffer
-	for _, e := range events {
-		line, err := json.Marshal(e)
+	var lines [][]byte
+	size := 0
+	for i := len(events) - 1; i >= 0 && len(lines) < Keep; i-- {
+		line, err := json.Marshal(events[i])
 		if err != nil {
 			return err
 		}
-		buf.Write(append(line, '\n'))
+		if size += len(line) + 1; size > MaxBytes/2 {
+			break
+		}
+		lines = append(lines, line)
+	}
+	var buf bytes.Buffer
+	for i := len(lines) - 1; i >= 0; i-- {
+		buf.Write(append(lines[i], '\n'))
 	}
 	if err := atomicfile.WriteFile(l.path, buf.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("compacting the history %s: %w", l.path, err)
