@@ -83,7 +83,10 @@ func (c *superviseCmd) run(ctx context.Context) error {
 
 // recordLife records the daemon's life in the crash history and, under a
 // supervisor, ties the daemon to it: the returned context ends when the
-// supervisor dies. done takes daemon.Run's result and returns it.
+// supervisor dies. Under a supervisor, which records the starts and exits it
+// sees, the daemon only hands it its fatal error, and records its own exit
+// when the supervisor is gone. done takes daemon.Run's result and returns
+// it.
 func recordLife(ctx context.Context, e *Env, paths config.Paths, o *daemon.Options) (_ context.Context, done func(error) error, _ error) {
 	hist := history.Open(paths)
 	pid := os.Getpid()
@@ -104,6 +107,9 @@ func recordLife(ctx context.Context, e *Env, paths config.Paths, o *daemon.Optio
 	var served *protocol.State
 	o.Serving = func(st *protocol.State) error {
 		served = st
+		if child != nil {
+			return nil // the supervisor recorded the start when it started it
+		}
 		return hist.Append(history.Event{Time: st.StartedAt, Kind: history.KindStart, PID: pid, ProcStart: st.ProcStart, By: by, RecordedBy: "daemon"})
 	}
 	return ctx, func(runErr error) error {
@@ -116,10 +122,11 @@ func recordLife(ctx context.Context, e *Env, paths config.Paths, o *daemon.Optio
 			return runErr
 		}
 		procStart, _ := protocol.SelfStart()
-		if served == nil {
-			warn("start", hist.Append(history.Event{Time: began.UTC(), Kind: history.KindStart, PID: pid, ProcStart: procStart, By: by, RecordedBy: "daemon"}))
-		} else {
+		switch {
+		case served != nil:
 			began = served.StartedAt
+		case child == nil:
+			warn("start", hist.Append(history.Event{Time: began.UTC(), Kind: history.KindStart, PID: pid, ProcStart: procStart, By: by, RecordedBy: "daemon"}))
 		}
 		if child != nil && !child.Gone() {
 			child.Report(runErr) // the supervisor records the exit it sees

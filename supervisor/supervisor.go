@@ -264,8 +264,10 @@ func (s *supervisor) runOnce(ctx context.Context, sigs <-chan os.Signal) *life {
 	if p, err := protocol.ProcInfo(l.pid); err == nil {
 		l.procStart = p.Start
 	}
+	s.append(history.Event{Time: l.started.UTC(), Kind: history.KindStart, PID: l.pid, ProcStart: l.procStart, By: history.BySupervisor, RecordedBy: "supervisor"})
 	readyLine := readAll(pipes.ready)
 	report := readAll(pipes.report)
+	early := firstLine(pipes.stderr, s.o.Paths.LogFile())
 	exited := make(chan *os.ProcessState, 1)
 	go func() {
 		cmd.Wait()
@@ -342,6 +344,9 @@ func (s *supervisor) runOnce(ctx context.Context, sigs <-chan os.Signal) *life {
 			if msg := <-report; msg != "" && l.errText == "" {
 				l.errText = msg
 			}
+			if msg, ok := strings.CutPrefix(<-early, "cco: "); ok && l.errText == "" {
+				l.errText = msg // an error before it opened its log: a bad config.toml
+			}
 			if !readyAt.IsZero() && l.reason != history.ReasonUnhealthy {
 				l.healthy = time.Since(readyAt)
 			}
@@ -355,6 +360,7 @@ type pipes struct {
 	ready  *os.File // the daemon's readiness line
 	watch  *os.File // held open while the supervisor lives
 	report *os.File // the daemon's fatal error
+	stderr *os.File // what the daemon writes on stderr before it opens its log
 }
 
 // spawn starts `cco daemon run` with its readiness pipe on fd 3 and the
@@ -372,16 +378,17 @@ func (s *supervisor) spawn() (*exec.Cmd, *pipes, error) {
 	readyR, readyW, err1 := pipe()
 	watchR, watchW, err2 := pipe()
 	reportR, reportW, err3 := pipe()
-	if err := errors.Join(err1, err2, err3); err != nil {
+	stderrR, stderrW, err4 := pipe()
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		for _, f := range made {
 			f.Close()
 		}
 		return nil, nil, err
 	}
-	p := &pipes{ready: readyR, watch: watchW, report: reportR}
+	p := &pipes{ready: readyR, watch: watchW, report: reportR, stderr: stderrR}
 	theirs := []*os.File{readyW, watchR, reportW} // fds 3, 4, 5 of the daemon
 	defer func() {
-		for _, f := range theirs {
+		for _, f := range append(theirs, stderrW) {
 			f.Close()
 		}
 	}()
@@ -390,13 +397,15 @@ func (s *supervisor) spawn() (*exec.Cmd, *pipes, error) {
 	cmd.Env = append(childEnv(s.o.Env), protocol.ReadyFDEnv+"=3", ChildEnv+"=4,5", history.StartedByEnv+"="+history.BySupervisor, "CCO_HOME="+s.o.Paths.Home)
 	if logf, err := os.OpenFile(s.o.Paths.LogFile(), os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_NOFOLLOW, 0o600); err == nil {
 		defer logf.Close()
-		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.Stdout = logf
 	}
+	cmd.Stderr = stderrW
 	cmd.ExtraFiles = theirs
 	if err := cmd.Start(); err != nil {
 		p.ready.Close()
 		p.watch.Close()
 		p.report.Close()
+		p.stderr.Close()
 		return nil, nil, fmt.Errorf("starting %s daemon run: %w", s.o.Executable, err)
 	}
 	return cmd, p, nil
@@ -414,6 +423,33 @@ func childEnv(env []string) []string {
 		out = append(out, kv)
 	}
 	return out
+}
+
+// firstLine copies what r yields into the log at logPath until r ends (the
+// daemon points its stderr at its own log once it has opened it, or exits)
+// and yields the first line of it, at most 1 KiB.
+func firstLine(r *os.File, logPath string) chan string {
+	ch := make(chan string, 1)
+	go func() {
+		defer r.Close()
+		var first []byte
+		buf := make([]byte, 4096)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 {
+				appendFile(logPath).Write(buf[:n])
+				if len(first) < 1024 {
+					first = append(first, buf[:min(n, 1024-len(first))]...)
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		line, _, _ := strings.Cut(string(first), "\n")
+		ch <- line
+	}()
+	return ch
 }
 
 // readAll reads r to its end in the background, closes it, and yields what
