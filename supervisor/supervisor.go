@@ -283,7 +283,6 @@ func (s *supervisor) runOnce(ctx context.Context, sigs <-chan os.Signal) *life {
 		deadline = t.C
 	}
 	var kill <-chan time.Time // SIGKILL once TermGrace has passed
-	prober := newProber()
 	fails := 0
 	terminate := func(reason, why string) {
 		if l.reason == "" {
@@ -314,7 +313,7 @@ func (s *supervisor) runOnce(ctx context.Context, sigs <-chan os.Signal) *life {
 				s.relay(line) // start reports the daemon's own words
 			}
 		case <-probe:
-			if err := prober.check(ctx, l.state, s.o.HealthInterval); err != nil {
+			if err := checkHealth(ctx, l.state, s.o.HealthInterval); err != nil {
 				fails++
 				s.log.Warn("the daemon did not answer GET /health", "daemon_pid", l.pid, "failures", fails, "err", err)
 				if fails >= s.o.Policy.ProbeFailures {

@@ -30,6 +30,7 @@ func trimResident() {
 	}
 	type mapping struct {
 		start, end uint64
+		exe        bool // a mapping of the executable
 		ok         bool // read-only, of the executable, no anonymous page
 	}
 	var maps []mapping
@@ -42,14 +43,19 @@ func trimResident() {
 			start, err1 := strconv.ParseUint(lo, 16, 64)
 			end, err2 := strconv.ParseUint(hi, 16, 64)
 			ro := f[1][1] == '-' && f[1][3] == 'p'
-			maps = append(maps, mapping{start, end, err1 == nil && err2 == nil && ro && f[5] == exe})
+			parsed := err1 == nil && err2 == nil
+			maps = append(maps, mapping{start, end, parsed && f[5] == exe, parsed && ro && f[5] == exe})
 		case len(f) == 3 && f[0] == "Anonymous:" && f[1] != "0" && len(maps) > 0:
 			maps[len(maps)-1].ok = false
 		}
 	}
+	// The raw calls: the ranges are not Go memory, so no slice of them.
 	for _, m := range maps {
+		if m.exe {
+			// Map back one page per fault, not the 64 KiB around it.
+			unix.Syscall(unix.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), unix.MADV_RANDOM)
+		}
 		if m.ok {
-			// The raw call: the range is not Go memory, so no slice of it.
 			unix.Syscall(unix.SYS_MADVISE, uintptr(m.start), uintptr(m.end-m.start), unix.MADV_DONTNEED)
 		}
 	}
