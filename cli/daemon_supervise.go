@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -42,10 +41,6 @@ func configureSupervisionCmds(daemon *kingpin.CmdClause, e *Env) {
 
 type superviseCmd struct{ env *Env }
 
-// supervisorGCPercent keeps the supervisor's heap close to what it holds:
-// it allocates little, and its resident memory is what a user sees.
-const supervisorGCPercent = 25
-
 func (c *superviseCmd) run(ctx context.Context) error {
 	var ready *os.File
 	if fd := c.env.Getenv(protocol.ReadyFDEnv); fd != "" {
@@ -74,7 +69,6 @@ func (c *superviseCmd) run(ctx context.Context) error {
 	if eff.HealthChecks {
 		interval = time.Duration(eff.HealthCheckInterval) * time.Second
 	}
-	debug.SetGCPercent(supervisorGCPercent)
 	return supervisor.Run(ctx, supervisor.Options{
 		Paths: paths, Executable: exe, Env: c.env.Environ(), Ready: ready,
 		HealthInterval: interval, Policy: supervisor.DefaultPolicy,
