@@ -287,7 +287,7 @@ func (s *supervision) print(w io.Writer) {
 			history.Ago(time.Now(), *s.CrashLoopAt), s.CrashLoopWhy)
 	}
 	if m := s.Manager; m != nil && (m.Restarts > 0 || m.LastExit != "") {
-		line := fmt.Sprintf("  %s:    restarted it %d times", m.Manager, m.Restarts)
+		line := fmt.Sprintf("  %s:    restarted it %d %s", m.Manager, m.Restarts, map[bool]string{true: "time", false: "times"}[m.Restarts == 1])
 		if m.LastExit != "" {
 			line += "; its last run " + m.LastExit
 		}
