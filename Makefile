@@ -7,7 +7,8 @@ DATADIR     ?= $(PREFIX)/share
 SYSTEMDUSERDIR ?= $(PREFIX)/lib/systemd/user
 GO          ?= go
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS     := -s -w -X github.com/anthropics/cco/version.Version=$(VERSION)
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS     := -s -w -X github.com/anthropics/cco/version.Version=$(VERSION) -X github.com/anthropics/cco/version.Commit=$(COMMIT)
 STATICCHECK_VERSION := v0.8.2
 GOBIN       ?= $(shell $(GO) env GOPATH)/bin
 

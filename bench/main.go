@@ -32,6 +32,13 @@ func main() {
 		serve()
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "ingest" {
+		if err := ingestMain(os.Args[2:]); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: ingest: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := mainErr(); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
@@ -48,6 +55,10 @@ type options struct {
 	install  bool
 	only     string
 	keepTemp bool
+	// the usage ledger beside ccusage
+	ledgerBytes int64
+	ledgerRuns  int
+	usageDaily  bool
 }
 
 func mainErr() error {
@@ -60,7 +71,10 @@ func mainErr() error {
 	flag.StringVar(&o.out, "out", "bench/out/results.md", "where to write the table too")
 	flag.BoolVar(&o.fake, "fake-workload", false, "peers run this program's trivial server instead of `cco daemon run` (to test the harness)")
 	flag.BoolVar(&o.install, "install", true, "install missing peers (apt-get, npm)")
-	flag.StringVar(&o.only, "only", "", "comma-separated tools to run (cco,fork+kill,start-stop-daemon,systemctl,supervisorctl,pm2); empty: all")
+	flag.StringVar(&o.only, "only", "", "comma-separated tools to run (cco,fork+kill,start-stop-daemon,systemctl,supervisorctl,pm2,ledger); empty: all")
+	flag.Int64Var(&o.ledgerBytes, "ledger-bytes", 1<<30, "size of the generated transcript tree the ledger and ccusage read, in bytes; 0: no ledger rows")
+	flag.IntVar(&o.ledgerRuns, "ledger-runs", 5, "timed runs of the ledger's first ingest and of ccusage daily")
+	flag.BoolVar(&o.usageDaily, "usage-daily", false, "also time `cco usage daily` end to end on the ingested ledger")
 	flag.BoolVar(&o.keepTemp, "keep", false, "keep the temporary directory")
 	flag.Parse()
 
@@ -132,8 +146,12 @@ func mainErr() error {
 		fmt.Fprintln(os.Stderr, "bench: completion, logs ...")
 		measureCCOOnly(ccoBin, tmp, o, res)
 	}
+	if !o.fake && o.ledgerBytes > 0 && selected(o.only, "ledger") {
+		fmt.Fprintln(os.Stderr, "bench: usage ledger beside ccusage ...")
+		measureLedger(ccoBin, tmp, o, res)
+	}
 
-	table := res.table(machine(ccoBin), o)
+	table := res.table(machine(ccoBin), o) + res.ledgerTable(o)
 	fmt.Print(table)
 	if o.out != "" {
 		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {

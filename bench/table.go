@@ -22,6 +22,7 @@ type results struct {
 	rssKB         int64
 	mgrRSS        map[string]int64
 	binSize       int64
+	ledger        *ledgerResults
 	failures      []string
 }
 

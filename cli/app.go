@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"os/user"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -150,7 +151,9 @@ func New(e *Env) *kingpin.Application {
 	configureServiceCmds(daemon, e)
 	configureRenderCmd(daemon, e)
 	configureConfigCmd(daemon, e)
+	configureUsageCmd(app, e)
 	configureCompletionCmd(app, e)
+	configureVersionCmd(app, e)
 	return app
 }
 
@@ -182,6 +185,7 @@ func Main(args []string, e *Env) (code int) {
 	withCtx := *e
 	withCtx.ctx = ctx
 	app := New(&withCtx)
+	completeHelp(app, args)
 	_, err := app.Parse(args)
 	if err == nil {
 		return exitOK
@@ -198,7 +202,85 @@ func Main(args []string, e *Env) (code int) {
 		fmt.Fprintf(e.Stderr, "cco: %v\n", cmdErr.err)
 		return exitError
 	default:
-		fmt.Fprintf(e.Stderr, "cco: %v (try --help)\n", err)
+		fmt.Fprintf(e.Stderr, "cco: %s\n", usageMessage(app, args, err))
 		return exitUsage
 	}
+}
+
+// usageMessage says what kingpin found wrong with args, with the command
+// it was parsing, the nearest known command or flag when a word looks like
+// a typo of one, and where to read more.
+func usageMessage(app *kingpin.Application, args []string, err error) string {
+	path, cmds, flags := "cco", app.Model().Commands, app.Model().Flags
+	if pc, _ := app.ParseContext(args); pc != nil && pc.SelectedCommand != nil {
+		m := pc.SelectedCommand.Model()
+		path, cmds, flags = "cco "+m.FullCommand, m.Commands, append(m.Flags, flags...)
+	}
+	msg := err.Error()
+	var word, kind string
+	var known []string
+	if _, err := fmt.Sscanf(msg, "expected command but got %q", &word); err == nil {
+		kind = "command"
+		for _, c := range cmds {
+			if !c.Hidden {
+				known = append(known, c.Name)
+			}
+		}
+	} else if w, ok := strings.CutPrefix(msg, "unknown long flag '"); ok {
+		word, kind = strings.TrimSuffix(w, "'"), "flag"
+		for _, f := range flags {
+			if !f.Hidden {
+				known = append(known, "--"+f.Name)
+			}
+		}
+	}
+	if kind != "" {
+		msg = fmt.Sprintf("unknown %s %q for %s", kind, word, path)
+		if near := config.Nearest(word, known); near != "" {
+			msg += fmt.Sprintf("; did you mean %q?", near)
+		}
+	}
+	return msg + " (see `" + path + " --help`)"
+}
+
+// completeHelp lets Tab complete `cco help` with the commands under the
+// words typed after it.
+func completeHelp(app *kingpin.Application, args []string) {
+	_, _ = app.ParseContext(nil) // kingpin adds its help command on first use
+	if app.HelpCommand == nil {
+		return
+	}
+	arg := app.HelpCommand.GetArg("command")
+	if arg == nil {
+		return
+	}
+	arg.HintAction(func() []string {
+		var words []string
+		for i, a := range args {
+			if a == "help" {
+				words = args[i+1:]
+				break
+			}
+		}
+		if len(words) > 0 {
+			words = words[:len(words)-1] // the word being completed
+		}
+		cmds := app.Model().Commands
+		for _, w := range words {
+			var next []*kingpin.CmdModel
+			for _, c := range cmds {
+				if c.Name == w {
+					next = c.Commands
+				}
+			}
+			cmds = next
+		}
+		var names []string
+		for _, c := range cmds {
+			if !c.Hidden {
+				names = append(names, c.Name)
+			}
+		}
+		return names
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -26,8 +27,8 @@ func configureConfigCmd(daemon *kingpin.CmdClause, e *Env) {
 
 	set := &configSetCmd{env: e}
 	stc := c.Command("set", "Set a key in config.toml. The whole resulting configuration is validated first; on any problem the file is left as it was.").Action(action(e, set.run))
-	stc.Arg("key", "The key, such as port.").Required().HintOptions(config.KeyNames()...).StringVar(&set.key)
-	stc.Arg("value", "The new value.").Required().StringVar(&set.value)
+	stc.Arg("key", "The key, such as port (or key=value).").Required().HintOptions(config.KeyNames()...).StringVar(&set.key)
+	stc.Arg("value", "The new value.").HintAction(func() []string { return valueHints(set.key) }).StringVar(&set.value)
 
 	unset := &configSetCmd{env: e, unset: true}
 	uc := c.Command("unset", "Remove a key from config.toml, so that it takes its default again.").Action(action(e, unset.run))
@@ -124,6 +125,14 @@ type configSetCmd struct {
 }
 
 func (c *configSetCmd) run(ctx context.Context) error {
+	if !c.unset && c.value == "" {
+		// `config set port=4000`, as people type it from env files.
+		key, value, ok := strings.Cut(c.key, "=")
+		if !ok {
+			return &ExitError{Code: exitUsage, Err: fmt.Errorf("config set %s: give the value too: `cco daemon config set %s VALUE` (or %s=VALUE)", c.key, c.key, c.key)}
+		}
+		c.key, c.value = strings.TrimSpace(key), value
+	}
 	k, err := config.LookupKey(c.key)
 	if err != nil {
 		return err
@@ -203,5 +212,20 @@ func (c *configPathCmd) run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintln(c.env.Stdout, paths.Config())
+	return nil
+}
+
+// valueHints are the values Tab offers for key: an enum's values, true and
+// false for a boolean, nothing where any value of a type goes.
+func valueHints(key string) []string {
+	k, ok := config.Lookup(key)
+	switch {
+	case !ok:
+		return nil
+	case k.Enum != nil:
+		return k.Enum
+	case k.Kind == config.Bool:
+		return []string{"false", "true"}
+	}
 	return nil
 }

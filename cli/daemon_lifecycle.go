@@ -16,6 +16,8 @@ import (
 	"github.com/anthropics/cco/daemon"
 	"github.com/anthropics/cco/lifecycle"
 	"github.com/anthropics/cco/protocol"
+	"github.com/anthropics/cco/service/identity"
+	"github.com/anthropics/cco/service/startlimit"
 )
 
 func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
@@ -40,19 +42,11 @@ func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
 
 	logs := &logsCmd{env: e}
 	lc := daemon.Command("logs", "Print the end of the daemon's log, or follow it.").Action(action(e, logs.run))
-	lc.Flag("lines", "How many lines to print from the end.").Short('n').Default("50").IntVar(&logs.lines)
+	lc.Flag("lines", "How many lines to print from the end.").Short('n').Default("50").PlaceHolder("N").SetValue(countValue{name: "-n", n: &logs.lines})
 	lc.Flag("follow", "Keep printing new lines as they are written, across rotation, until interrupted.").Short('f').BoolVar(&logs.follow)
 
 	run := &runCmd{env: e}
 	daemon.Command("run", "Run the daemon in the foreground: what start, systemd and launchd execute.").Action(action(e, run.run))
-}
-
-func waitFlag(cmd *kingpin.CmdClause, d *time.Duration) {
-	cmd.Flag("wait", "How long to wait for the daemon to serve before giving up.").Default("10s").DurationVar(d)
-}
-
-func timeoutFlag(cmd *kingpin.CmdClause, d *time.Duration) {
-	cmd.Flag("timeout", "How long to wait for a graceful exit before SIGKILL.").Default("10s").DurationVar(d)
 }
 
 // exitNotRunning is status's exit code when no daemon runs (LSB).
@@ -130,6 +124,10 @@ func (c *startCmd) startService(ctx context.Context, ctl *lifecycle.Controller, 
 		fmt.Fprintf(c.env.Stdout, "cco daemon already running as the %s (pid %d)%s\n", svc.Name(), r.PID, onAddr(r.State))
 		return nil
 	}
+	// A user's own start: the daemon's start limit begins anew.
+	if err := startlimit.Reset(ctl.Paths.FailedStarts()); err != nil {
+		return err
+	}
 	begin := c.env.Now()
 	if err := svc.Start(ctx); err != nil {
 		return fmt.Errorf("starting the %s: %w", svc.Name(), err)
@@ -184,15 +182,20 @@ func stop(ctx context.Context, e *Env, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	wait := timeout
 	if svc != nil {
 		// The manager must stop it, or it would start it again.
-		stopped, err := stopService(ctx, e, ctl, svc, timeout)
+		stopped, signalled, err := stopService(ctx, e, ctl, svc, timeout)
 		if stopped || err != nil {
 			return err
 		}
-		// What the manager left running is stopped below like any daemon.
+		// What the manager left running is stopped below like any daemon;
+		// one that had its SIGTERM and its timeout is killed at once.
+		if signalled {
+			wait = time.Millisecond
+		}
 	}
-	s, supPID, err := stopSupervised(ctx, ctl, timeout)
+	s, supPID, err := stopSupervised(ctx, ctl, wait)
 	if err != nil {
 		return err
 	}
@@ -214,24 +217,67 @@ func stop(ctx context.Context, e *Env, timeout time.Duration) error {
 }
 
 // stopService asks the service manager to stop the daemon and waits up to
-// timeout for it to exit. It reports whether it saw the daemon stop.
-func stopService(ctx context.Context, e *Env, ctl *lifecycle.Controller, svc serviceControl, timeout time.Duration) (bool, error) {
+// timeout for it to exit. A daemon that ignored the stop is the manager's
+// to end next (service.Killer): systemd kills it; launchd unloads the job,
+// so that KeepAlive does not start again the daemon cco then kills. It
+// reports whether it saw the daemon stop, and whether the manager had
+// signalled the daemon that still runs (a daemon started by hand beside the
+// service is not the manager's to stop); it returns once the manager, too,
+// sees the service stopped.
+func stopService(ctx context.Context, e *Env, ctl *lifecycle.Controller, svc serviceControl, timeout time.Duration) (stopped, signalled bool, err error) {
 	in, err := ctl.Inspect()
 	if err != nil {
-		return false, err
+		return false, false, err
+	}
+	ours, err := svc.PID(ctx)
+	if err != nil {
+		return false, false, err
 	}
 	begin := e.Now()
 	if err := svc.Stop(ctx); err != nil {
-		return false, fmt.Errorf("stopping the %s: %w", svc.Name(), err)
+		return false, false, fmt.Errorf("stopping the %s: %w", svc.Name(), err)
 	}
 	if in.Running == nil {
-		return false, nil
+		return false, false, waitInactive(ctx, svc, timeout)
 	}
-	if err := ctl.WaitStopped(ctx, timeout); err != nil {
-		return false, nil
+	if in.Running.PID != ours {
+		return false, false, nil
 	}
-	fmt.Fprintf(e.Stdout, "cco daemon stopped by the %s (pid %d) in %s\n", svc.Name(), in.Running.PID, ms(e.Now().Sub(begin)))
-	return true, nil
+	if err := ctl.WaitStopped(ctx, timeout); err == nil {
+		fmt.Fprintf(e.Stdout, "cco daemon stopped by the %s (pid %d) in %s\n", svc.Name(), in.Running.PID, ms(e.Now().Sub(begin)))
+		return true, false, waitInactive(ctx, svc, serviceWait)
+	}
+	if err := svc.Kill(ctx); err != nil {
+		return false, false, fmt.Errorf("stopping the %s: %w", svc.Name(), err)
+	}
+	if err := ctl.WaitStopped(ctx, managerKillWait); err == nil {
+		fmt.Fprintf(e.Stdout, "cco daemon (pid %d) ignored SIGTERM for %v: the %s killed it\n", in.Running.PID, timeout, svc.Name())
+		return true, false, waitInactive(ctx, svc, serviceWait)
+	}
+	return false, true, nil
+}
+
+// managerKillWait is how long stop gives a manager's kill to end the
+// daemon before cco kills it itself.
+const managerKillWait = 2 * time.Second
+
+// waitInactive waits up to d for the manager to see the service stopped.
+func waitInactive(ctx context.Context, svc serviceControl, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		active, err := svc.Active(ctx)
+		if err != nil || !active {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the %s is still stopping %v after it was asked to stop: see its status", svc.Name(), d)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 type restartCmd struct {
@@ -344,6 +390,18 @@ func (c *logsCmd) run(ctx context.Context) error {
 		return err
 	}
 	path := paths.LogFile()
+	// Under launchd, what the daemon prints before it opens its log (a
+	// configuration error, a port taken) goes to launchd.log.
+	early := paths.LaunchdLog()
+	log, _ := os.Stat(path)
+	if fi, err := os.Stat(early); err == nil && fi.Size() > 0 && (log == nil || fi.ModTime().After(log.ModTime())) {
+		if log == nil {
+			fmt.Fprintf(c.env.Stderr, "cco: the daemon has not opened %s yet; what it printed under launchd:\n", path)
+			_, err := lifecycle.Tail(c.env.Stdout, early, c.lines)
+			return err
+		}
+		defer fmt.Fprintf(c.env.Stderr, "cco: %s is newer than the log: the daemon printed there under launchd before its log opened\n", early)
+	}
 	end, err := lifecycle.Tail(c.env.Stdout, path, c.lines)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%s does not exist: the daemon has not run with this CCO_HOME yet (start it with `cco daemon start`)", path)
@@ -363,7 +421,10 @@ type runCmd struct{ env *Env }
 func (c *runCmd) run(ctx context.Context) error {
 	eff, paths, err := loadEffective(c.env, nil)
 	if err != nil {
-		return err
+		// Restarting cannot fix a configuration: the unit's
+		// RestartPreventExitStatus= lists this code.
+		daemon.NotifyFailure(c.env.Getenv, err)
+		return &ExitError{Code: config.ExitConfig, Err: err}
 	}
 	o := daemon.Options{
 		Paths:  paths,
@@ -379,6 +440,21 @@ func (c *runCmd) run(ctx context.Context) error {
 		RedirectStd: true,
 		IgnoreTERM:  c.env.Getenv(ignoreTermEnv) == "1",
 	}
+	// launchd has no start limit: under it the daemon keeps its own.
+	limited := c.env.Getenv("XPC_SERVICE_NAME") == identity.LaunchdLabel
+	record := paths.FailedStarts()
+	if limited {
+		n, over, err := startlimit.Check(record, c.env.Now(), startlimit.Default)
+		if err != nil {
+			return err
+		}
+		if over {
+			// A clean exit: KeepAlive SuccessfulExit=false keeps it down.
+			fmt.Fprintf(c.env.Stderr, "cco daemon: %d failed starts within %v under launchd: not starting again until `cco daemon start` (the errors are above)\n",
+				n, startlimit.Default.Interval)
+			return nil
+		}
+	}
 	ctx, done, err := recordLife(ctx, c.env, paths, &o)
 	if err != nil {
 		return err
@@ -391,5 +467,11 @@ func (c *runCmd) run(ctx context.Context) error {
 		o.Ready = os.NewFile(uintptr(n), "readiness pipe")
 		os.Unsetenv(protocol.ReadyFDEnv)
 	}
-	return done(daemon.Run(ctx, o))
+	err = done(daemon.Run(ctx, o))
+	if err != nil && limited {
+		if rerr := startlimit.Failed(record, c.env.Now()); rerr != nil {
+			fmt.Fprintf(c.env.Stderr, "cco daemon: %v\n", rerr)
+		}
+	}
+	return err
 }

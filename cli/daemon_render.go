@@ -16,7 +16,7 @@ import (
 func configureRenderCmd(daemon *kingpin.CmdClause, e *Env) {
 	r := &renderCmd{env: e}
 	rc := daemon.Command("render", "Write the service file and a documented default config.toml for packagers: byte-identical across runs, users and machines.").Action(action(e, r.run))
-	rc.Flag("os", "The platform to render for.").Required().PlaceHolder("linux|darwin").EnumVar(&r.os, "linux", "darwin")
+	enumFlag(rc.Flag("os", "The platform to render for.").Required().PlaceHolder("linux|darwin"), "os", &r.os, "linux", "darwin")
 	rc.Flag("output", "The directory to write into (created if missing).").Required().PlaceHolder("DIR").StringVar(&r.output)
 	rc.Flag("exec", "The absolute path of cco that the service runs (default: the running cco as invoked).").PlaceHolder("PATH").StringVar(&r.exec)
 }
@@ -63,5 +63,16 @@ func (e *Env) servicePath(flag string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("cannot tell where cco is (%v): give its absolute path with --exec", err)
 	}
-	return service.StableExecutable(e.Args0, e.Getenv("PATH"), cwd, e.Executable)
+	exe, err := service.StableExecutable(e.Args0, e.Getenv("PATH"), cwd, e.Executable)
+	if err != nil {
+		return "", err
+	}
+	tmp := e.Getenv("TMPDIR")
+	if tmp == "" {
+		tmp = "/tmp"
+	}
+	if why := service.TransientExecutable(exe, tmp); why != "" {
+		return "", fmt.Errorf("%s: a service must run a cco that stays: install one first (`make install PREFIX=~/.local` in the source checkout) and run its `cco daemon install`, or give the path of one with --exec", why)
+	}
+	return exe, nil
 }

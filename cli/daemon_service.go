@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -15,6 +16,7 @@ import (
 	"github.com/anthropics/cco/lifecycle"
 	"github.com/anthropics/cco/render"
 	"github.com/anthropics/cco/service"
+	"github.com/anthropics/cco/service/startlimit"
 )
 
 // serviceWait bounds the wait for a daemon the service manager started to
@@ -25,7 +27,7 @@ func configureServiceCmds(daemon *kingpin.CmdClause, e *Env) {
 	install := &installCmd{env: e}
 	ic := daemon.Command("install", "Install the daemon as a per-user service: a systemd user unit on Linux, a LaunchAgent on macOS.").Action(action(e, install.run))
 	ic.Flag("dry-run", "Print every file install would write and every command it would run, and a diff against what is installed; change nothing.").BoolVar(&install.dryRun)
-	ic.Flag("os", "Preview the files of another platform (with --dry-run).").PlaceHolder("linux|darwin").EnumVar(&install.os, "linux", "darwin")
+	enumFlag(ic.Flag("os", "Preview the files of another platform (with --dry-run).").PlaceHolder("linux|darwin"), "os", &install.os, "linux", "darwin")
 	ic.Flag("no-start", "Install and enable, but do not start the daemon now.").BoolVar(&install.noStart)
 
 	uninstall := &uninstallCmd{env: e}
@@ -47,8 +49,17 @@ func (e *Env) serviceEnv() (service.Env, error) {
 	if err != nil {
 		return service.Env{}, err
 	}
-	return service.Env{Runner: e.Runner, Getenv: e.Getenv, UID: u.UID, Username: u.Name}, nil
+	env := service.Env{Runner: e.Runner, Getenv: e.Getenv, UID: u.UID, Username: u.Name}
+	if v := e.Getenv(systemdBootedEnv); v != "" {
+		env.SystemdBooted = func() bool { return v == "1" }
+	}
+	return env, nil
 }
+
+// systemdBootedEnv is for tests only: 1 or 0 says whether systemd runs the
+// machine, whatever /run/systemd/system says, so that the end-to-end
+// scripts see the same on every machine.
+const systemdBootedEnv = "CCO_TEST_SYSTEMD_BOOTED"
 
 // serviceManager is the manager of goos: this platform's, or another one's
 // for a preview.
@@ -92,14 +103,45 @@ func (e *Env) hostService() (service.Manager, error) {
 // serviceFile renders the service file install writes for goos, at the
 // path its manager looks at (render.ServicePath).
 func (e *Env) serviceFile(goos string, cfg config.DaemonConfig, paths config.Paths) (render.File, error) {
-	exe, err := e.servicePath("")
+	t, err := e.serviceTarget(goos, cfg, paths)
 	if err != nil {
 		return render.File{}, err
 	}
-	return render.ServiceFile(render.Target{
+	return render.ServiceFile(t)
+}
+
+func (e *Env) serviceTarget(goos string, cfg config.DaemonConfig, paths config.Paths) (render.Target, error) {
+	exe, err := e.servicePath("")
+	if err != nil {
+		return render.Target{}, err
+	}
+	return render.Target{
 		OS: goos, Exec: exe, CCOHome: paths.Home, UserHome: e.Getenv("HOME"),
 		XDGConfigHome: e.Getenv("XDG_CONFIG_HOME"), Config: cfg,
-	})
+	}, nil
+}
+
+// sandboxDropIn is the sandbox drop-in install writes: nil where sandbox is
+// off or the manager cannot run it (then a note says why).
+func (e *Env) sandboxDropIn(ctx context.Context, m service.Manager, cfg config.DaemonConfig, paths config.Paths) ([]byte, error) {
+	sb, ok := m.(service.Sandboxer)
+	if !ok || !cfg.Sandbox {
+		return nil, nil
+	}
+	can, why, err := sb.CanSandbox(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !can {
+		fmt.Fprintf(e.Stderr, "note: the daemon runs in the unit's sandbox only, without the drop-in that makes the file system read-only: this systemd cannot run a service in a user namespace (%s)\n", why)
+		return nil, nil
+	}
+	t, err := e.serviceTarget(runtime.GOOS, cfg, paths)
+	if err != nil {
+		return nil, err
+	}
+	f, err := render.SandboxDropIn(t)
+	return f.Data, err
 }
 
 type installCmd struct {
@@ -131,11 +173,13 @@ func (c *installCmd) run(ctx context.Context) error {
 		return err
 	}
 	var cur service.State
-	if goos == runtime.GOOS {
+	reachable := goos == runtime.GOOS
+	if reachable {
 		if cur, err = m.State(ctx); err != nil && !c.dryRun {
 			return err
 		} else if err != nil {
-			fmt.Fprintf(e.Stderr, "note: %v\n", err)
+			fmt.Fprintf(e.Stderr, "install would fail: %v\n", err)
+			reachable = false
 		}
 	} else {
 		fmt.Fprintf(e.Stdout, "preview for %s: cco did not ask its service manager what is loaded, and assumes nothing is\n", goos)
@@ -154,6 +198,11 @@ func (c *installCmd) run(ctx context.Context) error {
 		}
 	}
 	opts := service.InstallOptions{AutoStart: eff.AutoStart, NoStart: c.noStart}
+	if reachable {
+		if opts.DropIn, err = e.sandboxDropIn(ctx, m, eff.DaemonConfig, paths); err != nil {
+			return err
+		}
+	}
 	if c.dryRun {
 		if hand != nil {
 			fmt.Fprintf(e.Stdout, "would stop the daemon started by hand (pid %d), so that only the service runs it\n", hand.PID)
@@ -175,6 +224,10 @@ func (c *installCmd) run(ctx context.Context) error {
 	if err := paths.Ensure(); err != nil {
 		return err
 	}
+	// A user's own start: the daemon's start limit begins anew.
+	if err := startlimit.Reset(paths.FailedStarts()); err != nil {
+		return err
+	}
 	if err := applyPlan(ctx, e, m, m.Install(cur, f.Data, opts)); err != nil {
 		return err
 	}
@@ -192,10 +245,17 @@ func (c *installCmd) run(ctx context.Context) error {
 // applyPlan carries out a plan, saying what each step did, or why there
 // was nothing to do, then the plan's notes.
 func applyPlan(ctx context.Context, e *Env, m service.Manager, p service.Plan) error {
+	if p.Err != nil {
+		return p.Err
+	}
 	if len(p.Steps) == 0 {
 		fmt.Fprintln(e.Stdout, p.Idle)
 	}
-	err := m.Apply(ctx, p, func(s service.Step) { fmt.Fprintln(e.Stdout, s.Done) })
+	err := m.Apply(ctx, p, func(s service.Step) {
+		if s.Done != "" {
+			fmt.Fprintln(e.Stdout, s.Done)
+		}
+	})
 	if err != nil {
 		return err
 	}
@@ -246,8 +306,8 @@ func (c *enableCmd) run(ctx context.Context) error {
 }
 
 // serviceControl is how start, stop, restart and status reach a daemon that
-// is installed as a per-user service: through its manager, since a SIGTERM
-// alone would be undone by Restart=always / KeepAlive.
+// is installed as a per-user service: through its manager, which would
+// restart a daemon killed behind its back (Restart=on-failure, KeepAlive).
 type serviceControl interface {
 	// Name says which service this is, for messages:
 	// "systemd user unit cco-daemon.service".
@@ -255,10 +315,19 @@ type serviceControl interface {
 	// Start asks the manager to start the daemon; it returns once the
 	// manager accepted. Readiness is then seen in the state file.
 	Start(ctx context.Context) error
-	// Stop asks the manager to stop the daemon and keep it stopped.
+	// Stop asks the manager to stop the daemon and keep it stopped; it may
+	// return before the daemon is gone.
 	Stop(ctx context.Context) error
+	// Kill runs the manager's plan for a daemon that ignored its stop
+	// (service.Killer); nothing where the manager has none.
+	Kill(ctx context.Context) error
+	// Active reports whether the manager still runs the service (or is
+	// starting or stopping it).
+	Active(ctx context.Context) (bool, error)
 	// Restart asks the manager to restart the daemon.
 	Restart(ctx context.Context) error
+	// PID is the daemon's pid as the manager knows it; 0 when it runs none.
+	PID(ctx context.Context) (int, error)
 }
 
 // installedService returns the service that owns the daemon, or nil when
@@ -283,6 +352,23 @@ func (s managed) Name() string                      { return s.m.Name() }
 func (s managed) Start(ctx context.Context) error   { return s.do(ctx, s.m.Start) }
 func (s managed) Stop(ctx context.Context) error    { return s.do(ctx, s.m.Stop) }
 func (s managed) Restart(ctx context.Context) error { return s.do(ctx, s.m.Restart) }
+
+func (s managed) PID(ctx context.Context) (int, error) {
+	cur, err := s.m.State(ctx)
+	return cur.PID, err
+}
+
+func (s managed) Kill(ctx context.Context) error {
+	if k, ok := s.m.(service.Killer); ok {
+		return s.do(ctx, k.Kill)
+	}
+	return nil
+}
+
+func (s managed) Active(ctx context.Context) (bool, error) {
+	cur, err := s.m.State(ctx)
+	return cur.Active, err
+}
 
 func (s managed) do(ctx context.Context, plan func(service.State) (service.Plan, error)) error {
 	cur, err := s.m.State(ctx)
@@ -309,6 +395,15 @@ type serviceState struct {
 	Detail   string `json:"detail"`
 	PID      int    `json:"pid"`
 	Restarts int    `json:"restarts"`
+	// LastExit is how the manager says the daemon last exited; "" when it
+	// does not say.
+	LastExit string `json:"last_exit,omitempty"`
+	// Foreign is the file of another job loaded under cco's name, which
+	// cco leaves alone; "" when there is none.
+	Foreign string `json:"foreign,omitempty"`
+	// LastOutput is the last line the daemon printed before its own log
+	// opened (launchd.log), when the service is not running; "" otherwise.
+	LastOutput string `json:"last_output,omitempty"`
 }
 
 // String is one line for `cco daemon status`.
@@ -324,6 +419,15 @@ func (s *serviceState) String() string {
 	}
 	if s.Restarts > 0 {
 		line += ", restarted " + strconv.Itoa(s.Restarts) + " times"
+	}
+	if s.LastExit != "" && s.LastExit != "0" && s.LastExit != "(never exited)" {
+		line += ", last exit " + s.LastExit
+	}
+	if s.Foreign != "" {
+		line += "; another job with this name is loaded from " + s.Foreign + ", which cco leaves alone"
+	}
+	if s.LastOutput != "" {
+		line += "\n  last said: " + s.LastOutput
 	}
 	if !s.UpToDate {
 		line += "; out of date: run `cco daemon install` to update it"
@@ -357,5 +461,19 @@ func serviceStatus(ctx context.Context, e *Env) (*serviceState, error) {
 	s.Installed, s.Enabled, s.Active = cur.Installed(), cur.Enabled, cur.Active
 	s.UpToDate = string(cur.Content) == string(f.Data)
 	s.Detail, s.PID, s.Restarts = cur.Detail, cur.PID, cur.Restarts
+	s.LastExit, s.Foreign = cur.LastExit, cur.Foreign
+	if !cur.Active {
+		s.LastOutput = lastLine(paths.LaunchdLog())
+	}
 	return s, nil
+}
+
+// lastLine is the last non-empty line of the file at path; "" when there
+// is none or it cannot be read.
+func lastLine(path string) string {
+	var b strings.Builder
+	if _, err := lifecycle.Tail(&b, path, 1); err != nil {
+		return ""
+	}
+	return strings.TrimSpace(b.String())
 }

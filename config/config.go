@@ -16,11 +16,13 @@ type DaemonConfig struct {
 	LogRotationSize     int64  `toml:"log_rotation_size" json:"log_rotation_size"`
 	LogMaxFiles         int    `toml:"log_max_files" json:"log_max_files"`
 	DatabaseURL         string `toml:"database_url" json:"database_url"`
+	ClaudeConfigDirs    string `toml:"claude_config_dirs" json:"claude_config_dirs"`
 	CacheSize           int64  `toml:"cache_size" json:"cache_size"`
 	CacheTTL            int64  `toml:"cache_ttl" json:"cache_ttl"`
 	AutoStart           bool   `toml:"auto_start" json:"auto_start"`
 	HealthChecks        bool   `toml:"health_checks" json:"health_checks"`
 	HealthCheckInterval int64  `toml:"health_check_interval" json:"health_check_interval"`
+	Sandbox             bool   `toml:"sandbox" json:"sandbox"`
 }
 
 // Defaults returns the configuration used when nothing overrides it.

@@ -15,7 +15,7 @@ func TestDefaultsAreValidAndMatchTheSeed(t *testing.T) {
 	want := DaemonConfig{
 		Port: 3000, Host: "127.0.0.1", LogLevel: "info", LogRotationSize: 10485760, LogMaxFiles: 5,
 		DatabaseURL: "sqlite://analytics.db", CacheSize: 1073741824, CacheTTL: 3600,
-		AutoStart: true, HealthChecks: true, HealthCheckInterval: 30,
+		AutoStart: true, HealthChecks: true, HealthCheckInterval: 30, Sandbox: true,
 	}
 	if got := Defaults(); got != want {
 		t.Fatalf("Defaults() = %+v, want %+v", got, want)
@@ -46,7 +46,8 @@ func TestValidateRules(t *testing.T) {
 		{"log_level", "debug", ""},
 		{"log_level", "error", ""},
 		{"log_level", "verbose", `log_level: "verbose": must be one of debug, info, warn, error`},
-		{"log_level", "INFO", "must be one of"},
+		{"log_level", "INFO", ""},
+		{"log_level", " Warn ", ""},
 		{"log_rotation_size", "1024", ""},
 		{"log_rotation_size", "1023", "out of range"},
 		{"log_max_files", "0", "log_max_files: 0: out of range 1-1000"},
@@ -58,7 +59,12 @@ func TestValidateRules(t *testing.T) {
 		{"database_url", "analytics.db", "must be a sqlite:// URL"},
 		{"cache_size", "0", "out of range"},
 		{"cache_size", "1048576", ""},
-		{"cache_ttl", "0", "cache_ttl: 0: out of range 1-2592000"},
+		{"cache_ttl", "0", "cache_ttl: 0: out of range 1s - 720h"},
+		{"cache_ttl", "720h", ""},
+		{"cache_ttl", "721h", "out of range 1s - 720h"},
+		{"cache_size", "1MiB", ""},
+		{"cache_size", "1023KiB", "cache_size: 1047552: out of range 1 MiB - 1 TiB"},
+		{"log_rotation_size", "1K", "out of range 1 KiB - 1 TiB"},
 		{"cache_ttl", "2592001", "out of range"},
 		{"health_check_interval", "0", "out of range"},
 		{"health_check_interval", "3600", ""},
@@ -108,8 +114,13 @@ func TestParseValue(t *testing.T) {
 		t.Fatalf("3000.5 -> %v", err)
 	}
 	auto, _ := Lookup("auto_start")
-	if _, err := auto.ParseValue("yes"); err == nil || !strings.Contains(err.Error(), "not a boolean") {
-		t.Fatalf("yes -> %v", err)
+	for text, want := range map[string]bool{"yes": true, "TRUE": true, "On": true, "1": true, "no": false, "False": false, "OFF": false, "0": false} {
+		if v, err := auto.ParseValue(text); err != nil || v != want {
+			t.Errorf("auto_start %q -> %v, %v; want %v", text, v, err, want)
+		}
+	}
+	if _, err := auto.ParseValue("maybe"); err == nil || err.Error() != `auto_start: "maybe": not a boolean (use true or false)` {
+		t.Fatalf("maybe -> %v", err)
 	}
 	host, _ := Lookup("host")
 	if v, _ := host.ParseValue(" ::1 "); v != " ::1 " {
@@ -305,6 +316,20 @@ func TestPaths(t *testing.T) {
 	if _, err := HomeFrom(func(string) string { return "" }); err == nil {
 		t.Fatal("no HOME and no CCO_HOME must be an error")
 	}
+	// A ~ the shell did not expand is HOME's; any other relative path is
+	// refused, never taken from the working directory.
+	for home, want := range map[string]string{"~": "/home/u", "~/cco-x": "/home/u/cco-x", "/srv/a/../b": "/srv/b"} {
+		env["CCO_HOME"] = home
+		if p, err := HomeFrom(func(k string) string { return env[k] }); err != nil || p.Home != want {
+			t.Errorf("CCO_HOME=%s: %+v, %v; want %s", home, p, err, want)
+		}
+	}
+	for _, rel := range []string{".cco", "./x", "~user/x"} {
+		env["CCO_HOME"] = rel
+		if p, err := HomeFrom(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "CCO_HOME="+rel+" is a relative path") {
+			t.Errorf("CCO_HOME=%s: %+v, %v; want it refused as relative", rel, p, err)
+		}
+	}
 	dir := filepath.Join(t.TempDir(), "a", "cco")
 	if err := (Paths{Home: dir}).Ensure(); err != nil {
 		t.Fatal(err)
@@ -337,6 +362,92 @@ func BenchmarkResolve(b *testing.B) {
 		}
 		if _, err := Resolve(f, os.Getenv, nil); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for text, want := range map[string]int64{
+		"0": 0, "1024": 1024, "1_024": 1024, "10MiB": 10485760, "10 MiB": 10485760, "10mib": 10485760,
+		"1G": 1000000000, "1GB": 1000000000, "1GiB": 1073741824, "512KiB": 524288, "512k": 512000,
+		"1.5GiB": 1610612736, "2T": 2000000000000, "1TiB": 1099511627776, "7B": 7, "1Mi": 1048576,
+	} {
+		if got, err := ParseSize(text); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", text, got, err, want)
+		}
+	}
+	for text, msg := range map[string]string{
+		"":           "not a size",
+		"abc":        "not a size",
+		"10 parsec":  "not a size",
+		"1.5B":       "not a whole number of bytes",
+		"GiB":        "not a size",
+		"9999999TiB": "not a size",
+	} {
+		if _, err := ParseSize(text); err == nil || !strings.HasPrefix(err.Error(), msg) {
+			t.Errorf("ParseSize(%q): %v; want an error starting %q", text, err, msg)
+		}
+	}
+}
+
+func TestParseSeconds(t *testing.T) {
+	for text, want := range map[string]int64{"5": 5, "90s": 90, "10m": 600, "1h": 3600, "1h30m": 5400, "1H": 3600} {
+		if got, err := ParseSeconds(text); err != nil || got != want {
+			t.Errorf("ParseSeconds(%q) = %d, %v; want %d", text, got, err, want)
+		}
+	}
+	for text, msg := range map[string]string{"1.5s": "not a whole number of seconds", "soon": "not a duration", "": "not a duration"} {
+		if _, err := ParseSeconds(text); err == nil || !strings.HasPrefix(err.Error(), msg) {
+			t.Errorf("ParseSeconds(%q): %v; want an error starting %q", text, err, msg)
+		}
+	}
+}
+
+func TestFormatUnits(t *testing.T) {
+	for n, want := range map[int64]string{1 << 30: "1 GiB", 10 << 20: "10 MiB", 1500: "1500 B", 0: "0 B", 1 << 40: "1 TiB"} {
+		if got := FormatSize(n); got != want {
+			t.Errorf("FormatSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+	for n, want := range map[int64]string{30: "30s", 600: "10m", 2592000: "720h", 90: "90s"} {
+		if got := FormatSeconds(n); got != want {
+			t.Errorf("FormatSeconds(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestParseUnitsInTheFile: config.toml may write sizes and durations with
+// units, as strings, and enum values in any case; they read as the
+// canonical values.
+func TestParseUnitsInTheFile(t *testing.T) {
+	f, err := Parse("config.toml", []byte("cache_size = \"2GiB\"\ncache_ttl = \"10m\"\nlog_level = \"DEBUG\"\nlog_rotation_size = 2048\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"cache_size": int64(2 << 30), "cache_ttl": int64(600), "log_level": "debug", "log_rotation_size": int64(2048)}
+	if !reflect.DeepEqual(f.Values, want) {
+		t.Fatalf("values %v, want %v", f.Values, want)
+	}
+	_, err = Parse("config.toml", []byte("cache_size = \"lots\"\nport = \"80\"\n"))
+	if err == nil || !strings.Contains(err.Error(), `config.toml:1: cache_size: "lots": not a size (write bytes`) {
+		t.Fatalf("bad size in the file: %v", err)
+	}
+	if !strings.Contains(err.Error(), `config.toml:2: port: "80": is a string, want an integer`) {
+		t.Fatalf("a quoted port: %v", err)
+	}
+}
+func TestDatabaseFile(t *testing.T) {
+	for url, want := range map[string]string{
+		"sqlite://analytics.db":      "/home/a/.cco/analytics.db",
+		"sqlite://sub/dir/x.db":      "/home/a/.cco/sub/dir/x.db",
+		"sqlite:///var/lib/cco/x.db": "/var/lib/cco/x.db",
+		"sqlite:rel.db":              "/home/a/.cco/rel.db",
+		"sqlite://../elsewhere/x.db": "/home/a/elsewhere/x.db",
+		"postgres://host/db":         "",
+		"sqlite://":                  "",
+	} {
+		if got := DatabaseFile("/home/a/.cco", url); got != want {
+			t.Errorf("DatabaseFile(%q) = %q, want %q", url, got, want)
 		}
 	}
 }

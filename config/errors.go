@@ -88,3 +88,8 @@ func ProblemsBesides(err error, key string) error {
 	}
 	return rest.err()
 }
+
+// ExitConfig is the exit status of `cco daemon run` when its configuration
+// is wrong (sysexits' EX_CONFIG). The systemd unit lists it in
+// RestartPreventExitStatus=: restarting cannot fix a configuration.
+const ExitConfig = 78

@@ -89,8 +89,13 @@ func typed(k Key, v any) (any, error) {
 			return x, nil
 		}
 	case string:
-		if k.Kind == String {
+		if k.Kind == String && k.Enum == nil {
 			return x, nil
+		}
+		if k.Unit != "" || k.Enum != nil {
+			// A size or duration with its unit ("10MiB", "90s"), an enum
+			// value in any case.
+			return k.parseText(x)
 		}
 	case bool:
 		if k.Kind == Bool {

@@ -1,9 +1,11 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -64,17 +66,22 @@ var Keys = []Key{
 		Doc: "Rotated logs kept beside daemon.log (daemon.log.1 is the newest); older ones are deleted."},
 	{Name: "database_url", Kind: String, Default: "sqlite://analytics.db", check: checkDatabaseURL,
 		Valid: "a sqlite:// URL; a relative path is taken from CCO_HOME",
-		Doc:   "Where the daemon keeps its analytics."},
+		Doc:   "The usage ledger: the daemon's database of every Claude Code API call it has read from the transcripts. It outlives the transcripts, which Claude Code deletes after 30 days."},
+	{Name: "claude_config_dirs", Kind: String, Default: "", Valid: "empty, or absolute paths separated by commas",
+		check: checkDirList,
+		Doc:   "Claude Code configuration directories whose projects/ transcripts the ledger reads. Empty: where Claude Code keeps them, as ccusage finds them: CLAUDE_CONFIG_DIR (a comma-separated list) when set, else ~/.config/claude and ~/.claude."},
 	{Name: "cache_size", Kind: Int, Default: int64(1 << 30), Min: 1 << 20, Max: 1 << 40, Unit: "bytes",
-		Doc: "Most memory the daemon's response cache may use."},
+		Doc: "Most memory the cache of usage reports may use: an answer weighs its encoded size."},
 	{Name: "cache_ttl", Kind: Int, Default: int64(3600), Min: 1, Max: 30 * 86400, Unit: "seconds",
-		Doc: "How long a cached response stays fresh."},
+		Doc: "How long a cached usage report is kept. New usage read from the transcripts replaces cached reports at once."},
 	{Name: "auto_start", Kind: Bool, Default: true,
 		Doc: "Start the daemon at login when it is installed as a service."},
 	{Name: "health_checks", Kind: Bool, Default: true,
 		Doc: "Let the service manager watch the daemon: under systemd the daemon reports readiness and pings a watchdog, and a daemon that stops answering is restarted."},
 	{Name: "health_check_interval", Kind: Int, Default: int64(30), Min: 1, Max: 3600, Unit: "seconds",
 		Doc: "How often the daemon proves it is alive when health_checks is on; the watchdog fires after twice this."},
+	{Name: "sandbox", Kind: Bool, Default: true,
+		Doc: "Under systemd, run the daemon in a sandbox: the installed unit restricts its system calls, and where unprivileged user namespaces work, a drop-in makes the file system read-only except CCO_HOME and the database. Run `cco daemon install` again after a change. No effect under launchd."},
 }
 
 var keyIndex = map[string]int{}
@@ -97,6 +104,10 @@ func init() {
 			switch {
 			case k.Enum != nil:
 				k.Valid = "one of " + strings.Join(k.Enum, ", ")
+			case k.Unit == "bytes":
+				k.Valid = FormatSize(k.Min) + " - " + FormatSize(k.Max)
+			case k.Unit == "seconds":
+				k.Valid = FormatSeconds(k.Min) + " - " + FormatSeconds(k.Max)
 			case k.Kind == Int:
 				k.Valid = fmt.Sprintf("%d-%d", k.Min, k.Max)
 			case k.Kind == Bool:
@@ -149,11 +160,15 @@ func unknownKeyError(name string) string {
 }
 
 // suggest returns the known key closest to name, or "" when none is close.
-func suggest(name string) string {
-	best, bestDist := "", len(name)/2+2
-	for _, k := range Keys {
-		if d := editDistance(strings.ToLower(name), k.Name); d < bestDist {
-			best, bestDist = k.Name, d
+func suggest(name string) string { return Nearest(strings.ToLower(name), KeyNames()) }
+
+// Nearest returns the candidate closest to word by edit distance, or ""
+// when none is close enough to be what was meant: for "did you mean".
+func Nearest(word string, candidates []string) string {
+	best, bestDist := "", len(word)/2+2
+	for _, c := range candidates {
+		if d := editDistance(word, c); d < bestDist {
+			best, bestDist = c, d
 		}
 	}
 	return best
@@ -180,21 +195,54 @@ func editDistance(a, b string) int {
 }
 
 // ParseValue turns text typed by a user (a flag, an environment variable,
-// `config set`) into the key's typed value.
+// `config set`, a string in config.toml) into the key's typed value: sizes
+// with their units (10MiB, 1G), durations (90s, 10m, 1h, or bare seconds),
+// booleans and enum values in any case. Its error names the key and the
+// text.
 func (k Key) ParseValue(text string) (any, error) {
-	switch k.Kind {
-	case Int:
+	v, err := k.parseText(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %q: %w", k.Name, text, err)
+	}
+	return v, nil
+}
+
+// Check parses text as ParseValue does and checks the value against the
+// key's rules; its error says only what is wrong ("not an integer", "out
+// of range 1-65535"), for a caller that names the text its own way (a
+// flag).
+func (k Key) Check(text string) (any, error) {
+	v, err := k.parseText(text)
+	if err != nil {
+		return nil, err
+	}
+	if msg := k.problem(v); msg != "" {
+		return nil, errors.New(msg)
+	}
+	return v, nil
+}
+
+// parseText is ParseValue with an error that says only what is wrong.
+func (k Key) parseText(text string) (any, error) {
+	switch {
+	case k.Unit == "bytes":
+		return ParseSize(text)
+	case k.Unit == "seconds":
+		return ParseSeconds(text)
+	case k.Kind == Int:
 		n, err := strconv.ParseInt(strings.ReplaceAll(strings.TrimSpace(text), "_", ""), 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %q: not an integer", k.Name, text)
+			return nil, errors.New("not an integer")
 		}
 		return n, nil
-	case Bool:
-		b, err := strconv.ParseBool(strings.TrimSpace(text))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %q: not a boolean (use true or false)", k.Name, text)
+	case k.Kind == Bool:
+		b, ok := parseBool(text)
+		if !ok {
+			return nil, errors.New("not a boolean (use true or false)")
 		}
 		return b, nil
+	case k.Enum != nil:
+		return strings.ToLower(strings.TrimSpace(text)), nil
 	default:
 		return text, nil
 	}
@@ -245,6 +293,19 @@ func checkHost(h string) string {
 			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
 				return "not an IP address or host name"
 			}
+		}
+	}
+	return ""
+}
+
+func checkDirList(s string) string {
+	for _, d := range strings.Split(s, ",") {
+		d = strings.TrimSpace(d)
+		if d == "" && strings.TrimSpace(s) != "" {
+			return "has an empty item"
+		}
+		if d != "" && !filepath.IsAbs(d) && d != "~" && !strings.HasPrefix(d, "~/") {
+			return fmt.Sprintf("%q is not an absolute path", d)
 		}
 	}
 	return ""

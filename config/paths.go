@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Paths are the files cco keeps under CCO_HOME. This is the one place
@@ -20,6 +22,7 @@ const (
 	startLockName  = "daemon.start.lock"
 	logName        = "daemon.log"
 	launchdLogName = "launchd.log"
+	failedName     = "failed-starts"
 	historyName    = "daemon.history"
 	historyLock    = "daemon.history.lock"
 	supStateName   = "supervisor.pid"
@@ -27,13 +30,23 @@ const (
 )
 
 // HomeFrom returns the paths under $CCO_HOME, or ~/.cco when it is unset.
+// A CCO_HOME of "~" or "~/…" (quoted in a shell or a unit file, so the
+// shell did not expand it) is taken from HOME; any other relative CCO_HOME
+// is refused, since it would name another directory in every working
+// directory.
 func HomeFrom(getenv func(string) string) (Paths, error) {
 	if h := getenv("CCO_HOME"); h != "" {
-		abs, err := filepath.Abs(h)
-		if err != nil {
-			return Paths{}, fmt.Errorf("CCO_HOME: %w", err)
+		if h == "~" || strings.HasPrefix(h, "~/") {
+			home := getenv("HOME")
+			if home == "" || !filepath.IsAbs(home) {
+				return Paths{}, fmt.Errorf("CCO_HOME=%s starts with ~, but HOME is not an absolute path to expand it with: set CCO_HOME to an absolute path", h)
+			}
+			return Paths{Home: filepath.Join(home, strings.TrimPrefix(h, "~"))}, nil
 		}
-		return Paths{Home: abs}, nil
+		if !filepath.IsAbs(h) {
+			return Paths{}, fmt.Errorf("CCO_HOME=%s is a relative path, which would be a different directory in every working directory: set it to an absolute path, such as $HOME/.cco", h)
+		}
+		return Paths{Home: filepath.Clean(h)}, nil
 	}
 	home := getenv("HOME")
 	if home == "" {
@@ -57,6 +70,10 @@ func (p Paths) StartLockFile() string { return filepath.Join(p.Home, startLockNa
 
 // LogFile is the daemon's log.
 func (p Paths) LogFile() string { return filepath.Join(p.Home, logName) }
+
+// FailedStarts records the daemon's recent failed starts under launchd,
+// which has no start limit of its own (package service/startlimit).
+func (p Paths) FailedStarts() string { return filepath.Join(p.Home, failedName) }
 
 // LaunchdLog is where launchd sends the daemon's output. It is not
 // daemon.log: the daemon owns and rotates that file, and launchd would keep
@@ -84,4 +101,24 @@ func (p Paths) Ensure() error {
 		return fmt.Errorf("creating CCO_HOME: %w", err)
 	}
 	return nil
+}
+
+// DatabaseFile is the file a sqlite:// database_url names: a relative path
+// is taken from home (CCO_HOME). It is "" for a URL that names no file.
+func DatabaseFile(home, databaseURL string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil || u.Scheme != "sqlite" {
+		return ""
+	}
+	name := u.Host + u.Path
+	if name == "" {
+		name = u.Opaque
+	}
+	if name == "" {
+		return ""
+	}
+	if !filepath.IsAbs(name) {
+		name = filepath.Join(home, name)
+	}
+	return filepath.Clean(name)
 }

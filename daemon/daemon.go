@@ -77,6 +77,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		o.Ready.Close()
 	}
 	if err != nil {
+		NotifyFailure(o.Getenv, err)
 		return err
 	}
 	return d.loop(ctx, sigs)
@@ -94,6 +95,8 @@ type daemon struct {
 	served  chan error
 	state   *protocol.State
 	notify  *notifier
+	usage   *usage
+	metrics *metrics
 	stopped bool
 }
 
@@ -117,16 +120,22 @@ func start(o Options) (d *daemon, err error) {
 	}
 	level := new(slog.LevelVar)
 	level.Set(parseLevel(cfg.LogLevel))
-	logger := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: level}))
+	m := newMetrics(time.Now())
+	logger := slog.New(countingHandler{slog.NewTextHandler(countingWriter{log, m.logBytes}, &slog.HandlerOptions{Level: level}), m.logLines})
 	defer func() {
 		if err != nil {
 			logger.Error("not starting", "err", err)
+			// What cco prints of err then reaches whoever started the
+			// daemon (a terminal, systemd's journal), not only the log.
+			if rerr := log.RestoreStd(); rerr != nil {
+				logger.Error("restoring stdout and stderr", "err", rerr)
+			}
 			log.Close()
 		}
 	}()
 	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
-		return nil, fmt.Errorf("cannot listen on %s: %v; choose another with --port or `cco daemon config set port N`", cfg.Addr(), errors.Unwrap(err))
+		return nil, listenError(cfg, err)
 	}
 	n, err := newNotifier(o.Getenv)
 	if err != nil {
@@ -140,7 +149,7 @@ func start(o Options) (d *daemon, err error) {
 	}
 	exe, _ := os.Executable()
 	port := ln.Addr().(*net.TCPAddr).Port
-	d = &daemon{o: o, cfg: cfg, lock: lock, log: log, level: level, logger: logger, notify: n, served: make(chan error, 1)}
+	d = &daemon{o: o, cfg: cfg, lock: lock, log: log, level: level, logger: logger, notify: n, metrics: m, served: make(chan error, 1)}
 	d.state = &protocol.State{
 		PID: os.Getpid(), StartedAt: time.Now().UTC().Truncate(time.Millisecond),
 		Host: cfg.Host, Port: port, Version: version.String(), Executable: exe,
@@ -150,8 +159,11 @@ func start(o Options) (d *daemon, err error) {
 		ln.Close()
 		return nil, err
 	}
+	d.usage = startUsage(o.Paths, cfg, o.Getenv, logger)
+	m.reg.MustRegister(newLedgerCollector(d.usage))
 	d.srv = &http.Server{Handler: d.routes(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	go func() { d.served <- d.srv.Serve(ln) }()
+	log.ForgetStd()
 	logger.Info("serving", "addr", d.state.Addr(), "pid", d.state.PID, "version", d.state.Version)
 	if o.Serving != nil {
 		if err := o.Serving(d.state); err != nil {
@@ -172,17 +184,21 @@ func (d *daemon) routes() http.Handler {
 			Status: "ok", Version: s.Version, PID: s.PID,
 			UptimeSeconds: int64(time.Since(s.StartedAt) / time.Second),
 			StartedAt:     s.StartedAt, Host: s.Host, Port: s.Port,
+			Ledger: d.usage.state(),
 		})
 	})
+	mux.Handle("/api/usage/", d.usage.handler())
+	mux.Handle("GET /metrics", d.metrics.handler())
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found: " + r.Method + " " + r.URL.Path})
 	})
+	counted := d.metrics.countRequests(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d.logger.Debug("request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
-		mux.ServeHTTP(w, r)
+		counted.ServeHTTP(w, r)
 	})
 }
 
@@ -289,6 +305,7 @@ func (d *daemon) reload() {
 		d.logger.Error("reopening the log", "err", err)
 	}
 	cfg, err := d.o.Reload()
+	d.metrics.reloaded(err == nil, time.Now())
 	if err != nil {
 		d.logger.Error("reload failed; keeping the running configuration", "err", err)
 		return
@@ -319,6 +336,9 @@ func (d *daemon) shutdown() error {
 		d.logger.Warn("requests still in flight were cut off", "after", ShutdownGrace, "err", err)
 		d.srv.Close()
 	}
+	if err := d.usage.close(); err != nil {
+		d.logger.Error("closing the ledger", "err", err)
+	}
 	if err := protocol.RemoveStateOf(d.o.Paths.PIDFile(), d.state.PID); err != nil {
 		d.logger.Error("removing the state file", "err", err)
 	}
@@ -334,4 +354,18 @@ func parseLevel(s string) slog.Level {
 		return slog.LevelInfo
 	}
 	return l
+}
+
+// listenError says why the daemon cannot listen, naming what to change: the
+// port when it is taken or refused, the host when it is no address of this
+// machine or no name it can resolve.
+func listenError(cfg config.DaemonConfig, err error) error {
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &dns):
+		return fmt.Errorf("cannot listen on %s: the host %q does not resolve (%v); set host to an address of this machine, such as 127.0.0.1, with --host or `cco daemon config set host ADDR`", cfg.Addr(), cfg.Host, dns.Err)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("cannot listen on %s: %w: %s is not an address of this machine; set host to one, such as 127.0.0.1, with --host or `cco daemon config set host ADDR`", cfg.Addr(), syscall.EADDRNOTAVAIL, cfg.Host)
+	}
+	return fmt.Errorf("cannot listen on %s: %w; choose another port with --port or `cco daemon config set port N`", cfg.Addr(), errors.Unwrap(err))
 }

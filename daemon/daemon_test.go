@@ -205,9 +205,8 @@ func readDatagram(t *testing.T, c *net.UnixConn) string {
 func TestRunRestoresARemovedHome(t *testing.T) {
 	o := testOptions(t, nil)
 	runDaemon(t, o)
-	if err := os.RemoveAll(o.Paths.Home); err != nil {
-		t.Fatal(err)
-	}
+	// The ledger may be creating its database files at this moment.
+	testhost.Eventually(t, "CCO_HOME removed", func() bool { return os.RemoveAll(o.Paths.Home) == nil })
 	deadline := time.Now().Add(5 * HomeCheckInterval)
 	for {
 		st, err := protocol.ReadState(o.Paths.PIDFile())
@@ -229,4 +228,15 @@ func TestRunRestoresARemovedHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+}
+
+// TestRunBindErrorNamesTheHost: an address this machine does not have is
+// the host's fault, and the error says so (not "choose another port").
+func TestRunBindErrorNamesTheHost(t *testing.T) {
+	o := testOptions(t, nil)
+	o.Config.Host = "192.0.2.1" // TEST-NET-1: never an address of this machine
+	err := Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "192.0.2.1 is not an address of this machine; set host to one") || strings.Contains(err.Error(), "another port") {
+		t.Fatalf("Run on a foreign address: %v", err)
+	}
 }

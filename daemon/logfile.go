@@ -25,6 +25,9 @@ type LogFile struct {
 	// std: point fds 1 and 2 at the current file after every open, so that
 	// a panic's output and anything else written there lands in the log.
 	std bool
+	// orig holds copies of fds 1 and 2 from before the first redirect, until
+	// RestoreStd or ForgetStd; nil when there are none.
+	orig []int
 }
 
 // OpenLog opens (appends to) the log at path. It rotates once the file
@@ -51,6 +54,17 @@ func (l *LogFile) adopt(f *os.File) error {
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("opening the daemon log: %w", err)
+	}
+	if l.std && l.f == nil {
+		for _, fd := range []int{1, 2} {
+			c, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+			if err != nil {
+				l.closeOrig()
+				f.Close()
+				return fmt.Errorf("keeping fd %d: %w", fd, err)
+			}
+			l.orig = append(l.orig, c)
+		}
 	}
 	if l.std {
 		for _, fd := range []int{1, 2} {
@@ -140,6 +154,34 @@ func (l *LogFile) ReopenIfGone() (bool, error) {
 		return false, nil
 	}
 	return true, l.open()
+}
+
+// RestoreStd points fds 1 and 2 back where they were before OpenLog, for a
+// daemon that fails to start: its error then reaches whoever started it.
+func (l *LogFile) RestoreStd() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var errs []error
+	for i, c := range l.orig {
+		errs = append(errs, unix.Dup2(c, i+1))
+	}
+	l.closeOrig()
+	return errors.Join(errs...)
+}
+
+// ForgetStd drops the copies of fds 1 and 2 that RestoreStd would restore,
+// once the daemon serves: a pipe among them must not be held open.
+func (l *LogFile) ForgetStd() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closeOrig()
+}
+
+func (l *LogFile) closeOrig() {
+	for _, c := range l.orig {
+		unix.Close(c)
+	}
+	l.orig = nil
 }
 
 // Close closes the file. Fds 1 and 2, if pointed at it, stay open.

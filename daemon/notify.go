@@ -1,10 +1,13 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 )
 
@@ -56,4 +59,24 @@ func (n *notifier) close() {
 	if n.conn != nil {
 		n.conn.Close()
 	}
+}
+
+// NotifyFailure tells systemd, when the daemon runs under it, why the daemon
+// could not start: STATUS= shows in `systemctl --user status`, and ERRNO=
+// carries the system error behind it, when there is one. Without
+// NOTIFY_SOCKET it does nothing; a failure to notify is not reported, as the
+// daemon is exiting with err anyway.
+func NotifyFailure(getenv func(string) string, err error) {
+	n, nerr := newNotifier(getenv)
+	if nerr != nil || n.conn == nil {
+		return
+	}
+	defer n.close()
+	// STATUS= is one line.
+	state := "STATUS=" + strings.Join(strings.Fields(err.Error()), " ")
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		state += "\nERRNO=" + strconv.Itoa(int(errno))
+	}
+	n.send(state)
 }

@@ -40,6 +40,7 @@ func CompletionFile(shell string) string {
 var manPages = map[string]string{
 	"man/cco.1":             "man-cco.1.tmpl",
 	"man/cco-daemon.1":      "man-cco-daemon.1.tmpl",
+	"man/cco-usage.1":       "man-cco-usage.1.tmpl",
 	"man/cco-config.toml.5": "man-cco-config.toml.5.tmpl",
 }
 

@@ -44,6 +44,7 @@ func TestManPagesCarryAnyText(t *testing.T) {
 	start := daemon.Command("start", texts[2])
 	start.Flag("dry-run", texts[3]).Bool()
 	start.Arg("key", texts[0]).String()
+	app.Command("usage", texts[3]).Command("daily", texts[2])
 	files, err := Generate(app.Model(), config.Keys)
 	if err != nil {
 		t.Fatal(err)

@@ -63,6 +63,9 @@ func (c *Controller) Inspect() (*Inspection, error) {
 	if err != nil {
 		return nil, err
 	}
+	if holder == protocol.Outside {
+		return nil, errors.New(protocol.OutsideMessage(c.Paths.LockFile()) + ": cco cannot tell whether its daemon runs")
+	}
 	st, read, serr := protocol.ReadStateFile(c.Paths.PIDFile())
 	if serr != nil && !errors.Is(serr, fs.ErrNotExist) {
 		if holder == 0 && read != nil {

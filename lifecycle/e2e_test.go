@@ -1,6 +1,7 @@
 package lifecycle_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -13,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anthropics/cco/internal/ccusage"
 	"github.com/anthropics/cco/internal/testhost"
+	"github.com/anthropics/cco/internal/tooltest"
+	"github.com/anthropics/cco/internal/transcripts"
 	"github.com/anthropics/cco/protocol"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -40,15 +44,29 @@ func TestScripts(t *testing.T) {
 			env.Defer(func() { killDaemon(ccoHome) })
 			return nil
 		},
+		Condition: func(cond string) (bool, error) {
+			if cond != "ccusage" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			// [ccusage]: the real ccusage is here; in CI it must be.
+			_, err := ccusage.Find()
+			if err != nil && tooltest.InCI() {
+				return false, err
+			}
+			return err == nil, nil
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"daemon":     cmdDaemon,
-			"spawnsleep": cmdSpawnSleep,
-			"alive":      cmdAlive,
-			"forgestate": cmdForgeState,
-			"holdport":   cmdHoldPort,
-			"waitlog":    cmdWaitLog,
-			"waitreader": cmdWaitReader,
-			"cmpmode":    testhost.CmpMode,
+			"daemon":      cmdDaemon,
+			"spawnsleep":  cmdSpawnSleep,
+			"alive":       cmdAlive,
+			"forgestate":  cmdForgeState,
+			"holdport":    cmdHoldPort,
+			"waitlog":     cmdWaitLog,
+			"waitreader":  cmdWaitReader,
+			"cmpmode":     testhost.CmpMode,
+			"transcripts": cmdTranscripts,
+			"ccusage":     cmdCCUsage,
+			"sameusage":   cmdSameUsage,
 		},
 	})
 }
@@ -175,4 +193,42 @@ func cmdWaitReader(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		return false
 	})
+}
+
+// transcripts DIR SIZE: generate a Claude Code transcript tree of about
+// SIZE (10MiB) in DIR, with every case where cco and ccusage agree; its
+// root is DIR/root1.
+func cmdTranscripts(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: transcripts DIR SIZE")
+	}
+	n, err := config.ParseSize(args[1])
+	ts.Check(err)
+	_, err = transcripts.Generate(ts.MkAbs(args[0]), transcripts.Spec{Seed: 3, Roots: 1, Bytes: n, Cases: transcripts.Agreeing})
+	ts.Check(err)
+}
+
+// ccusage ROOT REPORT: run the real ccusage's `claude REPORT --json
+// --offline --timezone UTC` on the transcripts of ROOT; its output is
+// stdout.
+func cmdCCUsage(ts *testscript.TestScript, neg bool, args []string) {
+	bin, err := ccusage.Find()
+	ts.Check(err)
+	home := ts.MkAbs("ccusage-home")
+	ts.Check(os.MkdirAll(home, 0o700))
+	out, err := ccusage.Run(context.Background(), bin, home, []string{ts.MkAbs(args[0])}, args[1])
+	ts.Check(err)
+	_, err = ts.Stdout().Write(out)
+	ts.Check(err)
+	ts.Check(os.RemoveAll(home))
+}
+
+// sameusage WANT GOT: two usage reports in JSON agree as the ledger must
+// agree with ccusage: tokens exactly, costs within 1e-9 relative.
+func cmdSameUsage(ts *testscript.TestScript, neg bool, args []string) {
+	diffs, err := ccusage.Diff([]byte(ts.ReadFile(args[0])), []byte(ts.ReadFile(args[1])), 10)
+	ts.Check(err)
+	if (len(diffs) == 0) == neg {
+		ts.Fatalf("%s and %s differ:\n%s", args[0], args[1], strings.Join(diffs, "\n"))
+	}
 }

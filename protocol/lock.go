@@ -21,11 +21,28 @@ import (
 // Lock is the daemon's lock, held from Acquire until Release or exit.
 type Lock struct{ f *os.File }
 
+// Outside is the holder F_GETLK reports for a lock it cannot pin on a
+// process: on macOS a flock(2) on the file, on Linux an open file
+// description lock. Only a process outside cco takes those.
+const Outside = -1
+
 // HeldError says another process holds the lock.
-type HeldError struct{ PID int }
+type HeldError struct {
+	PID  int
+	Path string
+}
 
 func (e *HeldError) Error() string {
+	if e.PID == Outside {
+		return OutsideMessage(e.Path)
+	}
 	return fmt.Sprintf("the daemon is already running (pid %d); stop it with `cco daemon stop`", e.PID)
+}
+
+// OutsideMessage says that the lock at path is held by a process outside
+// cco, and how to find it.
+func OutsideMessage(path string) string {
+	return fmt.Sprintf("%s is locked by a process outside cco (the system names no pid for it); find it with `lsof %s`, and end it or let it finish", path, path)
 }
 
 // AcquireLock takes the lock at path without waiting. When another process
@@ -41,7 +58,7 @@ func AcquireLock(path string) (*Lock, error) {
 		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
 			pid, perr := LockHolder(path)
 			if perr == nil && pid != 0 {
-				return nil, &HeldError{PID: pid}
+				return nil, &HeldError{PID: pid, Path: path}
 			}
 		}
 		return nil, fmt.Errorf("locking %s: %w", path, err)
@@ -73,8 +90,8 @@ func NamesFile(path string, f *os.File) bool {
 	return err == nil && os.SameFile(open, named)
 }
 
-// LockHolder returns the pid of the process holding the lock at path, or 0
-// when nobody does. It does not take the lock.
+// LockHolder returns the pid of the process holding the lock at path, 0
+// when nobody does, or Outside. It does not take the lock.
 func LockHolder(path string) (int, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -116,4 +116,7 @@ type Health struct {
 	StartedAt     time.Time `json:"started_at"`
 	Host          string    `json:"host"`
 	Port          int       `json:"port"`
+	// Ledger is the usage ledger's state (files, calls, malformed lines,
+	// ingest lag, …; see cco-daemon(1)), or {"status": "opening"|"error"}.
+	Ledger any `json:"ledger,omitempty"`
 }

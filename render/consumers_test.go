@@ -1,6 +1,7 @@
 package render
 
 import (
+	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/internal/tooltest"
 	"github.com/anthropics/cco/service/identity"
 
@@ -9,13 +10,29 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
 
-// verifyUnit runs `systemd-analyze verify --user` on a unit strictly: its
-// exit code misses unknown keys and bad values, so stderr must be empty.
-func verifyUnit(t *testing.T, unit []byte) {
+// verifyUnit runs `systemd-analyze verify --user` on a unit, with its
+// sandbox drop-in when dropIn is not nil, strictly: its exit code misses
+// unknown keys and bad values, so stderr must be empty.
+func verifyUnit(t *testing.T, unit, dropIn []byte) {
+	t.Helper()
+	cmd := analyze(t, unit, dropIn, "verify", "--user", "--man=no")
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+		t.Errorf("systemd-analyze verify --user: %v\n%s\nunit:\n%s\ndrop-in:\n%s", err, stderr.Bytes(), unit, dropIn)
+	}
+}
+
+// analyze is systemd-analyze with args, the unit's path last, in a
+// directory of its own that holds the unit and, when dropIn is not nil, its
+// sandbox drop-in (systemd-analyze reads drop-ins beside a unit it is given).
+func analyze(t *testing.T, unit, dropIn []byte, args ...string) *exec.Cmd {
 	t.Helper()
 	tool := tooltest.Need(t, "systemd-analyze", "systemd")
 	dir := t.TempDir()
@@ -27,13 +44,38 @@ func verifyUnit(t *testing.T, unit []byte) {
 	if err := os.WriteFile(path, unit, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(tool, "verify", "--user", "--man=no", path)
-	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+runtimeDir, "HOME="+dir)
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Run(); err != nil || stderr.Len() > 0 {
-		t.Errorf("systemd-analyze verify --user: %v\n%s\nunit:\n%s", err, stderr.Bytes(), unit)
+	if dropIn != nil {
+		dropInPath := identity.DropInPath(path)
+		if err := os.Mkdir(filepath.Dir(dropInPath), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dropInPath, dropIn, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
+	cmd := exec.Command(tool, append(args, path)...)
+	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+runtimeDir, "HOME="+dir)
+	return cmd
+}
+
+// exposure is `systemd-analyze security`'s overall exposure of a unit
+// (0 best, 10 worst), with its drop-in when dropIn is not nil.
+func exposure(t *testing.T, unit, dropIn []byte) float64 {
+	t.Helper()
+	cmd := analyze(t, unit, dropIn, "security", "--offline=yes", "--user", "--no-pager")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-analyze security: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("systemd-analyze security printed no overall exposure:\n%s", out)
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // readPlist parses a plist with python3's plistlib, which is strict (a key
@@ -188,4 +230,41 @@ func execStart(t *testing.T, value string) (path string, argv []string) {
 	}
 	words := unitWords(t, value, 0)
 	return words[0], words
+}
+
+// TestSandboxExposure scores the unit with systemd-analyze security, which
+// scores a user unit as if root ran it: with the sandbox drop-in it must
+// reach maxExposureSandboxed. The unit alone carries only what an
+// unprivileged manager enforces without user namespaces; the rest of the
+// score (the capability bounding set, which an unprivileged manager cannot
+// drop: the unit fails with 218/CAPABILITIES; User=, 216/GROUP; the mount
+// protections, which it silently ignores) is out of its reach, so
+// maxExposureUnit is the best it measured, kept from getting worse.
+func TestSandboxExposure(t *testing.T) {
+	const maxExposureSandboxed, maxExposureUnit = 2.0, 6.2
+	target := Target{OS: "linux", Exec: "/bin/true", CCOHome: "/home/alice/.cco", UserHome: "/home/alice", Config: config.Defaults()}
+	unit, err := ServiceFile(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropIn, err := SandboxDropIn(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandboxed, alone := exposure(t, unit.Data, dropIn.Data), exposure(t, unit.Data, nil)
+	t.Logf("systemd-analyze security: %.1f with the drop-in, %.1f without", sandboxed, alone)
+	if sandboxed > maxExposureSandboxed {
+		t.Errorf("exposure with the sandbox drop-in %.1f, want at most %.1f", sandboxed, maxExposureSandboxed)
+	}
+	if alone > maxExposureUnit {
+		t.Errorf("exposure of the unit alone %.1f, want at most %.1f", alone, maxExposureUnit)
+	}
+	target.Config.Sandbox = false
+	off, err := ServiceFile(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := exposure(t, off.Data, nil); e <= alone {
+		t.Errorf("exposure with sandbox = false %.1f, not above the sandboxed unit's %.1f", e, alone)
+	}
 }

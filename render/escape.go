@@ -92,6 +92,13 @@ func unitEnv(name, value string) (string, error) {
 	return unitWord(name+"="+value, unitValueEscaper)
 }
 
+// unitArg writes s as one argument of an Exec*= command line.
+func unitArg(s string) (string, error) { return unitWord(s, unitArgEscaper) }
+
+// unitPath writes path as one entry of a list of paths such as
+// ReadWritePaths=, which expands specifiers but not variables.
+func unitPath(path string) (string, error) { return unitWord(path, unitValueEscaper) }
+
 func unitWord(s string, escaper *strings.Replacer) (string, error) {
 	if err := checkCarriable(s, unitFormat); err != nil {
 		return "", err

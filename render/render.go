@@ -16,7 +16,9 @@ var serviceTemplates = templates.NewSet(template.FuncMap{
 	"xmlText":     xmlText,
 	"unitCommand": unitCommand,
 	"unitEnv":     unitEnv,
-}, "cco-daemon.service.tmpl", "com.anthropic.cco.daemon.plist.tmpl")
+	"unitArg":     unitArg,
+	"unitPath":    unitPath,
+}, "cco-daemon.service.tmpl", "cco-daemon-sandbox.conf.tmpl", "com.anthropic.cco.daemon.plist.tmpl")
 
 // Render executes the named template (its file name, such as
 // "cco-daemon.service.tmpl") with data. A value the format cannot carry is

@@ -35,12 +35,18 @@ func renderCases() []renderCase {
 	cfg := config.Defaults()
 	off := cfg
 	off.HealthChecks, off.AutoStart, off.HealthCheckInterval = false, false, 45
+	noSandbox := cfg
+	noSandbox.Sandbox = false
+	elsewhere := cfg
+	elsewhere.DatabaseURL = "sqlite:///var/lib/cco db/analytics.db"
 	user := func(os, exe, home string, c config.DaemonConfig) Target {
 		return Target{OS: os, Exec: exe, CCOHome: home + "/.cco", UserHome: home, Config: c}
 	}
 	return []renderCase{
 		{"linux-user", user("linux", "/home/alice/.local/bin/cco", "/home/alice", cfg), ""},
 		{"linux-user-health-checks-off", user("linux", "/usr/local/bin/cco", "/home/alice", off), ""},
+		{"linux-user-sandbox-off", user("linux", "/usr/local/bin/cco", "/home/alice", noSandbox), ""},
+		{"linux-user-database-elsewhere", user("linux", "/usr/local/bin/cco", "/home/alice", elsewhere), ""},
 		{"linux-packager", Target{OS: "linux", Packager: true, Exec: "/usr/bin/cco", Config: cfg}, ""},
 		{"linux-hostile", user("linux", hostileUnitExec, hostileHome, cfg), ""},
 		{"darwin-user", user("darwin", "/opt/homebrew/bin/cco", "/Users/alice", cfg),
@@ -56,8 +62,8 @@ func renderCases() []renderCase {
 	}
 }
 
-// files renders what a case installs: the service file, and for a packager
-// config.toml too.
+// files renders what a case installs: the service file, for a packager
+// config.toml too, and for a user's sandboxed unit the sandbox drop-in.
 func (c renderCase) files(t *testing.T) []File {
 	t.Helper()
 	if c.target.Packager {
@@ -71,7 +77,14 @@ func (c renderCase) files(t *testing.T) []File {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []File{f}
+	if c.target.OS != "linux" || !c.target.Config.Sandbox {
+		return []File{f}
+	}
+	d, err := SandboxDropIn(c.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []File{f, d}
 }
 
 func TestTemplatesParse(t *testing.T) {
@@ -99,6 +112,8 @@ func TestGolden(t *testing.T) {
 				switch filepath.Base(f.Path) {
 				case identity.UnitName:
 					checkUnit(t, c.target, f.Data)
+				case "sandbox.conf":
+					checkDropIn(t, c.target, f.Data)
 				case identity.LaunchdLabel + ".plist":
 					checkPlist(t, c.target, c.path, f.Data)
 				case "config.toml":
@@ -119,18 +134,32 @@ func checkUnit(t *testing.T, target Target, unit []byte) {
 	t.Helper()
 	e := unitEntries(t, unit)
 	want := map[string][]string{
-		"Unit.Description":           {"CCO daemon, the local background server of CCO"},
-		"Unit.Documentation":         {"man:cco-daemon(1)"},
-		"Unit.StartLimitIntervalSec": {"300"},
-		"Unit.StartLimitBurst":       {"5"},
-		"Service.Restart":            {"always"},
-		"Service.RestartSec":         {"10"},
-		"Service.StandardOutput":     {"journal"},
-		"Service.StandardError":      {"journal"},
-		"Install.WantedBy":           {"default.target"},
-		"Service.ExecStart":          e["Service.ExecStart"],
-		"Service.Environment":        e["Service.Environment"],
-		"Service.Type":               {"exec"},
+		"Unit.Description":                 {"CCO daemon, the local background server of CCO"},
+		"Unit.Documentation":               {"man:cco-daemon(1)"},
+		"Unit.StartLimitIntervalSec":       {"300"},
+		"Unit.StartLimitBurst":             {"5"},
+		"Service.Restart":                  {"on-failure"},
+		"Service.RestartPreventExitStatus": {"78"},
+		"Service.RestartSec":               {"10"},
+		"Service.TimeoutStopSec":           {"15"},
+		"Service.ExecReload":               {"/bin/kill -HUP $MAINPID"},
+		"Service.StandardOutput":           {"journal"},
+		"Service.StandardError":            {"journal"},
+		"Install.WantedBy":                 {"default.target"},
+		"Service.ExecStart":                e["Service.ExecStart"],
+		"Service.Environment":              e["Service.Environment"],
+		"Service.Type":                     {"exec"},
+	}
+	if target.Config.Sandbox {
+		for k, v := range map[string]string{
+			"NoNewPrivileges": "yes", "UMask": "0077", "KeyringMode": "private", "LockPersonality": "yes",
+			"MemoryDenyWriteExecute": "yes", "RestrictRealtime": "yes", "RestrictSUIDSGID": "yes",
+			"RestrictNamespaces": "yes", "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
+			"SystemCallArchitectures": "native", "SystemCallErrorNumber": "EPERM",
+		} {
+			want["Service."+k] = []string{v}
+		}
+		want["Service.SystemCallFilter"] = []string{"@system-service", "~@privileged @resources"}
 	}
 	if target.Config.HealthChecks {
 		want["Service.Type"] = []string{"notify"}
@@ -166,7 +195,55 @@ func checkUnit(t *testing.T, target Target, unit []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verifyUnit(t, f.Data)
+	verifyUnit(t, f.Data, nil)
+}
+
+// checkDropIn reads the sandbox drop-in back, checks the paths it leaves
+// writable, and verifies it with systemd together with its unit.
+func checkDropIn(t *testing.T, target Target, dropIn []byte) {
+	t.Helper()
+	e := unitEntries(t, dropIn)
+	rw := []string{target.CCOHome}
+	if target.Config.DatabaseURL == "sqlite:///var/lib/cco db/analytics.db" {
+		rw = append(rw, "/var/lib/cco db")
+	}
+	want := map[string][]string{
+		"Service.ReadWritePaths":        e["Service.ReadWritePaths"],
+		"Service.ExecStartPre":          e["Service.ExecStartPre"],
+		"Service.CapabilityBoundingSet": {""},
+		"Service.ProtectSystem":         {"strict"}, "Service.ProtectHome": {"read-only"},
+		"Service.ProtectProc": {"invisible"}, "Service.ProcSubset": {"pid"},
+	}
+	for _, k := range []string{"PrivateUsers", "PrivateTmp", "PrivateDevices", "PrivateMounts", "ProtectKernelTunables",
+		"ProtectKernelModules", "ProtectKernelLogs", "ProtectControlGroups", "ProtectClock", "ProtectHostname"} {
+		want["Service."+k] = []string{"yes"}
+	}
+	if !reflect.DeepEqual(e, want) {
+		t.Errorf("drop-in entries:\n got %q\nwant %q", e, want)
+	}
+	if got := unitWords(t, e["Service.ReadWritePaths"][0], -1); !reflect.DeepEqual(got, rw) {
+		t.Errorf("ReadWritePaths= %q, want %q", got, rw)
+	}
+	var made []string
+	for _, pre := range e["Service.ExecStartPre"] {
+		path, argv := execStart(t, strings.TrimPrefix(pre, "+"))
+		if !strings.HasPrefix(pre, "+") || path != "/bin/mkdir" || len(argv) != 5 || argv[1] != "-p" || argv[2] != "-m" || argv[3] != "0700" {
+			t.Errorf("ExecStartPre=%s: want +/bin/mkdir -p -m 0700 DIR, run outside the sandbox", pre)
+			continue
+		}
+		made = append(made, argv[4])
+	}
+	if !reflect.DeepEqual(made, rw) {
+		t.Errorf("ExecStartPre= creates %q, want %q", made, rw)
+	}
+	real := target
+	real.Exec = filepath.Join(t.TempDir(), target.Exec)
+	testhost.WriteExecutable(t, real.Exec)
+	unit, err := ServiceFile(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyUnit(t, unit.Data, dropIn)
 }
 
 // checkPlist validates the plist against the DTD and reads every value
@@ -176,12 +253,17 @@ func checkPlist(t *testing.T, target Target, path string, plist []byte) {
 	validatePlist(t, plist)
 	env := map[string]any{"PATH": path}
 	want := map[string]any{
-		"Label":                identity.LaunchdLabel,
-		"ProgramArguments":     []any{target.Exec, "daemon", "run"},
-		"RunAtLoad":            target.Config.AutoStart,
-		"KeepAlive":            map[string]any{"SuccessfulExit": false},
-		"ThrottleInterval":     float64(10),
-		"EnvironmentVariables": env,
+		"Label":                  identity.LaunchdLabel,
+		"ProgramArguments":       []any{target.Exec, "daemon", "run"},
+		"RunAtLoad":              target.Config.AutoStart,
+		"ThrottleInterval":       float64(10),
+		"ExitTimeOut":            float64(20),
+		"ProcessType":            "Interactive",
+		"LimitLoadToSessionType": []any{"Aqua", "Background"},
+		"EnvironmentVariables":   env,
+	}
+	if target.Config.AutoStart {
+		want["KeepAlive"] = map[string]any{"SuccessfulExit": false}
 	}
 	if !target.Packager {
 		want["WorkingDirectory"] = target.CCOHome

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/service/identity"
@@ -13,10 +14,20 @@ import (
 // Restart policy shared by the unit and the plist.
 const (
 	restartSec = 10 // RestartSec= and ThrottleInterval
+	// exitTimeOut is launchd's wait between SIGTERM and SIGKILL (its
+	// default, 5 s, equals the daemon's shutdown grace, daemon.ShutdownGrace):
+	// well above it, so a daemon finishing its requests is not killed.
+	exitTimeOut = 20
 	// StartLimitBurst starts within StartLimitIntervalSec and systemd gives up.
 	startLimitBurst       = 5
 	startLimitIntervalSec = 300
 )
+
+// StopTimeout is the unit's TimeoutStopSec=: how long systemd waits after
+// SIGTERM before SIGKILL. It is well above daemon.ShutdownGrace (a test in
+// daemon holds it there, since render cannot import daemon), so that a slow
+// stop still removes its state file and releases its lock.
+const StopTimeout = 15 * time.Second
 
 // Target says what to render a service file for.
 type Target struct {
@@ -123,6 +134,43 @@ func absolute(what, path string) error {
 	return nil
 }
 
+// SandboxDropIn renders the rest of the unit's sandbox (t.Config.Sandbox),
+// for a per-user install only: the drop-in cco-daemon.service.d/sandbox.conf
+// beside the unit, mode 0644. It needs unprivileged user namespaces
+// (PrivateUsers=): where the user's manager cannot make one, systemd refuses
+// to start the daemon with it, so install writes it only where a probe
+// started a service under it.
+func SandboxDropIn(t Target) (File, error) {
+	if err := t.check(); err != nil {
+		return File{}, err
+	}
+	if t.OS != "linux" || t.Packager {
+		return File{}, fmt.Errorf("the sandbox drop-in is for a per-user systemd unit, not for %s", t.describe())
+	}
+	rw := []string{t.CCOHome}
+	if db := config.DatabaseFile(t.CCOHome, t.Config.DatabaseURL); db != "" && !within(db, t.CCOHome) {
+		rw = append(rw, filepath.Dir(db))
+	}
+	data, err := Render("cco-daemon-sandbox.conf.tmpl", struct{ ReadWrite []string }{rw})
+	if err != nil {
+		return File{}, err
+	}
+	return File{Path: identity.DropInPath(identity.Path(t.OS, t.UserHome, t.XDGConfigHome)), Data: data, Mode: 0o644}, nil
+}
+
+func (t Target) describe() string {
+	if t.Packager {
+		return "a package"
+	}
+	return t.OS
+}
+
+// within reports whether path is dir or below it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
 // unitData is what the unit template shows.
 type unitData struct {
 	Packager                               bool
@@ -131,6 +179,8 @@ type unitData struct {
 	WatchdogSec                            int64
 	RestartSec                             int
 	StartLimitBurst, StartLimitIntervalSec int
+	ExitConfig, TimeoutStopSec             int
+	Sandbox                                bool
 }
 
 func (t Target) unit() unitData {
@@ -138,6 +188,8 @@ func (t Target) unit() unitData {
 		Packager: t.Packager, Exec: t.Exec, CCOHome: t.CCOHome,
 		HealthChecks: t.Config.HealthChecks, WatchdogSec: 2 * t.Config.HealthCheckInterval,
 		RestartSec: restartSec, StartLimitBurst: startLimitBurst, StartLimitIntervalSec: startLimitIntervalSec,
+		ExitConfig: config.ExitConfig, TimeoutStopSec: int(StopTimeout / time.Second),
+		Sandbox: t.Config.Sandbox,
 	}
 }
 
@@ -146,8 +198,10 @@ type plistData struct {
 	Packager                         bool
 	Label, Exec, CCOHome, LaunchdLog string
 	Path                             string
-	RunAtLoad                        bool
-	ThrottleInterval                 int
+	// RunAtLoad is auto_start; it also decides KeepAlive, since a KeepAlive
+	// dictionary implies RunAtLoad (launchd.plist(5), SuccessfulExit).
+	RunAtLoad                     bool
+	ThrottleInterval, ExitTimeOut int
 }
 
 func (t Target) plist() plistData {
@@ -159,7 +213,7 @@ func (t Target) plist() plistData {
 	return plistData{
 		Packager: t.Packager, Label: identity.LaunchdLabel, Exec: t.Exec, CCOHome: t.CCOHome,
 		LaunchdLog: config.Paths{Home: t.CCOHome}.LaunchdLog(), Path: searchPath(dirs),
-		RunAtLoad: t.Config.AutoStart, ThrottleInterval: restartSec,
+		RunAtLoad: t.Config.AutoStart, ThrottleInterval: restartSec, ExitTimeOut: exitTimeOut,
 	}
 }
 

@@ -35,7 +35,7 @@ func TestDescribe(t *testing.T) {
 	m.Install(State{Content: []byte("a\nb\n")}, []byte("a\nc\n"), InstallOptions{AutoStart: true}).Describe(&b)
 	want := "would write " + m.Path() + " (mode 0644):\n    a\n    c\n" +
 		"diff against the installed file:\n--- " + m.Path() + " (installed)\n+++ " + m.Path() + " (new)\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n" +
-		"would run: systemctl --user daemon-reload\nwould run: systemctl --user enable cco-daemon.service\nwould run: systemctl --user start cco-daemon.service\n" +
+		"would run: systemctl --user daemon-reload\nwould run: systemctl --user enable cco-daemon.service\nwould run: systemctl --user reset-failed cco-daemon.service\nwould run: systemctl --user start cco-daemon.service\n" +
 		"note: lingering is off for ada, so systemd stops the daemon when you log out; to keep it running: loginctl enable-linger ada\n"
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)

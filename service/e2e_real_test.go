@@ -4,6 +4,7 @@ package service_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -30,15 +31,23 @@ type cco struct {
 	home string // CCO_HOME
 }
 
-func (c *cco) env() []string {
-	return append(c.sd.Env(), "CCO_HOME="+c.home, "COLUMNS=80")
+// command is cco with args, run by the manager's user, with extra
+// environment variables env.
+func (c *cco) command(env []string, args ...string) *exec.Cmd {
+	env = append([]string{"CCO_HOME=" + c.home, "COLUMNS=80"}, env...)
+	return c.sd.Command(context.Background(), "env", append(append(env, c.bin), args...)...)
 }
 
 // run runs cco and returns its output; want is the exit code expected.
 func (c *cco) run(want int, args ...string) string {
 	c.t.Helper()
-	cmd := exec.Command(c.bin, args...)
-	cmd.Env = c.env()
+	return c.runEnv(nil, want, args...)
+}
+
+// runEnv is run with extra environment variables.
+func (c *cco) runEnv(env []string, want int, args ...string) string {
+	c.t.Helper()
+	cmd := c.command(env, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -58,6 +67,36 @@ func (c *cco) mainPID() int { return c.sd.ShowInt("cco-daemon.service", "MainPID
 
 func (c *cco) active() bool { return c.sd.Show("cco-daemon.service", "ActiveState") == "active" }
 
+// buildCCO puts the tests' cco into the user's ~/.local/bin, theirs.
+func buildCCO(t *testing.T, sd *systemdtest.Manager) string {
+	t.Helper()
+	dir := filepath.Join(sd.Home, ".local", "bin")
+	if err := sd.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "cco")
+	data, err := os.ReadFile(testhost.CCO(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := sd.Chown(bin); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// newCCO is a user with cco, a private manager and a free port configured.
+func newCCO(t *testing.T, sd *systemdtest.Manager) (*cco, int) {
+	t.Helper()
+	c := &cco{t: t, sd: sd, bin: buildCCO(t, sd), home: filepath.Join(sd.Home, ".cco")}
+	port := testhost.FreePort(t)
+	c.run(0, "daemon", "config", "set", "port", strconv.Itoa(port))
+	return c, port
+}
+
 func mustContain(t *testing.T, out string, parts ...string) {
 	t.Helper()
 	for _, p := range parts {
@@ -71,22 +110,18 @@ func mustContain(t *testing.T, out string, parts ...string) {
 // real systemd user manager, with the real daemon.
 func TestInstallReal(t *testing.T) {
 	sd := systemdtest.Start(t)
-	c := &cco{t: t, sd: sd, bin: testhost.CCO(t), home: filepath.Join(sd.Home, ".cco")}
-	port := testhost.FreePort(t)
-	c.run(0, "daemon", "config", "set", "port", strconv.Itoa(port))
+	c, port := newCCO(t, sd)
 	// WatchdogSec is twice this: 2 s.
 	c.run(0, "daemon", "config", "set", "health_check_interval", "1")
 	// The unit waits 10 s before a restart; a drop-in, which leaves the
 	// unit file as install wrote it, makes the test wait 100 ms.
-	dropin := filepath.Join(sd.Home, ".config/systemd/user/cco-daemon.service.d/fast.conf")
-	os.MkdirAll(filepath.Dir(dropin), 0o755)
-	os.WriteFile(dropin, []byte("[Service]\nRestartSec=100ms\n"), 0o644)
+	sd.WriteFile(filepath.Join(sd.Home, ".config/systemd/user/cco-daemon.service.d/fast.conf"), "[Service]\nRestartSec=100ms\n")
 
 	begin := time.Now()
 	out := c.run(0, "daemon", "install")
 	t.Logf("install took %v", time.Since(begin).Round(time.Millisecond))
 	mustContain(t, out, "installed "+filepath.Join(sd.Home, ".config/systemd/user/cco-daemon.service"), "enabled", "started", "serves on http://127.0.0.1:"+strconv.Itoa(port),
-		"loginctl enable-linger root")
+		"loginctl enable-linger "+sd.User())
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", port))
 	if err != nil {
 		t.Fatalf("GET /health after install: %v", err)
@@ -108,13 +143,11 @@ func TestInstallReal(t *testing.T) {
 	sd.WaitFor(5*time.Second, "a new daemon after kill -9", func() bool { p := c.mainPID(); return p != 0 && p != old && c.active() })
 	newPID := c.mainPID()
 	sd.WaitFor(5*time.Second, "status showing the new pid", func() bool {
-		cmd := exec.Command(c.bin, "daemon", "status")
-		cmd.Env = c.env()
-		b, _ := cmd.Output()
+		b, _ := c.command(nil, "daemon", "status").Output()
 		return strings.Contains(string(b), strconv.Itoa(newPID))
 	})
 
-	// stop goes through systemd, so Restart=always does not undo it.
+	// stop goes through systemd, so its restart policy does not undo it.
 	c.run(0, "daemon", "stop")
 	time.Sleep(300 * time.Millisecond)
 	if c.active() {
@@ -156,8 +189,7 @@ func TestInstallReal(t *testing.T) {
 
 	// A daemon started by hand makes way for the service.
 	c.run(0, "daemon", "stop")
-	hand := exec.Command(c.bin, "daemon", "run")
-	hand.Env = c.env()
+	hand := c.command(nil, "daemon", "run")
 	if err := hand.Start(); err != nil {
 		t.Fatal(err)
 	}

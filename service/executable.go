@@ -68,3 +68,25 @@ func sameFile(a, b string) bool {
 	fb, errB := os.Stat(b)
 	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
+
+// TransientExecutable says why path is no place for a service to run cco
+// from — a binary that `go run` or `go test` built in a temporary directory
+// and deletes when it exits — or "" when it is a stable path. tmpDirs are
+// the machine's temporary directories ($TMPDIR and the like).
+func TransientExecutable(path string, tmpDirs ...string) string {
+	clean := filepath.Clean(path)
+	for _, part := range strings.Split(clean, string(filepath.Separator)) {
+		if strings.HasPrefix(part, "go-build") {
+			return fmt.Sprintf("%s is a temporary build of `go run`, deleted when it exits", path)
+		}
+	}
+	for _, dir := range tmpDirs {
+		if dir == "" {
+			continue
+		}
+		if rel, err := filepath.Rel(filepath.Clean(dir), clean); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+			return fmt.Sprintf("%s is in the temporary directory %s, which is cleaned without notice", path, dir)
+		}
+	}
+	return ""
+}

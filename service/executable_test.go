@@ -62,3 +62,21 @@ func TestStableExecutable(t *testing.T) {
 		t.Errorf("nothing to go by: got %v, want an error pointing to --exec", err)
 	}
 }
+
+func TestTransientExecutable(t *testing.T) {
+	for path, want := range map[string]string{
+		"/tmp/go-build123456/b001/exe/cco":         "/tmp/go-build123456/b001/exe/cco is a temporary build of `go run`, deleted when it exits",
+		"/home/u/.cache/go-build/ab/cco":           "/home/u/.cache/go-build/ab/cco is a temporary build of `go run`, deleted when it exits",
+		"/var/folders/x/T/go-build99/b001/exe/cco": "/var/folders/x/T/go-build99/b001/exe/cco is a temporary build of `go run`, deleted when it exits",
+		"/tmp/cco":                               "/tmp/cco is in the temporary directory /tmp, which is cleaned without notice",
+		"/scratch/t/cco":                         "/scratch/t/cco is in the temporary directory /scratch/t, which is cleaned without notice",
+		"/usr/local/bin/cco":                     "",
+		"/home/u/.local/bin/cco":                 "",
+		"/tmpfoo/cco":                            "",
+		"/opt/homebrew/Cellar/cco/1.2.0/bin/cco": "",
+	} {
+		if got := TransientExecutable(path, "/scratch/t", "/tmp", ""); got != want {
+			t.Errorf("TransientExecutable(%q) = %q, want %q", path, got, want)
+		}
+	}
+}

@@ -18,6 +18,9 @@ type Plan struct {
 	Idle string
 	// Notes are things the user should know afterwards, one line each.
 	Notes []string
+	// Err, when set, says why the operation must not be done: Apply
+	// returns it and Describe prints it.
+	Err error
 }
 
 // StepKind is what a step does.
@@ -46,6 +49,8 @@ type Step struct {
 	// bootstrap marks a launchctl bootstrap, which is retried while the
 	// job booted out just before is still going away.
 	bootstrap bool
+	// wait is what the step waits for once its command returned.
+	wait wait
 }
 
 // Mode of the installed service file: the managers refuse files others
@@ -58,6 +63,10 @@ func (s Step) Command() string { return shellJoin(s.Args) }
 // Describe prints what the plan would do, for --dry-run: the full content
 // of each file and a diff against what is there, then every command.
 func (p Plan) Describe(w io.Writer) {
+	if p.Err != nil {
+		fmt.Fprintf(w, "would refuse: %v\n", p.Err)
+		return
+	}
 	if len(p.Steps) == 0 {
 		fmt.Fprintf(w, "%s: nothing to do\n", p.Idle)
 	}
@@ -96,6 +105,9 @@ func writeIndented(w io.Writer, b []byte) {
 
 // apply runs p's steps in order; run executes the Run steps.
 func apply(ctx context.Context, p Plan, done func(Step), run func(context.Context, Step) error) error {
+	if p.Err != nil {
+		return p.Err
+	}
 	for _, s := range p.Steps {
 		var err error
 		switch s.Kind {

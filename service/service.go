@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -40,16 +41,39 @@ type Manager interface {
 	Apply(ctx context.Context, p Plan, done func(Step)) error
 }
 
+// Killer is a Manager that must act when a daemon ignored its stop for
+// the whole timeout: systemd kills it itself (systemctl kill), launchd
+// must unload the job before cco kills the daemon, or KeepAlive would start
+// it again. After the plan, cco kills whatever still runs, by pid, with
+// the usual proof of identity.
+type Killer interface {
+	// Kill plans what ends the daemon for good.
+	Kill(cur State) (Plan, error)
+}
+
 // InstallOptions are the choices of `cco daemon install`.
 type InstallOptions struct {
 	AutoStart bool // start at login (config key auto_start)
 	NoStart   bool // do not start the daemon now
+	// DropIn is systemd's sandbox drop-in (render.SandboxDropIn), nil for
+	// none: install writes it, or removes one installed before. Only where
+	// the manager is a Sandboxer that said it can.
+	DropIn []byte
+}
+
+// Sandboxer is a Manager that can run the daemon in a further sandbox
+// where the machine allows it: systemd, where user namespaces work.
+type Sandboxer interface {
+	// CanSandbox probes the manager: false with the reason where it cannot.
+	CanSandbox(ctx context.Context) (ok bool, why string, err error)
 }
 
 // State is what a probe found.
 type State struct {
 	// Content is the installed file; nil when there is none.
 	Content []byte
+	// DropIn is systemd's installed sandbox drop-in; nil when there is none.
+	DropIn []byte
 	// Loaded: the manager knows the service (systemd: the unit is loaded;
 	// launchd: the job is bootstrapped into its domain).
 	Loaded bool
@@ -64,6 +88,13 @@ type State struct {
 	Restarts int
 	// Domain is the launchd domain used ("gui/501" or "user/501").
 	Domain string
+	// Foreign is the file of a job loaded under cco's name from another
+	// file than Path (launchd: a Homebrew or system-wide plist); cco
+	// reports it and leaves it alone.
+	Foreign string
+	// LastExit is the manager's word on how the daemon last exited
+	// (launchd's "last exit code"); empty when it does not say.
+	LastExit string
 }
 
 // Installed reports whether the service file is in place.
@@ -82,6 +113,35 @@ type Env struct {
 	LingerDir string
 	// Sleep waits between retries; nil means time.Sleep.
 	Sleep func(time.Duration)
+	// ConsoleUID is the uid of the user at the screen (the owner of
+	// /dev/console); nil means stat /dev/console.
+	ConsoleUID func() (int, error)
+	// SystemdBooted reports whether systemd runs this machine
+	// (sd_booted(3): /run/systemd/system exists); nil means look.
+	SystemdBooted func() bool
+}
+
+func (e Env) systemdBooted() bool {
+	if e.SystemdBooted != nil {
+		return e.SystemdBooted()
+	}
+	fi, err := os.Stat("/run/systemd/system")
+	return err == nil && fi.IsDir()
+}
+
+func (e Env) consoleUID() (int, error) {
+	if e.ConsoleUID != nil {
+		return e.ConsoleUID()
+	}
+	fi, err := os.Stat("/dev/console")
+	if err != nil {
+		return -1, err
+	}
+	sys, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return -1, fmt.Errorf("no owner for /dev/console")
+	}
+	return int(sys.Uid), nil
 }
 
 func (e Env) sleep(d time.Duration) {

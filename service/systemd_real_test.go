@@ -5,6 +5,7 @@ package service_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -15,6 +16,23 @@ import (
 	"github.com/anthropics/cco/service/internal/systemdtest"
 )
 
+// userRunner runs commands as the private manager's user, in its mount
+// namespace.
+type userRunner struct{ sd *systemdtest.Manager }
+
+func (r userRunner) Run(ctx context.Context, name string, args ...string) (service.Output, error) {
+	cmd := r.sd.Command(ctx, name, args...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	out := service.Output{Stdout: stdout.String(), Stderr: stderr.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		out.Code = ee.ExitCode()
+		return out, nil
+	}
+	return out, err
+}
+
 // realManager is the systemd Manager of the private manager's user.
 func realManager(t *testing.T, sd *systemdtest.Manager) service.Manager {
 	t.Helper()
@@ -24,10 +42,13 @@ func realManager(t *testing.T, sd *systemdtest.Manager) service.Manager {
 		env[k] = v
 	}
 	m, err := service.For("linux", service.Env{
-		Runner: service.ExecRunner{Env: sd.Env()},
+		Runner: userRunner{sd},
 		Getenv: func(k string) string { return env[k] },
-		UID:    0, Username: "root",
+		UID:    sd.UID(), Username: sd.User(),
 		LingerDir: t.TempDir(),
+		// The private manager marks its own mount namespace as booted by
+		// systemd, not the one this test runs in.
+		SystemdBooted: func() bool { return true },
 	})
 	if err != nil {
 		t.Fatal(err)

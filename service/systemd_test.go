@@ -13,6 +13,10 @@ const showCmd = "systemctl --user show cco-daemon.service --property=LoadState,A
 
 const isEnabledCmd = "systemctl --user is-enabled cco-daemon.service"
 
+const unitPathCmd = "systemctl --user show --property=UnitPath --value"
+
+const resetFailedCmd = "systemctl --user reset-failed cco-daemon.service"
+
 func newTestSystemd(t *testing.T) (*systemd, *recorder, Env) {
 	t.Helper()
 	env, r, _ := testEnv(t)
@@ -20,7 +24,31 @@ func newTestSystemd(t *testing.T) (*systemd, *recorder, Env) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	wantCalls(t, r, unitPathCmd)
 	return m, r, env
+}
+
+// TestSystemdPathFromManager: the unit goes where the manager reads units,
+// whatever this shell's XDG_CONFIG_HOME says.
+func TestSystemdPathFromManager(t *testing.T) {
+	env, r, _ := testEnv(t)
+	setenv(&env, "XDG_CONFIG_HOME", "/shell/config")
+	r.answer(unitPathCmd, Output{Stdout: "/mgr/config/systemd/user.control /run/user/501/systemd/user.control /run/user/501/systemd/transient /mgr/config/systemd/user /etc/systemd/user\n"})
+	m, err := newSystemd(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Path() != "/mgr/config/systemd/user/cco-daemon.service" {
+		t.Errorf("path %s, want the manager's /mgr/config/systemd/user/cco-daemon.service", m.Path())
+	}
+	// An answer of another shape, or none: the path is computed.
+	for _, out := range []Output{{Stdout: "/etc/systemd/user\n"}, {Code: 1, Stderr: "Failed to connect to bus"}} {
+		r.answer(unitPathCmd, out)
+		m, _ := newSystemd(env)
+		if m.Path() != "/shell/config/systemd/user/cco-daemon.service" {
+			t.Errorf("after %+v: path %s", out, m.Path())
+		}
+	}
 }
 
 func TestSystemdPath(t *testing.T) {
@@ -103,9 +131,10 @@ func TestSystemdInstall(t *testing.T) {
 	wantCalls(t, r,
 		"systemctl --user daemon-reload",
 		"systemctl --user enable cco-daemon.service",
+		resetFailedCmd,
 		"systemctl --user start cco-daemon.service")
 	wantFile(t, m.Path(), unit)
-	if done[0] != "installed "+m.Path() || len(done) != 4 {
+	if done[0] != "installed "+m.Path() || len(done) != 5 {
 		t.Errorf("done %q", done)
 	}
 	if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "loginctl enable-linger ada") {
@@ -120,14 +149,14 @@ func TestSystemdInstall(t *testing.T) {
 
 	p = m.Install(installed, []byte(unit+"# changed\n"), InstallOptions{AutoStart: true})
 	done = apply1(t, m, p)
-	wantCalls(t, r, "systemctl --user daemon-reload", "systemctl --user restart cco-daemon.service")
+	wantCalls(t, r, "systemctl --user daemon-reload", resetFailedCmd, "systemctl --user restart cco-daemon.service")
 	if done[0] != "updated "+m.Path() {
 		t.Errorf("done %q", done)
 	}
 
 	stopped := State{Content: []byte(unit), Loaded: true, Enabled: true}
 	apply1(t, m, m.Install(stopped, []byte(unit), InstallOptions{AutoStart: true}))
-	wantCalls(t, r, "systemctl --user start cco-daemon.service")
+	wantCalls(t, r, resetFailedCmd, "systemctl --user start cco-daemon.service")
 
 	apply1(t, m, m.Install(installed, []byte(unit), InstallOptions{AutoStart: false, NoStart: true}))
 	wantCalls(t, r, "systemctl --user disable cco-daemon.service")
@@ -135,6 +164,63 @@ func TestSystemdInstall(t *testing.T) {
 	os.Remove(m.Path())
 	apply1(t, m, m.Install(State{}, []byte(unit), InstallOptions{NoStart: true}))
 	wantCalls(t, r, "systemctl --user daemon-reload")
+}
+
+// TestSystemdSandboxDropIn: install writes the drop-in it is given, updates
+// it, and removes it when given none; uninstall removes it.
+func TestSystemdSandboxDropIn(t *testing.T) {
+	const unit, dropIn = "[Service]\nExecStart=/usr/bin/cco daemon run\n", "[Service]\nPrivateUsers=yes\n"
+	m, r, _ := newTestSystemd(t)
+	path := filepath.Join(m.Path()+".d", "sandbox.conf")
+	done := apply1(t, m, m.Install(State{}, []byte(unit), InstallOptions{DropIn: []byte(dropIn), NoStart: true}))
+	wantCalls(t, r, "systemctl --user daemon-reload")
+	wantFile(t, path, dropIn)
+	if len(done) != 3 || done[1] != "installed the sandbox drop-in "+path {
+		t.Errorf("done %q", done)
+	}
+	st, err := m.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(st.DropIn) != dropIn {
+		t.Errorf("state's drop-in %q", st.DropIn)
+	}
+	r.calls = nil
+	if p := m.Install(st, []byte(unit), InstallOptions{DropIn: []byte(dropIn), NoStart: true}); len(p.Steps) != 0 {
+		t.Errorf("install of the same unit and drop-in plans %+v", p.Steps)
+	}
+	active := st
+	active.Active = true
+	apply1(t, m, m.Install(active, []byte(unit), InstallOptions{DropIn: []byte(dropIn + "# changed\n")}))
+	wantCalls(t, r, "systemctl --user daemon-reload", resetFailedCmd, "systemctl --user restart cco-daemon.service")
+	wantFile(t, path, dropIn+"# changed\n")
+	apply1(t, m, m.Install(st, []byte(unit), InstallOptions{NoStart: true}))
+	wantCalls(t, r, "systemctl --user daemon-reload")
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("drop-in still there when install was given none: %v", err)
+	}
+	os.WriteFile(path, []byte(dropIn), 0o644)
+	apply1(t, m, m.Uninstall(State{Content: []byte(unit), DropIn: []byte(dropIn), Loaded: true}))
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("drop-in still there after uninstall: %v", err)
+	}
+}
+
+func TestSystemdCanSandbox(t *testing.T) {
+	const probe = "systemd-run --user --wait --quiet --collect -p PrivateUsers=yes -p ProtectSystem=strict /bin/true"
+	m, r, _ := newTestSystemd(t)
+	if ok, _, err := m.CanSandbox(context.Background()); !ok || err != nil {
+		t.Errorf("probe exit 0: %v %v", ok, err)
+	}
+	wantCalls(t, r, probe)
+	r.answer(probe, Output{Code: 217})
+	if ok, why, err := m.CanSandbox(context.Background()); ok || err != nil || !strings.Contains(why, "exited 217") {
+		t.Errorf("probe exit 217: %v %q %v", ok, why, err)
+	}
+	r.answer(probe, Output{Code: 1, Stderr: "Failed to connect to bus: No such file or directory"})
+	if _, _, err := m.CanSandbox(context.Background()); !errors.Is(err, ErrNoUserBus) {
+		t.Errorf("probe without a bus: %v", err)
+	}
 }
 
 func TestSystemdLingerOn(t *testing.T) {
@@ -171,20 +257,25 @@ func TestSystemdVerbs(t *testing.T) {
 		want string
 	}{
 		{func() (Plan, error) { return m.Enable(cur, false) }, "systemctl --user enable cco-daemon.service"},
-		{func() (Plan, error) { return m.Enable(cur, true) }, "systemctl --user enable --now cco-daemon.service"},
+		{func() (Plan, error) { return m.Enable(cur, true) }, resetFailedCmd + "\nsystemctl --user enable --now cco-daemon.service"},
 		{func() (Plan, error) { return m.Disable(cur, false) }, "systemctl --user disable cco-daemon.service"},
 		{func() (Plan, error) { return m.Disable(cur, true) }, "systemctl --user disable --now cco-daemon.service"},
-		{func() (Plan, error) { return m.Start(cur) }, "systemctl --user start cco-daemon.service"},
-		{func() (Plan, error) { return m.Stop(cur) }, "systemctl --user stop cco-daemon.service"},
-		{func() (Plan, error) { return m.Restart(cur) }, "systemctl --user restart cco-daemon.service"},
+		{func() (Plan, error) { return m.Start(cur) }, resetFailedCmd + "\nsystemctl --user start cco-daemon.service"},
+		{func() (Plan, error) { return m.Stop(cur) }, "systemctl --user stop --no-block cco-daemon.service"},
+		{func() (Plan, error) { return m.Kill(cur) }, "systemctl --user kill --signal=SIGKILL cco-daemon.service"},
+		{func() (Plan, error) { return m.Restart(cur) }, resetFailedCmd + "\nsystemctl --user restart cco-daemon.service"},
 	} {
 		p, err := tc.plan()
 		if err != nil {
 			t.Fatal(err)
 		}
 		apply1(t, m, p)
-		wantCalls(t, r, tc.want)
+		wantCalls(t, r, strings.Split(tc.want, "\n")...)
 	}
+	// reset-failed of a unit not loaded yet exits 1: nothing to reset.
+	r.answer(resetFailedCmd, Output{Code: 1, Stderr: "Failed to reset failed state of unit cco-daemon.service: Unit cco-daemon.service not loaded.\n"})
+	p, _ := m.Start(cur)
+	apply1(t, m, p)
 	_, err := m.Start(State{})
 	wantErr(t, err, "not installed", m.Path(), "cco daemon install")
 }

@@ -24,8 +24,9 @@ var (
 
 // CCO returns the path of a cco binary built from this checkout. It is built
 // once per `go test` run however many packages ask: the binary is kept in
-// the system's temporary directory under a hash of the module's files, and
-// concurrent test binaries wait for one build under a lock.
+// the user's cache directory (not a temporary one, from which cco refuses
+// to install a service) under a hash of the module's files, and concurrent
+// test binaries wait for one build under a lock.
 func CCO(t interface{ Fatal(...any) }) string {
 	buildOnce.Do(func() { built, buildErr = buildCCO() })
 	if buildErr != nil {
@@ -46,7 +47,11 @@ func buildCCO() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cache := filepath.Join(os.TempDir(), fmt.Sprintf("cco-test-bin-%d", os.Getuid()))
+	cacheHome, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	cache := filepath.Join(cacheHome, "cco-test-bin")
 	dir := filepath.Join(cache, sum[:16])
 	bin := filepath.Join(dir, "cco")
 	if err := os.MkdirAll(dir, 0o700); err != nil {

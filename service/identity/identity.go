@@ -37,3 +37,9 @@ func Path(goos, userHome, xdgConfigHome string) string {
 	}
 	return filepath.Join(configHome, "systemd", "user", FileName(goos))
 }
+
+// DropInPath is where install puts the sandbox drop-in of the unit at
+// unitPath: cco-daemon.service.d/sandbox.conf beside it.
+func DropInPath(unitPath string) string {
+	return filepath.Join(unitPath+".d", "sandbox.conf")
+}

@@ -57,7 +57,7 @@ func writeTemp(t *testing.T) string {
 func TestManPages(t *testing.T) {
 	dir := writeTemp(t)
 	pages, err := filepath.Glob(filepath.Join(dir, "man", "*"))
-	if err != nil || len(pages) != 3 {
+	if err != nil || len(pages) != 4 {
 		t.Fatalf("man pages: %v %v", pages, err)
 	}
 	rendered := map[string]string{}
@@ -97,6 +97,25 @@ func TestManPages(t *testing.T) {
 	for _, w := range want {
 		if !strings.Contains(rendered["cco-daemon.1"], strings.Join(strings.Fields(w), " ")) {
 			t.Errorf("cco-daemon(1) as man renders it lacks %q", w)
+		}
+	}
+	var usage []string
+	for _, c := range model.FlattenedCommands() {
+		if strings.HasPrefix(c.FullCommand, "usage ") {
+			usage = append(usage, "cco "+c.FullCommand, c.Help)
+			for _, f := range c.Flags {
+				if !f.Hidden {
+					usage = append(usage, "--"+f.Name, f.Help)
+				}
+			}
+		}
+	}
+	if len(usage) == 0 {
+		t.Fatal("no usage commands in the command tree")
+	}
+	for _, w := range append(usage, "CLAUDE_CONFIG_DIR", "prices.toml", "analytics.db", "EXIT STATUS", "SEE ALSO") {
+		if !strings.Contains(rendered["cco-usage.1"], strings.Join(strings.Fields(w), " ")) {
+			t.Errorf("cco-usage(1) as man renders it lacks %q", w)
 		}
 	}
 	for _, k := range config.Keys {

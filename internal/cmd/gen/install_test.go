@@ -25,6 +25,7 @@ func TestMakeInstall(t *testing.T) {
 		"bin/cco",
 		"share/man/man1/cco.1",
 		"share/man/man1/cco-daemon.1",
+		"share/man/man1/cco-usage.1",
 		"share/man/man5/cco-config.toml.5",
 		"share/bash-completion/completions/cco",
 		"share/zsh/site-functions/_cco",
@@ -39,7 +40,7 @@ func TestMakeInstall(t *testing.T) {
 	if !strings.Contains(string(unit), "ExecStart=/usr/local/bin/cco ") {
 		t.Errorf("the installed unit does not run /usr/local/bin/cco:\n%s", unit)
 	}
-	for _, page := range [][]string{{"cco-daemon"}, {"5", "cco-config.toml"}, {"cco"}} {
+	for _, page := range [][]string{{"cco-daemon"}, {"cco-usage"}, {"5", "cco-config.toml"}, {"cco"}} {
 		cmd := exec.Command(man, append([]string{"-w"}, page...)...)
 		cmd.Env = append(os.Environ(), "MANPATH="+filepath.Join(prefix, "share", "man"))
 		if out, err := cmd.Output(); err != nil || !strings.HasPrefix(string(out), dest) {

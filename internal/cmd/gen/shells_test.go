@@ -32,6 +32,13 @@ func completionCases() []struct {
 		{"cco daemon render --os l", []string{"linux"}},
 		{"cco daemon start --log-level ", logLevel.Enum},
 		{"cco daemon config set ", config.KeyNames()},
+		// The value of config set, for keys with a few values.
+		{"cco daemon config set log_level ", logLevel.Enum},
+		{"cco daemon config set auto_start ", []string{"false", "true"}},
+		// help completes the commands under what it was given.
+		{"cco help da", []string{"daemon"}},
+		{"cco help daemon con", []string{"config"}},
+		{"cco help daemon config s", []string{"set", "show"}},
 		{"cco daemon config get log_", []string{"log_level", "log_max_files", "log_rotation_size"}},
 		{"cco completion ", docs.Shells},
 		// Hidden flags (--completion-bash, --help-long, --help-man, …) are

@@ -1,15 +1,19 @@
 //go:build linux
 
 // Package systemdtest gives a test a private, real systemd user manager
-// (internal/usermanager), stopped when the test ends.
+// (internal/usermanager) run by a throw-away unprivileged user, as a real
+// user's manager runs; stopped, and the user removed, when the test ends.
 //
 // Without root or one of its tools it skips, saying what is missing; with
 // CI=true it fails instead, since CI must run these tests.
 package systemdtest
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,27 +30,58 @@ type Manager struct {
 	t testing.TB
 }
 
-// Start starts a manager with a new HOME and runtime directory under a
-// temporary directory, and stops it when the test ends.
+// Start starts a manager as a new user, and stops it and removes the user
+// when the test ends.
 func Start(t testing.TB) *Manager {
+	t.Helper()
+	return start(t, usermanager.Options{})
+}
+
+// StartNoUserNS is Start on a machine where user namespaces do not work:
+// the manager runs under a seccomp filter that refuses them.
+func StartNoUserNS(t testing.TB) *Manager {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "nouserns")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/anthropics/cco/internal/usermanager/nouserns").CombinedOutput(); err != nil {
+		t.Fatalf("go build nouserns: %v\n%s", err, out)
+	}
+	// The user must be able to run it: it goes where only root can write
+	// and everyone can read.
+	wrapper := filepath.Join("/run", fmt.Sprintf("cco-nouserns-%d-%d", os.Getpid(), time.Now().UnixNano()))
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(wrapper, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(wrapper) })
+	return start(t, usermanager.Options{Wrapper: []string{wrapper}})
+}
+
+func start(t testing.TB, o usermanager.Options) *Manager {
 	t.Helper()
 	if err := usermanager.Check(); errors.Is(err, usermanager.ErrMissing) {
 		tooltest.Missing(t, "%v", err)
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	base := t.TempDir()
-	log, err := os.Create(filepath.Join(base, "manager.log"))
+	log, err := os.Create(filepath.Join(t.TempDir(), "manager.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	um, err := usermanager.New(base, log)
-	if err != nil {
+	um, err := usermanager.NewUser(log, o)
+	if errors.Is(err, usermanager.ErrMissing) {
+		tooltest.Missing(t, "%v", err)
+	} else if err != nil {
 		t.Fatal(err)
 	}
 	m := &Manager{Manager: um, t: t}
 	t.Cleanup(func() {
 		m.Stop()
+		if err := m.Close(); err != nil {
+			t.Error(err)
+		}
 		log.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(log.Name())
@@ -55,6 +90,38 @@ func Start(t testing.TB) *Manager {
 	})
 	m.Boot()
 	return m
+}
+
+// Run runs a client command as the manager's user and returns its
+// combined output and exit code.
+func (m *Manager) Run(name string, args ...string) (string, int) {
+	m.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := m.Command(ctx, name, args...).CombinedOutput()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(out), ee.ExitCode()
+	}
+	if err != nil {
+		m.t.Fatalf("%s: %v", name, err)
+	}
+	return string(out), 0
+}
+
+// WriteFile writes a file as the manager's user would, making its
+// directories.
+func (m *Manager) WriteFile(path, content string) {
+	m.t.Helper()
+	if err := m.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		m.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		m.t.Fatal(err)
+	}
+	if err := m.Chown(path); err != nil {
+		m.t.Fatal(err)
+	}
 }
 
 func tail(b []byte, n int) string {

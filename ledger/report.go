@@ -1,0 +1,412 @@
+package ledger
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/anthropics/cco/ledger/price"
+	"github.com/anthropics/cco/ledger/store"
+)
+
+// Query selects what a report covers.
+type Query struct {
+	Since, Until string         // "" or YYYYMMDD or YYYY-MM-DD, inclusive, local dates in Location
+	Location     *time.Location // nil = UTC
+	Project      string         // "" = all; the raw project directory name
+}
+
+// Fields of every JSON object below are in alphabetical order, as ccusage
+// writes them.
+
+// ModelBreakdown is one model's share of a row.
+type ModelBreakdown struct {
+	CacheCreationTokens int64   `json:"cacheCreationTokens"`
+	CacheReadTokens     int64   `json:"cacheReadTokens"`
+	Cost                float64 `json:"cost"`
+	InputTokens         int64   `json:"inputTokens"`
+	MissingPricing      bool    `json:"missingPricing,omitempty"` // the model has no price: cost 0
+	ModelName           string  `json:"modelName"`
+	OutputTokens        int64   `json:"outputTokens"`
+}
+
+// Totals sums a report's rows.
+type Totals struct {
+	CacheCreationTokens int64    `json:"cacheCreationTokens"`
+	CacheReadTokens     int64    `json:"cacheReadTokens"`
+	InputTokens         int64    `json:"inputTokens"`
+	OutputTokens        int64    `json:"outputTokens"`
+	TotalCost           float64  `json:"totalCost"`
+	TotalTokens         int64    `json:"totalTokens"`
+	UnpricedModels      []string `json:"unpricedModels,omitempty"`
+}
+
+// DailyRow is one local day.
+type DailyRow struct {
+	CacheCreationTokens int64            `json:"cacheCreationTokens"`
+	CacheReadTokens     int64            `json:"cacheReadTokens"`
+	Date                string           `json:"date"`
+	InputTokens         int64            `json:"inputTokens"`
+	ModelBreakdowns     []ModelBreakdown `json:"modelBreakdowns"`
+	ModelsUsed          []string         `json:"modelsUsed"`
+	OutputTokens        int64            `json:"outputTokens"`
+	TotalCost           float64          `json:"totalCost"`
+	TotalTokens         int64            `json:"totalTokens"`
+}
+
+// DailyReport is `ccusage claude daily --json`.
+type DailyReport struct {
+	Daily  []DailyRow `json:"daily"`
+	Totals Totals     `json:"totals"`
+}
+
+// MonthlyRow is one local month.
+type MonthlyRow struct {
+	CacheCreationTokens int64            `json:"cacheCreationTokens"`
+	CacheReadTokens     int64            `json:"cacheReadTokens"`
+	InputTokens         int64            `json:"inputTokens"`
+	ModelBreakdowns     []ModelBreakdown `json:"modelBreakdowns"`
+	ModelsUsed          []string         `json:"modelsUsed"`
+	Month               string           `json:"month"`
+	OutputTokens        int64            `json:"outputTokens"`
+	TotalCost           float64          `json:"totalCost"`
+	TotalTokens         int64            `json:"totalTokens"`
+}
+
+// MonthlyReport is `ccusage claude monthly --json`.
+type MonthlyReport struct {
+	Monthly []MonthlyRow `json:"monthly"`
+	Totals  Totals       `json:"totals"`
+}
+
+// SessionRow is one session.
+type SessionRow struct {
+	CacheCreationTokens int64            `json:"cacheCreationTokens"`
+	CacheReadTokens     int64            `json:"cacheReadTokens"`
+	FirstActivity       string           `json:"firstActivity"`
+	InputTokens         int64            `json:"inputTokens"`
+	LastActivity        string           `json:"lastActivity"`
+	ModelBreakdowns     []ModelBreakdown `json:"modelBreakdowns"`
+	ModelsUsed          []string         `json:"modelsUsed"`
+	OutputTokens        int64            `json:"outputTokens"`
+	ProjectPath         string           `json:"projectPath"`
+	SessionID           string           `json:"sessionId"`
+	TotalCost           float64          `json:"totalCost"`
+	TotalTokens         int64            `json:"totalTokens"`
+}
+
+// SessionReport is `ccusage claude session --json`.
+type SessionReport struct {
+	Sessions []SessionRow `json:"sessions"`
+	Totals   Totals       `json:"totals"`
+}
+
+// noModel says whether a model name stands for no model: its calls count
+// tokens, cost nothing and appear in no model list (as ccusage does).
+func noModel(name string) bool { return name == "" || name == "<synthetic>" }
+
+// parseDate reads YYYYMMDD or YYYY-MM-DD.
+func parseDate(s string) (time.Time, error) {
+	for _, layout := range []string{"20060102", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("date %q is not YYYYMMDD or YYYY-MM-DD", s)
+}
+
+// span turns a query's local dates into the UTC instants [from, to) it
+// covers, in microseconds.
+func (q Query) span() (loc *time.Location, from, to int64, err error) {
+	loc = q.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	from, to = -1<<62, 1<<62
+	if q.Since != "" {
+		d, err := parseDate(q.Since)
+		if err != nil {
+			return nil, 0, 0, fmt.Errorf("since: %w", err)
+		}
+		from = time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc).UnixMicro()
+	}
+	if q.Until != "" {
+		d, err := parseDate(q.Until)
+		if err != nil {
+			return nil, 0, 0, fmt.Errorf("until: %w", err)
+		}
+		to = time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, loc).UnixMicro()
+	}
+	return loc, from, to, nil
+}
+
+// group accumulates the calls of one report row.
+type group struct {
+	tok    price.Tokens // every call's tokens, <synthetic> included
+	models map[string]*modelSum
+}
+
+type modelSum struct {
+	label   string
+	tok     price.Tokens
+	cost    float64
+	first   int64
+	missing bool
+}
+
+func newGroup() *group { return &group{models: map[string]*modelSum{}} }
+
+// add counts tokens (with their per-call excess above) of model m, first
+// seen at first.
+func (l *Ledger) add(g *group, m store.Model, tok, above price.Tokens, fixed float64, first int64) {
+	g.tok.Input += tok.Input
+	g.tok.Output += tok.Output
+	g.tok.Cache5m += tok.Cache5m
+	g.tok.Cache1h += tok.Cache1h
+	g.tok.CacheRead += tok.CacheRead
+	if noModel(m.Name) {
+		return
+	}
+	label := m.Label()
+	s := g.models[label]
+	if s == nil {
+		s = &modelSum{label: label, first: first}
+		g.models[label] = s
+	}
+	s.first = min(s.first, first)
+	s.tok.Input += tok.Input
+	s.tok.Output += tok.Output
+	s.tok.Cache5m += tok.Cache5m
+	s.tok.Cache1h += tok.Cache1h
+	s.tok.CacheRead += tok.CacheRead
+	if m.Fixed {
+		s.cost += fixed
+		return
+	}
+	p, ok := l.prices.Lookup(m.Name)
+	if !ok {
+		s.missing = true
+		return
+	}
+	s.cost += p.CostSplit(tok, above, m.Fast)
+}
+
+// row is what every report row shares.
+type row struct {
+	cc, cr, in, out, total int64
+	cost                   float64
+	models                 []string
+	breakdowns             []ModelBreakdown
+}
+
+func (g *group) row(unpriced map[string]bool) row {
+	r := row{
+		in: g.tok.Input, out: g.tok.Output, cc: g.tok.Cache5m + g.tok.Cache1h, cr: g.tok.CacheRead,
+		models: []string{}, breakdowns: []ModelBreakdown{},
+	}
+	r.total = r.in + r.out + r.cc + r.cr
+	sums := make([]*modelSum, 0, len(g.models))
+	for _, s := range g.models {
+		sums = append(sums, s)
+	}
+	slices.SortFunc(sums, func(a, b *modelSum) int {
+		return cmp.Or(cmp.Compare(a.first, b.first), cmp.Compare(a.label, b.label))
+	})
+	for _, s := range sums {
+		r.models = append(r.models, s.label)
+		r.cost += s.cost
+		if s.missing {
+			unpriced[s.label] = true
+		}
+		r.breakdowns = append(r.breakdowns, ModelBreakdown{
+			CacheCreationTokens: s.tok.Cache5m + s.tok.Cache1h, CacheReadTokens: s.tok.CacheRead, Cost: s.cost,
+			InputTokens: s.tok.Input, MissingPricing: s.missing, ModelName: s.label, OutputTokens: s.tok.Output,
+		})
+	}
+	slices.SortStableFunc(r.breakdowns, func(a, b ModelBreakdown) int {
+		return cmp.Or(cmp.Compare(b.Cost, a.Cost), cmp.Compare(a.ModelName, b.ModelName))
+	})
+	return r
+}
+
+func (t *Totals) add(r row) {
+	t.CacheCreationTokens += r.cc
+	t.CacheReadTokens += r.cr
+	t.InputTokens += r.in
+	t.OutputTokens += r.out
+	t.TotalCost += r.cost
+	t.TotalTokens += r.total
+}
+
+func unpricedList(m map[string]bool) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// periods groups the aggregates of q by local date, cut to n characters
+// of YYYY-MM-DD (10: days, 7: months), in date order.
+func (l *Ledger) periods(ctx context.Context, q Query, n int) ([]string, map[string]*group, error) {
+	loc, from, to, err := q.span()
+	if err != nil {
+		return nil, nil, err
+	}
+	if from >= to {
+		return nil, map[string]*group{}, nil
+	}
+	const bucketUS = store.BucketSeconds * 1e6
+	fromB, toB := floorDiv(from, bucketUS), floorDiv(to+bucketUS-1, bucketUS)
+	buckets, err := l.st.Buckets(ctx, fromB, toB, q.Project)
+	if err != nil {
+		return nil, nil, err
+	}
+	groups := map[string]*group{}
+	var keys []string
+	var lastB int64 = -1 << 62
+	var lastKey string
+	for i := range buckets {
+		b := &buckets[i]
+		start := b.Bucket * store.BucketSeconds * 1e6
+		if start < from || start >= to {
+			continue
+		}
+		if b.Bucket != lastB {
+			lastB = b.Bucket
+			lastKey = time.UnixMicro(start).In(loc).Format("2006-01-02")[:n]
+		}
+		g := groups[lastKey]
+		if g == nil {
+			g = newGroup()
+			groups[lastKey] = g
+			keys = append(keys, lastKey)
+		}
+		l.add(g, b.Model, b.Tokens, b.Above, b.Cost, b.FirstTS)
+	}
+	slices.Sort(keys)
+	return keys, groups, nil
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// Daily reports usage per local day.
+func (l *Ledger) Daily(ctx context.Context, q Query) (*DailyReport, error) {
+	keys, groups, err := l.periods(ctx, q, 10)
+	if err != nil {
+		return nil, err
+	}
+	rep := &DailyReport{Daily: []DailyRow{}}
+	unpriced := map[string]bool{}
+	for _, k := range keys {
+		r := groups[k].row(unpriced)
+		rep.Daily = append(rep.Daily, DailyRow{
+			CacheCreationTokens: r.cc, CacheReadTokens: r.cr, Date: k, InputTokens: r.in,
+			ModelBreakdowns: r.breakdowns, ModelsUsed: r.models, OutputTokens: r.out, TotalCost: r.cost, TotalTokens: r.total,
+		})
+		rep.Totals.add(r)
+	}
+	rep.Totals.UnpricedModels = unpricedList(unpriced)
+	return rep, nil
+}
+
+// Monthly reports usage per local month.
+func (l *Ledger) Monthly(ctx context.Context, q Query) (*MonthlyReport, error) {
+	keys, groups, err := l.periods(ctx, q, 7)
+	if err != nil {
+		return nil, err
+	}
+	rep := &MonthlyReport{Monthly: []MonthlyRow{}}
+	unpriced := map[string]bool{}
+	for _, k := range keys {
+		r := groups[k].row(unpriced)
+		rep.Monthly = append(rep.Monthly, MonthlyRow{
+			CacheCreationTokens: r.cc, CacheReadTokens: r.cr, InputTokens: r.in, ModelBreakdowns: r.breakdowns,
+			ModelsUsed: r.models, Month: k, OutputTokens: r.out, TotalCost: r.cost, TotalTokens: r.total,
+		})
+		rep.Totals.add(r)
+	}
+	rep.Totals.UnpricedModels = unpricedList(unpriced)
+	return rep, nil
+}
+
+// Sessions reports usage per session (the sessionId field) and project,
+// costliest first; sessions whose four token counts are all 0 are left
+// out, as ccusage does.
+func (l *Ledger) Sessions(ctx context.Context, q Query) (*SessionReport, error) {
+	_, from, to, err := q.span()
+	if err != nil {
+		return nil, err
+	}
+	rep := &SessionReport{Sessions: []SessionRow{}}
+	if from >= to {
+		return rep, nil
+	}
+	rows, err := l.st.Sessions(ctx, from, to, q.Project)
+	if err != nil {
+		return nil, err
+	}
+	type key struct{ session, project string }
+	type sess struct {
+		g           *group
+		first, last int64
+	}
+	byKey := map[key]*sess{}
+	var order []key
+	for i := range rows {
+		m := &rows[i]
+		k := key{m.Session, m.Project}
+		s := byKey[k]
+		if s == nil {
+			s = &sess{g: newGroup(), first: m.First, last: m.Last}
+			byKey[k] = s
+			order = append(order, k)
+		}
+		s.first, s.last = min(s.first, m.First), max(s.last, m.Last)
+		l.add(s.g, m.Model, m.Tokens, m.Above, m.Cost, m.First)
+	}
+	unpriced := map[string]bool{}
+	for _, k := range order {
+		s := byKey[k]
+		if t := s.g.tok; t.Input+t.Output+t.Cache5m+t.Cache1h+t.CacheRead == 0 {
+			continue
+		}
+		r := s.g.row(unpriced)
+		rep.Sessions = append(rep.Sessions, SessionRow{
+			CacheCreationTokens: r.cc, CacheReadTokens: r.cr, FirstActivity: stamp(s.first), InputTokens: r.in,
+			LastActivity: stamp(s.last), ModelBreakdowns: r.breakdowns, ModelsUsed: r.models, OutputTokens: r.out,
+			ProjectPath: k.project, SessionID: k.session, TotalCost: r.cost, TotalTokens: r.total,
+		})
+	}
+	slices.SortFunc(rep.Sessions, func(a, b SessionRow) int {
+		return cmp.Or(cmp.Compare(b.TotalCost, a.TotalCost), cmp.Compare(b.LastActivity, a.LastActivity),
+			cmp.Compare(a.SessionID, b.SessionID), cmp.Compare(a.ProjectPath, b.ProjectPath))
+	})
+	for _, s := range rep.Sessions {
+		rep.Totals.TotalCost += s.TotalCost
+		rep.Totals.InputTokens += s.InputTokens
+		rep.Totals.OutputTokens += s.OutputTokens
+		rep.Totals.CacheCreationTokens += s.CacheCreationTokens
+		rep.Totals.CacheReadTokens += s.CacheReadTokens
+		rep.Totals.TotalTokens += s.TotalTokens
+	}
+	rep.Totals.UnpricedModels = unpricedList(unpriced)
+	return rep, nil
+}
+
+// stamp formats a time as ccusage does: UTC, RFC 3339, milliseconds.
+func stamp(us int64) string {
+	return time.UnixMicro(us).UTC().Format("2006-01-02T15:04:05.000Z")
+}
