@@ -8,7 +8,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // The benchmarks run the real binary, as a user would.
@@ -100,4 +99,3 @@ func rssKB(b *testing.B, pid int) float64 {
 	b.Fatalf("no VmRSS for pid %d", pid)
 	return 0
 }
-

@@ -115,9 +115,9 @@ type status struct {
 	State       string `json:"state"`
 	PID         int    `json:"pid"`
 	Supervision struct {
-		SupervisorPID int  `json:"supervisor_pid"`
-		Restarts24h   int  `json:"restarts_24h"`
-		CrashLoop     bool `json:"crash_loop"`
+		SupervisorPID int    `json:"supervisor_pid"`
+		Restarts24h   int    `json:"restarts_24h"`
+		CrashLoop     bool   `json:"crash_loop"`
 		CrashLoopWhy  string `json:"crash_loop_why"`
 		LastExit      *struct {
 			history.Event
@@ -232,25 +232,22 @@ func TestKill9Loop(t *testing.T) {
 // supervisorFirstDelay is DefaultPolicy.FirstDelay, as the binary uses it.
 const supervisorFirstDelay = 100 * time.Millisecond
 
-// A daemon that cannot start again (an invalid config.toml, written while
-// it ran) fails five times within a minute: the supervisor gives up, exits,
-// and status says so, with the daemon's own error.
+// A daemon that cannot start again (its port was taken while it ran) fails
+// five times within a minute: the supervisor gives up, exits, and status
+// says so, with the daemon's own error.
 func TestCrashLoop(t *testing.T) {
 	h := newHome(t)
 	h.must("daemon", "start")
-	pid := h.daemon()
-	if err := os.WriteFile(h.paths.Config(), []byte("log_level = \"verbose\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	h.kill(pid, syscall.SIGKILL)
+	ln := takePort(t, h.paths, h.port)
+	defer ln.Close()
 	testhost.Eventually(t, "the supervisor to give up", func() bool { return h.supervisor() == 0 })
 	h.gone()
 	s, code := h.status()
 	if code != 3 || s.State != "stopped" || !s.Supervision.CrashLoop || s.Supervision.SupervisorPID != 0 {
 		t.Errorf("after a crash loop: exit %d, %+v; want stopped, exit 3, crash loop, no supervisor", code, s)
 	}
-	if x := s.Supervision.LastExit; x == nil || x.Code == nil || *x.Code != 1 || !strings.Contains(x.Error, "log_level") {
-		t.Errorf("last exit %+v, want exit 1 with the daemon's error about log_level", x)
+	if x := s.Supervision.LastExit; x == nil || x.Code == nil || *x.Code != 1 || !strings.Contains(x.Error, "cannot listen on 127.0.0.1:"+strconv.Itoa(h.port)) {
+		t.Errorf("last exit %+v, want exit 1 with the daemon's error: cannot listen", x)
 	}
 	text, _ := h.cco("daemon", "status")
 	if !strings.Contains(text, "crash loop: the supervisor gave up restarting it") || !strings.Contains(text, "5 failures within 1m0s") {
@@ -263,22 +260,76 @@ func TestCrashLoop(t *testing.T) {
 		}
 	}
 	if failures != 5 {
-		t.Errorf("history holds %d failures, want 5 (a SIGKILL and four failed starts)", failures)
+		t.Errorf("history holds %d failures, want 5", failures)
 	}
 	out, _ := h.cco("daemon", "history")
 	if !strings.Contains(out, "gave up") {
 		t.Errorf("history does not show the supervisor giving up:\n%s", out)
 	}
 	// Fixed, it starts again, and the crash loop is over.
-	if err := os.Remove(h.paths.Config()); err != nil {
-		t.Fatal(err)
-	}
+	ln.Close()
 	h.must("daemon", "start")
 	if s, _ := h.status(); s.Supervision.CrashLoop || s.State != "running" {
 		t.Errorf("after a new start: %+v; want running, no crash loop", s)
 	}
 	h.must("daemon", "stop")
 	h.gone()
+}
+
+// takePort kills the daemon with SIGKILL and listens on its port before
+// the supervisor restarts it; when the restarted daemon was quicker, it
+// kills that one too.
+func takePort(t testhost.Fataler, paths config.Paths, port int) net.Listener {
+	for range 20 {
+		var pid int
+		testhost.Eventually(t, "a daemon holding the lock", func() bool {
+			pid, _ = protocol.LockHolder(paths.LockFile())
+			return pid != 0
+		})
+		if !testhost.Ours(pid, paths.Home) {
+			t.Fatalf("pid %d is not a process of %s", pid, paths.Home)
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		testhost.Eventually(t, "the killed daemon's lock released", func() bool {
+			holder, _ := protocol.LockHolder(paths.LockFile())
+			return holder != pid
+		})
+		if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			return ln
+		}
+	}
+	t.Fatalf("could not take port %d from the restarted daemons", port)
+	return nil
+}
+
+// A daemon whose configuration became wrong exits with config.ExitConfig:
+// restarting cannot fix that, and the supervisor stops at once, saying why.
+func TestConfigErrorNotRestarted(t *testing.T) {
+	h := newHome(t)
+	h.must("daemon", "start")
+	pid := h.daemon()
+	if err := os.WriteFile(h.paths.Config(), []byte("log_level = \"verbose\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.kill(pid, syscall.SIGKILL)
+	testhost.Eventually(t, "the supervisor to stop", func() bool { return h.supervisor() == 0 })
+	h.gone()
+	s, _ := h.status()
+	if s.Supervision.CrashLoop {
+		t.Error("a wrong configuration is reported as a crash loop")
+	}
+	if x := s.Supervision.LastExit; x == nil || x.Code == nil || *x.Code != config.ExitConfig || !strings.Contains(x.Error, "log_level") {
+		t.Errorf("last exit %+v, want exit %d with the daemon's error about log_level", x, config.ExitConfig)
+	}
+	starts := 0
+	for _, e := range h.history() {
+		if e.Kind == history.KindStart {
+			starts++
+		}
+	}
+	if starts != 2 {
+		t.Errorf("history holds %d starts, want 2 (the first and one restart)", starts)
+	}
 }
 
 // A daemon stopped by SIGSTOP holds its port but answers nothing: the

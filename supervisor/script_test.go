@@ -40,6 +40,10 @@ func TestScripts(t *testing.T) {
 			"kill9":   cmdKill9,
 			"serving": cmdServing,
 			"gone":    cmdGone,
+			"takeport": func(ts *testscript.TestScript, neg bool, args []string) {
+				ln := takePort(ts, config.Paths{Home: ts.Getenv("CCO_HOME")}, mustAtoi(ts, ts.Getenv("PORT")))
+				ts.Defer(func() { ln.Close() })
+			},
 		},
 	})
 }
@@ -80,4 +84,10 @@ func cmdGone(ts *testscript.TestScript, neg bool, args []string) {
 	if left := testhost.Left(ts.Getenv("CCO_HOME"), testhost.EventuallyWithin); len(left) > 0 {
 		ts.Fatalf("processes left: %v", left)
 	}
+}
+
+func mustAtoi(ts *testscript.TestScript, s string) int {
+	n, err := strconv.Atoi(s)
+	ts.Check(err)
+	return n
 }

@@ -4,7 +4,7 @@
 // its readiness to start, restarts it when it fails — with a growing delay,
 // giving up on a crash loop — and restarts it when it stops answering
 // GET /health. It never restarts a daemon that exited cleanly or that it was
-// told to stop.
+// told to stop, nor one whose configuration is wrong (config.ExitConfig).
 //
 // One supervisor per CCO_HOME: it holds supervisor.lock for its whole life
 // and writes supervisor.pid, the proofs Find checks before anyone signals
@@ -130,6 +130,11 @@ func Run(ctx context.Context, o Options) error {
 		case !l.failed():
 			s.log.Info("the daemon exited cleanly; not restarting it", "daemon_pid", l.pid)
 			return nil
+		case l.exitCode() == config.ExitConfig:
+			// Restarting cannot fix a configuration (as the systemd
+			// unit's RestartPreventExitStatus= says).
+			s.log.Error("the daemon's configuration is wrong; not restarting it: fix it, then `cco daemon start`", "how", l.words())
+			return errors.New("the daemon's configuration is wrong: " + l.words())
 		}
 		delay, gaveUp := b.failed(time.Now(), l.healthy)
 		if gaveUp {
@@ -176,6 +181,15 @@ func (l *life) failed() bool {
 		return true
 	}
 	return l.status == nil || !l.status.Success()
+}
+
+// exitCode is the daemon's exit status; -1 when a signal ended it or it did
+// not run.
+func (l *life) exitCode() int {
+	if l.status == nil {
+		return -1
+	}
+	return l.status.ExitCode()
 }
 
 // words says how the daemon ended, for the log and start.
