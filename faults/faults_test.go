@@ -237,7 +237,8 @@ func TestFullFilesystem(t *testing.T) {
 	}
 	ents, _ := os.ReadDir(home)
 	for _, e := range ents {
-		if !map[string]bool{"config.toml": true, "daemon.log": true, "daemon.lock": true, "daemon.start.lock": true}[e.Name()] {
+		if !map[string]bool{"config.toml": true, "daemon.log": true, "daemon.lock": true, "daemon.start.lock": true,
+			"supervisor.lock": true, "daemon.history": true, "daemon.history.lock": true}[e.Name()] {
 			t.Errorf("left in CCO_HOME after the failures: %s", e.Name())
 		}
 	}
