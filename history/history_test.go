@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/anthropics/cco/config"
+	_ "github.com/anthropics/cco/internal/golden" // its -update flag: `go test ./... -update` works from the root
 )
 
 func newLog(t *testing.T) *Log {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/history"
+	_ "github.com/anthropics/cco/internal/golden" // its -update flag: `go test ./... -update` works from the root
 	"github.com/anthropics/cco/internal/testhost"
 	"github.com/anthropics/cco/protocol"
 )
