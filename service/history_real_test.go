@@ -1,74 +1,32 @@
 //go:build linux
 
-package history_test
+package service_test
 
 import (
 	"encoding/json"
-	"errors"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/history"
 	"github.com/anthropics/cco/internal/testhost"
-	"github.com/anthropics/cco/internal/tooltest"
-	"github.com/anthropics/cco/internal/usermanager"
+	"github.com/anthropics/cco/service/internal/systemdtest"
 )
 
 // Under a real systemd user manager: the daemon records that systemd
 // started it, a kill -9 (which nobody records) is seen as a restart after
 // an end without a record, and status adds what systemd remembers.
-func TestUnderSystemd(t *testing.T) {
-	if err := usermanager.Check(); errors.Is(err, usermanager.ErrMissing) {
-		tooltest.Missing(t, "%v", err)
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	base := t.TempDir()
-	logf, err := os.Create(filepath.Join(base, "manager.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sd, err := usermanager.New(base, logf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sd.Boot(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := sd.Stop(); err != nil {
-			t.Error(err)
-		}
-		logf.Close()
-	})
-	home := filepath.Join(sd.Home, ".cco")
-	env := append(sd.Env(), "CCO_HOME="+home)
-	cco := func(want int, args ...string) string {
-		t.Helper()
-		out, code, err := testhost.Run(30*time.Second, env, append([]string{testhost.CCO(t)}, args...)...)
-		if err != nil || code != want {
-			t.Fatalf("cco %s: exit %d (%v), want %d\n%s", strings.Join(args, " "), code, err, want, out)
-		}
-		return string(out)
-	}
-	cco(0, "daemon", "config", "set", "port", strconv.Itoa(testhost.FreePort(t)))
-	dropin := filepath.Join(sd.UnitDir(), "cco-daemon.service.d", "fast.conf")
-	if err := os.MkdirAll(filepath.Dir(dropin), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dropin, []byte("[Service]\nRestartSec=100ms\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cco(0, "daemon", "install")
-	t.Cleanup(func() { cco(0, "daemon", "uninstall") })
+func TestHistoryUnderSystemd(t *testing.T) {
+	sd := systemdtest.Start(t)
+	c, _ := newCCO(t, sd)
+	sd.WriteFile(filepath.Join(sd.Home, ".config/systemd/user/cco-daemon.service.d/fast.conf"), "[Service]\nRestartSec=100ms\n")
+	c.run(0, "daemon", "install")
+	t.Cleanup(func() { c.run(0, "daemon", "uninstall") })
 
-	hist := history.Open(config.Paths{Home: home})
+	hist := history.Open(config.Paths{Home: c.home})
 	first := waitStart(t, hist, 0)
 	if first.By != history.BySystemd {
 		t.Errorf("the daemon systemd started recorded by=%q, want systemd", first.By)
@@ -76,8 +34,7 @@ func TestUnderSystemd(t *testing.T) {
 	if err := syscall.Kill(first.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	second := waitStart(t, hist, first.PID)
-	if second.By != history.BySystemd {
+	if second := waitStart(t, hist, first.PID); second.By != history.BySystemd {
 		t.Errorf("the restarted daemon recorded by=%q, want systemd", second.By)
 	}
 
@@ -86,14 +43,13 @@ func TestUnderSystemd(t *testing.T) {
 			SupervisorPID int `json:"supervisor_pid"`
 			Restarts24h   int `json:"restarts_24h"`
 			LastExit      struct {
-				PID        int    `json:"pid"`
-				Unrecorded bool   `json:"unrecorded"`
-				Words      string `json:"words"`
+				PID        int  `json:"pid"`
+				Unrecorded bool `json:"unrecorded"`
 			} `json:"last_exit"`
 			Manager *history.ManagerView `json:"manager"`
 		} `json:"supervision"`
 	}
-	out := cco(0, "daemon", "status", "--json")
+	out := c.run(0, "daemon", "status", "--json")
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("status --json: %v\n%s", err, out)
 	}
@@ -104,7 +60,7 @@ func TestUnderSystemd(t *testing.T) {
 	if m := s.Manager; m == nil || m.Manager != "systemd" || m.Restarts != 1 {
 		t.Errorf("status: manager %+v, want systemd with NRestarts=1", m)
 	}
-	text := cco(0, "daemon", "status")
+	text := c.run(0, "daemon", "status")
 	for _, want := range []string{"restarts:   1 in the last 24 h", "last exit:  killed or crashed at an unknown time (pid " + strconv.Itoa(first.PID), "systemd:    restarted it 1 time"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("status does not say %q:\n%s", want, text)
