@@ -30,6 +30,7 @@ import (
 // the service managers — so that tests can give a command its own. Commands
 // reach the outside through it and nowhere else.
 type Env struct {
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
@@ -63,7 +64,7 @@ type User struct {
 // OSEnv is the real process environment.
 func OSEnv() *Env {
 	return &Env{
-		Stdout: os.Stdout, Stderr: os.Stderr,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Getenv: os.Getenv, Environ: os.Environ,
 		Executable: os.Executable, Args0: os.Args[0], Getwd: os.Getwd,
 		User: currentUser, Runner: service.ExecRunner{}, Now: time.Now,
@@ -80,8 +81,16 @@ func currentUser() (User, error) {
 	return u, nil
 }
 
-// Paths returns the files under CCO_HOME.
-func (e *Env) Paths() (config.Paths, error) { return config.HomeFrom(e.Getenv) }
+// Paths returns the files under CCO_HOME, once config.Paths.Check has
+// found CCO_HOME to be this user's own: every command that touches CCO_HOME
+// asks here first.
+func (e *Env) Paths() (config.Paths, error) {
+	p, err := config.HomeFrom(e.Getenv)
+	if err != nil {
+		return p, err
+	}
+	return p, p.Check()
+}
 
 // Exit codes shared by all commands.
 const (
@@ -186,6 +195,13 @@ func Main(args []string, e *Env) (code int) {
 	withCtx.ctx = ctx
 	app := New(&withCtx)
 	completeHelp(app, args)
+	if len(args) > 0 && args[0] == describedFlag {
+		if err := completeDescribed(app, args[1:], e.Stdout); err != nil {
+			fmt.Fprintf(e.Stderr, "cco: %v\n", err)
+			return exitError
+		}
+		return exitOK
+	}
 	_, err := app.Parse(args)
 	if err == nil {
 		return exitOK

@@ -8,16 +8,20 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/daemon"
 	"github.com/anthropics/cco/lifecycle"
 	"github.com/anthropics/cco/protocol"
+	"github.com/anthropics/cco/service"
 	"github.com/anthropics/cco/service/identity"
 	"github.com/anthropics/cco/service/startlimit"
+	"github.com/anthropics/cco/version"
 )
 
 func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
@@ -45,8 +49,9 @@ func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
 	lc.Flag("lines", "How many lines to print from the end.").Short('n').Default("50").PlaceHolder("N").SetValue(countValue{name: "-n", n: &logs.lines})
 	lc.Flag("follow", "Keep printing new lines as they are written, across rotation, until interrupted.").Short('f').BoolVar(&logs.follow)
 
-	run := &runCmd{env: e}
-	daemon.Command("run", "Run the daemon in the foreground: what start, systemd and launchd execute.").Action(action(e, run.run))
+	run := &runCmd{env: e, overrides: config.Overrides{}}
+	runc := daemon.Command("run", "Run the daemon in the foreground: what start, systemd and launchd execute. It takes start's flags, and on a terminal it prints its log lines there too.").Action(action(e, run.run))
+	configFlags(runc, run.overrides)
 }
 
 // exitNotRunning is status's exit code when no daemon runs (LSB).
@@ -62,9 +67,6 @@ type startCmd struct {
 }
 
 func (c *startCmd) run(ctx context.Context) error {
-	if c.wait <= 0 {
-		return fmt.Errorf("--wait %v: want a positive duration, such as 10s", c.wait)
-	}
 	eff, paths, err := loadEffective(c.env, c.overrides)
 	if err != nil {
 		return err
@@ -99,8 +101,12 @@ func (c *startCmd) run(ctx context.Context) error {
 	if s.Stale != "" {
 		fmt.Fprintln(c.env.Stderr, "cco: "+s.Stale)
 	}
+	warnExposed(c.env, s.State)
 	if s.Already {
 		fmt.Fprintf(c.env.Stdout, "cco daemon already running (pid %d)%s\n", s.PID, onAddr(s.State))
+		if why := notApplied(eff, c.overrides, s.State); why != "" {
+			fmt.Fprintln(c.env.Stderr, "note: "+why)
+		}
 		return nil
 	}
 	fmt.Fprintf(c.env.Stdout, "cco daemon started (pid %d)%s in %s\n", s.PID, onAddr(s.State), ms(s.Took))
@@ -121,6 +127,7 @@ func (c *startCmd) startService(ctx context.Context, ctl *lifecycle.Controller, 
 		fmt.Fprintln(c.env.Stderr, "cco: "+in.Stale)
 	}
 	if r := in.Running; r != nil {
+		warnExposed(c.env, r.State)
 		fmt.Fprintf(c.env.Stdout, "cco daemon already running as the %s (pid %d)%s\n", svc.Name(), r.PID, onAddr(r.State))
 		return nil
 	}
@@ -136,6 +143,7 @@ func (c *startCmd) startService(ctx context.Context, ctl *lifecycle.Controller, 
 	if err != nil {
 		return err
 	}
+	warnExposed(c.env, r.State)
 	fmt.Fprintf(c.env.Stdout, "cco daemon started by the %s (pid %d)%s in %s\n", svc.Name(), r.PID, onAddr(r.State), ms(c.env.Now().Sub(begin)))
 	return nil
 }
@@ -186,7 +194,10 @@ func stop(ctx context.Context, e *Env, timeout time.Duration) error {
 	if svc != nil {
 		// The manager must stop it, or it would start it again.
 		stopped, signalled, err := stopService(ctx, e, ctl, svc, timeout)
-		if stopped || err != nil {
+		if errors.Is(err, service.ErrNoUserBus) || errors.Is(err, service.ErrNoSystemd) {
+			// A daemon started by hand must still be stoppable.
+			fmt.Fprintf(e.Stderr, "cco: the %s's state is unknown (%s); stopping the daemon directly, which the service manager may undo if it runs it\n", svc.Name(), firstLine(err))
+		} else if stopped || err != nil {
 			return err
 		}
 		// What the manager left running is stopped below like any daemon;
@@ -201,6 +212,9 @@ func stop(ctx context.Context, e *Env, timeout time.Duration) error {
 	}
 	if s.Stale != "" {
 		fmt.Fprintln(e.Stderr, "cco: "+s.Stale)
+	}
+	if s.Warning != "" {
+		fmt.Fprintln(e.Stderr, "cco: "+s.Warning)
 	}
 	if supPID != 0 {
 		defer fmt.Fprintf(e.Stdout, "its supervisor (pid %d) stopped too\n", supPID)
@@ -285,13 +299,23 @@ type restartCmd struct {
 	timeout time.Duration
 }
 
+// run checks everything it can before it stops anything — the flags, the
+// configuration they make (loaded and validated), the service manager's
+// word — so that a failing check leaves the running daemon untouched.
 func (c *restartCmd) run(ctx context.Context) error {
-	if len(c.overrides) > 0 {
-		// Refuse before stopping anything.
-		if svc, err := installedService(c.env); err != nil {
-			return err
-		} else if svc != nil {
+	if _, _, err := loadEffective(c.env, c.overrides); err != nil {
+		return err
+	}
+	svc, err := installedService(c.env)
+	if err != nil {
+		return err
+	}
+	if svc != nil {
+		if len(c.overrides) > 0 {
 			return flagsUnreachable(svc)
+		}
+		if _, err := svc.PID(ctx); err != nil {
+			return fmt.Errorf("not restarting: the %s's state is unknown: %w", svc.Name(), err)
 		}
 	}
 	if err := stop(ctx, c.env, c.timeout); err != nil {
@@ -306,12 +330,18 @@ type statusCmd struct {
 }
 
 // statusJSON is what `cco daemon status --json` prints: the fields of
-// lifecycle.Status (schema documented there) and "service", the per-user
-// service as serviceState describes it, null where the platform has none.
+// lifecycle.Status (schema documented there), "exposed", true when the
+// daemon listens on an address other machines can reach, and "service", the
+// per-user service as serviceState describes it, null where the platform
+// has none.
 type statusJSON struct {
 	*lifecycle.Status
-	Service     *serviceState `json:"service"`
-	Supervision *supervision  `json:"supervision"`
+	Exposed bool          `json:"exposed"`
+	Service *serviceState `json:"service"`
+	// CLIVersion is this cco's version; a daemon of another one needs a
+	// restart to run it.
+	CLIVersion  string       `json:"cli_version"`
+	Supervision *supervision `json:"supervision"`
 }
 
 // run prints the daemon's status. Exit 0: running and answering; 1:
@@ -333,7 +363,7 @@ func (c *statusCmd) run(ctx context.Context) error {
 	if c.json {
 		enc := json.NewEncoder(c.env.Stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(statusJSON{s, svc, sup}); err != nil {
+		if err := enc.Encode(statusJSON{s, exposed(s.Address), svc, version.String(), sup}); err != nil {
 			return err
 		}
 	} else {
@@ -352,24 +382,45 @@ func (c *statusCmd) run(ctx context.Context) error {
 
 func (c *statusCmd) print(s *lifecycle.Status, svc *serviceState) {
 	w := c.env.Stdout
+	st := newStyle(w, c.env.Getenv)
 	if s.Stale != "" {
 		fmt.Fprintln(c.env.Stderr, "cco: "+s.Stale)
 	}
 	switch s.State {
 	case lifecycle.StateStopped:
-		fmt.Fprintln(w, "cco daemon is not running")
+		fmt.Fprintf(w, "cco daemon is %s\n", st.dim("not running"))
 	case lifecycle.StateRunning:
-		fmt.Fprintf(w, "cco daemon is running (pid %d) on %s\n", s.PID, s.URL)
+		fmt.Fprintf(w, "cco daemon is %s (pid %d) on %s\n", st.green("running"), s.PID, s.URL)
 	default:
-		fmt.Fprintf(w, "cco daemon is running (pid %d) but not answering: %s\n", s.PID, s.HealthError)
+		fmt.Fprintf(w, "cco daemon is %s (pid %d) but %s: %s\n", st.yellow("running"), s.PID, st.red("not answering"), s.HealthError)
+	}
+	if exposed(s.Address) {
+		fmt.Fprintf(w, "  %s %s\n", st.yellow("warning:"), config.ExposedWarning(s.Address))
 	}
 	if s.StartedAt != nil {
 		fmt.Fprintf(w, "  uptime:  %s (since %s)\n", time.Duration(s.UptimeSeconds)*time.Second, s.StartedAt.Local().Format(time.RFC3339))
 	}
 	if s.Version != "" {
 		fmt.Fprintf(w, "  version: %s\n", s.Version)
+		if mine := version.String(); s.Version != mine {
+			fmt.Fprintf(w, "  %s the daemon runs cco %s and this is cco %s: `cco daemon restart` runs this one\n", st.yellow("warning:"), s.Version, mine)
+		}
+	}
+	if s.MemoryBytes > 0 {
+		conns := ""
+		if s.Connections >= 0 {
+			conns = fmt.Sprintf(", %d open connection%s", s.Connections, map[bool]string{true: "", false: "s"}[s.Connections == 1])
+		}
+		fmt.Fprintf(w, "  memory:  %.1f MiB, CPU %s%s\n", float64(s.MemoryBytes)/(1<<20), time.Duration(s.CPUSeconds*float64(time.Second)).Round(10*time.Millisecond), conns)
 	}
 	fmt.Fprintf(w, "  log:     %s\n", s.LogFile)
+	for _, line := range s.RecentProblems {
+		paint := st.yellow
+		if strings.Contains(line, " level=ERROR ") {
+			paint = st.red
+		}
+		fmt.Fprintf(w, "    %s\n", paint(line))
+	}
 	if svc != nil {
 		fmt.Fprintf(w, "  %s\n", svc)
 	}
@@ -381,7 +432,9 @@ type logsCmd struct {
 	follow bool
 }
 
-// followInterval is how often logs --follow looks for new lines.
+// followInterval is how often logs --follow looks for new lines where it
+// is not told of them (no inotify) and while it passes from one file to
+// the next.
 const followInterval = 100 * time.Millisecond
 
 func (c *logsCmd) run(ctx context.Context) error {
@@ -416,10 +469,18 @@ func (c *logsCmd) run(ctx context.Context) error {
 // SIGTERM, so that tests can see stop escalate to SIGKILL.
 const ignoreTermEnv = "CCO_TEST_IGNORE_SIGTERM"
 
-type runCmd struct{ env *Env }
+// neverReadyEnv is for tests only: when set to 1, `daemon run` serves but
+// never answers on start's readiness pipe (it keeps it open), so that tests
+// can interrupt a start whose daemon holds its lock and state file.
+const neverReadyEnv = "CCO_TEST_NEVER_READY"
+
+type runCmd struct {
+	env       *Env
+	overrides config.Overrides
+}
 
 func (c *runCmd) run(ctx context.Context) error {
-	eff, paths, err := loadEffective(c.env, nil)
+	eff, paths, err := loadEffective(c.env, c.overrides)
 	if err != nil {
 		// Restarting cannot fix a configuration: the unit's
 		// RestartPreventExitStatus= lists this code.
@@ -430,7 +491,7 @@ func (c *runCmd) run(ctx context.Context) error {
 		Paths:  paths,
 		Config: eff.DaemonConfig,
 		Reload: func() (config.DaemonConfig, error) {
-			eff, _, err := loadEffective(c.env, nil)
+			eff, _, err := loadEffective(c.env, c.overrides)
 			if err != nil {
 				return config.DaemonConfig{}, err
 			}
@@ -455,7 +516,7 @@ func (c *runCmd) run(ctx context.Context) error {
 			return nil
 		}
 	}
-	ctx, done, err := recordLife(ctx, c.env, paths, &o)
+	ctx, done, err := recordLife(context.WithoutCancel(ctx), c.env, paths, &o)
 	if err != nil {
 		return err
 	}
@@ -464,9 +525,22 @@ func (c *runCmd) run(ctx context.Context) error {
 		if err != nil || n < 3 {
 			return fmt.Errorf("%s=%q does not name an inherited file descriptor", protocol.ReadyFDEnv, fd)
 		}
-		o.Ready = os.NewFile(uintptr(n), "readiness pipe")
+		if c.env.Getenv(neverReadyEnv) != "1" {
+			o.Ready = os.NewFile(uintptr(n), "readiness pipe")
+		}
 		os.Unsetenv(protocol.ReadyFDEnv)
 	}
+	if f, ok := c.env.Stderr.(*os.File); ok && isTerminal(f) {
+		// Run by hand in a terminal: its log lines show there too. A copy
+		// of the descriptor, since the daemon points fd 2 at its log.
+		if fd, err := unix.Dup(int(f.Fd())); err == nil {
+			echo := os.NewFile(uintptr(fd), "terminal")
+			defer echo.Close()
+			o.Echo = echo
+		}
+	}
+	// The daemon handles SIGTERM and SIGINT itself, and logs which stopped
+	// it: its context ends only when its supervisor is gone.
 	err = done(daemon.Run(ctx, o))
 	if err != nil && limited {
 		if rerr := startlimit.Failed(record, c.env.Now()); rerr != nil {

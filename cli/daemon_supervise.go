@@ -115,7 +115,8 @@ func recordLife(ctx context.Context, e *Env, paths config.Paths, o *daemon.Optio
 			}
 			return runErr
 		}
-		procStart, _ := protocol.SelfStart()
+		self, _ := protocol.Self()
+		procStart := self.Start
 		switch {
 		case served != nil:
 			began = served.StartedAt

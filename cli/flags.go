@@ -42,8 +42,8 @@ func configFlags(cmd *kingpin.CmdClause, overrides config.Overrides) {
 	}
 	add("port", "N", "TCP port to listen on (config: port).")
 	add("host", "ADDR", "Address to bind (config: host).")
-	add("cache_size", "BYTES", "Most memory the response cache may use (config: cache_size).")
-	add("cache_ttl", "SECONDS", "How long a cached response stays fresh (config: cache_ttl).")
+	add("cache_size", "BYTES", "Most memory the cache of usage reports may use (config: cache_size).")
+	add("cache_ttl", "SECONDS", "How long a cached usage report is kept (config: cache_ttl).")
 	logLevel, _ := config.Lookup("log_level")
 	add("log_level", "LEVEL", "Lowest level written to the log: debug, info, warn or error (config: log_level).").HintOptions(logLevel.Enum...)
 }
@@ -78,7 +78,7 @@ func durationFlag(cmd *kingpin.CmdClause, name, def, help string, d *time.Durati
 }
 
 func waitFlag(cmd *kingpin.CmdClause, d *time.Duration) {
-	durationFlag(cmd, "wait", "10s", "How long to wait for the daemon to serve before giving up (10s, 1m, or seconds).", d)
+	durationFlag(cmd, "wait", "10s", "How long start may take in all: waiting for another start, and for the daemon to serve (10s, 1m, or seconds).", d)
 }
 
 func timeoutFlag(cmd *kingpin.CmdClause, d *time.Duration) {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,11 +22,24 @@ import (
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/protocol"
 	"github.com/anthropics/cco/version"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ShutdownGrace bounds how long in-flight requests may take to finish once
 // the daemon is told to stop.
 const ShutdownGrace = 5 * time.Second
+
+// The HTTP server's timeouts. A request must arrive whole within
+// ReadTimeout and be answered within WriteTimeout, both far longer than any
+// of the daemon's requests takes; a keep-alive connection left idle is
+// closed after IdleTimeout, so that idle clients cannot hold connections
+// (and file descriptors) forever.
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = time.Minute
+	WriteTimeout      = 2 * time.Minute
+	IdleTimeout       = 2 * time.Minute
+)
 
 // HomeCheckInterval is how often the daemon makes sure that CCO_HOME still
 // holds its lock, state file and log.
@@ -49,6 +63,12 @@ type Options struct {
 	// Serving, when not nil, is told the daemon's state once it serves,
 	// before the readiness line: the crash history records the start.
 	Serving func(*protocol.State) error
+	// IdleTimeout, when not zero, replaces the package's IdleTimeout: for
+	// tests, which cannot wait minutes to see an idle connection closed.
+	IdleTimeout time.Duration
+	// Echo, when not nil, gets every log line too: the terminal of a user
+	// who runs `cco daemon run` by hand.
+	Echo io.Writer
 	// IgnoreTERM is for tests only: the daemon ignores SIGTERM, so that
 	// stop's escalation to SIGKILL can be seen.
 	IgnoreTERM bool
@@ -121,7 +141,11 @@ func start(o Options) (d *daemon, err error) {
 	level := new(slog.LevelVar)
 	level.Set(parseLevel(cfg.LogLevel))
 	m := newMetrics(time.Now())
-	logger := slog.New(countingHandler{slog.NewTextHandler(countingWriter{log, m.logBytes}, &slog.HandlerOptions{Level: level}), m.logLines})
+	var out io.Writer = countingWriter{log, m.logBytes}
+	if o.Echo != nil {
+		out = io.MultiWriter(out, o.Echo) // the log first: a gone terminal never costs a line
+	}
+	logger := slog.New(countingHandler{slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}), m.logLines})
 	defer func() {
 		if err != nil {
 			logger.Error("not starting", "err", err)
@@ -142,26 +166,43 @@ func start(o Options) (d *daemon, err error) {
 		ln.Close()
 		return nil, err
 	}
-	procStart, err := protocol.SelfStart()
+	self, err := protocol.Self()
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("reading this process's start time: %w", err)
 	}
 	exe, _ := os.Executable()
-	port := ln.Addr().(*net.TCPAddr).Port
+	bound := ln.Addr().(*net.TCPAddr)
+	// The state file names the address as an IP, so that clients (status)
+	// can tell whether it is loopback and reach it without a name lookup: a
+	// host name is replaced by the address it was bound to.
+	host := cfg.Host
+	if net.ParseIP(host) == nil {
+		host = bound.IP.String()
+	}
 	d = &daemon{o: o, cfg: cfg, lock: lock, log: log, level: level, logger: logger, notify: n, metrics: m, served: make(chan error, 1)}
 	d.state = &protocol.State{
 		PID: os.Getpid(), StartedAt: time.Now().UTC().Truncate(time.Millisecond),
-		Host: cfg.Host, Port: port, Version: version.String(), Executable: exe,
-		ProcStart: procStart, LogFile: o.Paths.LogFile(),
+		Host: host, Port: bound.Port, Version: version.String(), Executable: exe,
+		ProcStart: self.Start, ExecutableID: self.ExeID, LogFile: o.Paths.LogFile(),
 	}
 	if err := protocol.WriteState(o.Paths.PIDFile(), d.state); err != nil {
 		ln.Close()
 		return nil, err
 	}
 	d.usage = startUsage(o.Paths, cfg, o.Getenv, logger)
-	m.reg.MustRegister(newLedgerCollector(d.usage))
-	d.srv = &http.Server{Handler: d.routes(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	m.reg.MustRegister(newLedgerCollector(d.usage), prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "cco_log_rotations_total", Help: "Rotations of daemon.log since the daemon started.",
+	}, func() float64 { return float64(log.Rotations()) }))
+	idle := IdleTimeout
+	if o.IdleTimeout != 0 {
+		idle = o.IdleTimeout
+	}
+	d.srv = &http.Server{
+		Handler:           d.routes(),
+		ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout, IdleTimeout: idle,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 	go func() { d.served <- d.srv.Serve(ln) }()
 	log.ForgetStd()
 	logger.Info("serving", "addr", d.state.Addr(), "pid", d.state.PID, "version", d.state.Version)
@@ -169,6 +210,9 @@ func start(o Options) (d *daemon, err error) {
 		if err := o.Serving(d.state); err != nil {
 			logger.Warn("recording the start", "err", err)
 		}
+	}
+	if !config.Loopback(host) {
+		logger.Warn(config.ExposedWarning(d.state.Addr()))
 	}
 	if err := n.send("READY=1\nMAINPID=" + strconv.Itoa(d.state.PID)); err != nil {
 		logger.Warn("systemd notify", "err", err)
@@ -265,7 +309,7 @@ func (d *daemon) ping() {
 func (d *daemon) keepHome() bool {
 	p := d.o.Paths
 	if err := p.Ensure(); err != nil {
-		d.logger.Error("CCO_HOME is gone and cannot be made again", "err", err)
+		d.logger.Error("CCO_HOME cannot be used: it is gone and cannot be made again, or is no longer yours alone", "err", err)
 		return true
 	}
 	if reopened, err := d.log.ReopenIfGone(); err != nil {

@@ -23,7 +23,7 @@ import (
 	"github.com/anthropics/cco/config"
 )
 
-func testOptions(t *testing.T, env map[string]string) Options {
+func testOptions(t testing.TB, env map[string]string) Options {
 	cfg := config.Defaults()
 	cfg.Port = testhost.FreePort(t)
 	return Options{
@@ -35,7 +35,7 @@ func testOptions(t *testing.T, env map[string]string) Options {
 }
 
 // runDaemon runs Run in the background until the test ends.
-func runDaemon(t *testing.T, o Options) (stop func() error) {
+func runDaemon(t testing.TB, o Options) (stop func() error) {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {

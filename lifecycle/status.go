@@ -1,10 +1,13 @@
 package lifecycle
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/anthropics/cco/protocol"
@@ -45,16 +48,34 @@ type Status struct {
 	Health        *protocol.Health `json:"health"`
 	HealthError   string           `json:"health_error"`
 	Stale         string           `json:"stale"`
+	// Of the running daemon, as ps and systemctl status show them; 0 and
+	// -1 when unknown (not running, or no /proc).
+	MemoryBytes uint64  `json:"memory_bytes"`
+	CPUSeconds  float64 `json:"cpu_seconds"`
+	Connections int     `json:"connections"`
+	// RecentProblems are the last lines of the log at warning or above
+	// (at most recentProblems of the last recentLines lines).
+	RecentProblems []string `json:"recent_problems"`
 }
 
-// Status inspects the daemon and asks it GET /health, waiting at most
-// healthTimeout for the answer.
+// What status reads of the log's end for recent problems.
+const (
+	recentLines    = 200
+	recentProblems = 5
+)
+
+// Status inspects the daemon and asks it GET /health. It waits at most
+// healthTimeout for a lock holder without proof to prove itself (a daemon
+// starting or exiting), and as long for the answer.
 func (c *Controller) Status(ctx context.Context, healthTimeout time.Duration) (*Status, error) {
-	in, err := c.Inspect()
+	proofCtx, cancel := context.WithTimeout(ctx, healthTimeout)
+	in, err := c.inspectProven(proofCtx)
+	cancel()
 	if err != nil {
 		return nil, err
 	}
-	s := &Status{State: StateStopped, LogFile: c.Paths.LogFile(), StateFile: c.Paths.PIDFile(), Stale: in.Stale}
+	s := &Status{State: StateStopped, LogFile: c.Paths.LogFile(), StateFile: c.Paths.PIDFile(), Stale: in.Stale, Connections: -1}
+
 	r := in.Running
 	if r == nil {
 		return s, nil
@@ -62,11 +83,15 @@ func (c *Controller) Status(ctx context.Context, healthTimeout time.Duration) (*
 	s.PID = r.PID
 	s.State = StateUnhealthy
 	if r.State == nil {
-		s.HealthError = "the daemon has not written its state file yet (starting?)"
+		s.HealthError = "its files were removed from CCO_HOME; it makes them anew within a second"
 		return s, nil
 	}
 	st := r.State
 	s.Address, s.URL, s.Version = st.Addr(), st.URL(), st.Version
+	s.RecentProblems = recentProblemLines(c.Paths.LogFile(), st.StartedAt)
+	if ps, err := Stats(r.PID, st.Port); err == nil {
+		s.MemoryBytes, s.CPUSeconds, s.Connections = ps.RSS, ps.CPU.Seconds(), ps.Connections
+	}
 	started := st.StartedAt
 	s.StartedAt = &started
 	s.UptimeSeconds = int64(c.Now().Sub(started) / time.Second)
@@ -109,26 +134,52 @@ func fetchHealth(ctx context.Context, url string, timeout time.Duration) (*proto
 	return &h, nil
 }
 
-// WaitRunning waits up to wait for a daemon to hold the lock and to have written its state file: how start and restart see a
-// daemon that a service manager starts, since no readiness pipe reaches it.
-// It checks every few milliseconds.
+// WaitRunning waits up to wait for a daemon proven to run (see Inspect):
+// how start and restart see a daemon that a service manager starts, since
+// no readiness pipe reaches it. It probes with protocol.Poll.
 func (c *Controller) WaitRunning(ctx context.Context, wait time.Duration) (*Running, error) {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	var r *Running
+	var unproven *UnprovenError
+	err := protocol.Poll(ctx, func() (bool, error) {
 		in, err := c.Inspect()
+		if errors.As(err, &unproven) {
+			return false, nil // starting: it holds the lock, its state file is not written yet
+		}
 		if err != nil {
-			return nil, err
+			return false, err
 		}
-		if r := in.Running; r != nil && r.State != nil {
-			return r, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("the daemon did not start serving within %v; see `cco daemon logs`", wait)
-		case <-tick.C:
-		}
+		r = in.Running
+		return r != nil && r.State != nil, nil
+	})
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("the daemon did not start serving within %v; see `cco daemon logs`", wait)
 	}
+	return r, err
+}
+
+// recentProblemLines returns the last lines at level WARN or ERROR among the
+// log's last recentLines lines, written since the daemon started: what a
+// person looks at first.
+func recentProblemLines(path string, since time.Time) []string {
+	var buf bytes.Buffer
+	if _, err := Tail(&buf, path, recentLines); err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if !strings.Contains(line, " level=WARN ") && !strings.Contains(line, " level=ERROR ") {
+			continue
+		}
+		stamp, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
+		if t, err := time.Parse(time.RFC3339Nano, stamp); err == nil && t.Before(since.Truncate(time.Second)) {
+			continue
+		}
+		out = append(out, line)
+	}
+	if len(out) > recentProblems {
+		out = out[len(out)-recentProblems:]
+	}
+	return out
 }

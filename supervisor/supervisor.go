@@ -98,16 +98,17 @@ func Run(ctx context.Context, o Options) error {
 		return s.refuse(err)
 	}
 	defer lock.Release()
-	procStart, err := protocol.SelfStart()
+	self, err := protocol.Self()
 	if err != nil {
 		return s.refuse(fmt.Errorf("reading this process's start time: %w", err))
 	}
 	exe, _ := os.Executable()
-	me := &State{PID: os.Getpid(), StartedAt: time.Now().UTC().Truncate(time.Millisecond), Executable: exe, ProcStart: procStart, Version: version.String()}
-	if err := writeState(o.Paths.SupervisorPIDFile(), me); err != nil {
+	me := &protocol.State{PID: os.Getpid(), StartedAt: time.Now().UTC().Truncate(time.Millisecond), Version: version.String(),
+		Executable: exe, ProcStart: self.Start, ExecutableID: self.ExeID}
+	if err := protocol.WriteState(o.Paths.SupervisorPIDFile(), me); err != nil {
 		return s.refuse(err)
 	}
-	defer removeStateOf(o.Paths.SupervisorPIDFile(), me.PID)
+	defer protocol.RemoveStateOf(o.Paths.SupervisorPIDFile(), me.PID)
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)

@@ -158,3 +158,21 @@ func candidates(out string) []string {
 	slices.Sort(got)
 	return got
 }
+
+// TestCompletionDescriptionsInFish: fish shows each command's and flag's
+// help beside it.
+func TestCompletionDescriptionsInFish(t *testing.T) {
+	fish := tooltest.Need(t, "fish", "fish")
+	scripts := writeTemp(t)
+	cmd := exec.Command(fish, "--no-config", "-c", `source $argv[1]; and complete -C $argv[2]`, filepath.Join(scripts, docs.CompletionFile("fish")), "cco daemon st")
+	cmd.Env = append(os.Environ(), "PATH="+testhost.CCODir(t)+string(os.PathListSeparator)+os.Getenv("PATH"), "CCO_HOME="+t.TempDir())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"start\tStart the daemon in the background and wait until it serves", "stop\tStop the daemon: SIGTERM, then SIGKILL after the timeout"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("fish offers\n%s\nwithout %q", out, want)
+		}
+	}
+}
