@@ -79,11 +79,8 @@ func (c *startCmd) run(ctx context.Context) error {
 	if svc != nil {
 		return c.startService(ctx, ctl, svc)
 	}
-	if r, err := awaitSupervised(ctx, ctl, c.wait); err != nil {
+	if err := awaitSupervised(ctx, ctl, c.wait); err != nil {
 		return err
-	} else if r != nil {
-		fmt.Fprintf(c.env.Stdout, "cco daemon already running (pid %d)%s\n", r.PID, onAddr(r.State))
-		return nil
 	}
 	exe, err := c.env.Executable()
 	if err != nil {

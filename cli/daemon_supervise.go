@@ -155,17 +155,28 @@ func stopSupervised(ctx context.Context, ctl *lifecycle.Controller, timeout time
 		return s, 0, err
 	}
 	in, err := ctl.Inspect()
+	var s *lifecycle.Stopped
 	if err != nil {
-		return nil, 0, err
+		// The daemon's proofs disagree, for a moment (it holds its lock
+		// before it writes its state file) or for good: ctl.Stop judges,
+		// and the supervisor is not told to stop a daemon that cco could
+		// not prove; once ctl.Stop stopped it, the supervisor follows.
+		if s, err = ctl.Stop(ctx, timeout); err != nil {
+			return nil, 0, err
+		}
+		if err := sup.Signal(syscall.SIGTERM); err != nil {
+			return nil, 0, err
+		}
+	} else {
+		// The supervisor first, so that it restarts nothing.
+		if err := sup.Signal(syscall.SIGTERM); err != nil {
+			return nil, 0, err
+		}
+		if s, err = ctl.Stop(ctx, timeout); err != nil {
+			return nil, 0, err
+		}
 	}
-	if err := sup.Signal(syscall.SIGTERM); err != nil {
-		return nil, 0, err
-	}
-	s, err := ctl.Stop(ctx, timeout)
-	if err != nil {
-		return nil, 0, err
-	}
-	if s.PID == 0 && in.Running != nil {
+	if s.PID == 0 && in != nil && in.Running != nil {
 		s.PID = in.Running.PID // the supervisor's SIGTERM stopped it first
 	}
 	err = sup.WaitGone(ctx, supervisorWait)
@@ -357,33 +368,35 @@ func describeEvent(e history.Event) string {
 	return e.Kind
 }
 
-// awaitSupervised waits, up to wait, for the daemon of a running supervisor
-// to serve: a start between two of its restarts must neither start a second
-// supervisor nor report failure. It returns nil, and no error, when no
-// supervisor runs or it gave up meanwhile; start then starts afresh.
-func awaitSupervised(ctx context.Context, ctl *lifecycle.Controller, wait time.Duration) (*lifecycle.Running, error) {
+// awaitSupervised waits, up to wait, while a supervisor runs whose daemon
+// does not serve (it is between two restarts), so that start then finds the
+// daemon running rather than start a second supervisor or fail. It returns
+// at once when no supervisor runs, or its daemon serves.
+func awaitSupervised(ctx context.Context, ctl *lifecycle.Controller, wait time.Duration) error {
 	sup, err := supervisor.Find(ctl.Paths)
 	if err != nil || sup == nil {
-		return nil, err
+		return err
 	}
 	deadline := time.Now().Add(wait)
 	for {
+		// The proofs disagree for a moment while a daemon starts or
+		// stops (it holds its lock without a state file): look again.
 		in, err := ctl.Inspect()
-		if err != nil {
-			return nil, err
-		}
-		if r := in.Running; r != nil && r.State != nil {
-			return r, nil
+		if err == nil && in.Running != nil && in.Running.State != nil {
+			return nil
 		}
 		if holder, err := protocol.LockHolder(ctl.Paths.SupervisorLockFile()); err != nil || holder != sup.PID {
-			return nil, err
+			return err
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the supervisor (pid %d) is restarting the daemon, which did not serve within %v: see `cco daemon status` and `cco daemon logs`", sup.PID, wait)
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("the supervisor (pid %d) is restarting the daemon, which did not serve within %v: see `cco daemon status` and `cco daemon logs`", sup.PID, wait)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(5 * time.Millisecond):
 		}
 	}

@@ -69,11 +69,14 @@ func (r *Running) Signal(sig syscall.Signal) error {
 	return nil
 }
 
-// WaitGone waits up to timeout for the supervisor's lock to be released,
-// which the kernel does when it exits. It returns
-// context.DeadlineExceeded on timeout.
+// WaitGone waits up to timeout for this supervisor to let go of its lock,
+// which the kernel does when it exits (another supervisor, started since,
+// may hold it then). It returns context.DeadlineExceeded on timeout.
 func (r *Running) WaitGone(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	return protocol.WaitUnlocked(ctx, r.paths.SupervisorLockFile())
+	return protocol.Poll(ctx, func() (bool, error) {
+		holder, err := protocol.LockHolder(r.paths.SupervisorLockFile())
+		return holder != r.PID || !protocol.Running(r.PID, r.proc), err
+	})
 }

@@ -89,7 +89,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := o.Paths.Ensure(); err != nil {
 		return s.refuse(err)
 	}
-	lock, err := protocol.AcquireLock(o.Paths.SupervisorLockFile())
+	lock, err := takeLock(ctx, o.Paths.SupervisorLockFile())
 	var held *protocol.HeldError
 	if errors.As(err, &held) {
 		err = fmt.Errorf("a supervisor (pid %d) already runs for %s and restarts the daemon when it can: see `cco daemon status`; `cco daemon stop` stops both", held.PID, o.Paths.Home)
@@ -150,6 +150,33 @@ func Run(ctx context.Context, o Options) error {
 			return nil
 		}
 	}
+}
+
+// predecessorWait bounds the wait for another supervisor's lock: start
+// runs a supervisor only when no daemon runs, and a supervisor that has
+// just stopped its daemon exits within moments; one still holding its lock
+// after that is restarting its daemon, and this one is refused.
+const predecessorWait = 2 * time.Second
+
+// takeLock takes the supervisor's lock, waiting up to predecessorWait for
+// a supervisor that is exiting to let go of it.
+func takeLock(ctx context.Context, path string) (*protocol.Lock, error) {
+	ctx, cancel := context.WithTimeout(ctx, predecessorWait)
+	defer cancel()
+	var lock *protocol.Lock
+	err := protocol.Poll(ctx, func() (bool, error) {
+		var err error
+		lock, err = protocol.AcquireLock(path)
+		var held *protocol.HeldError
+		if errors.As(err, &held) {
+			return false, nil
+		}
+		return true, err
+	})
+	if ctx.Err() != nil {
+		return protocol.AcquireLock(path) // the holder's error, naming it
+	}
+	return lock, err
 }
 
 // supervisor is one running supervisor.
@@ -309,6 +336,16 @@ func (s *supervisor) runOnce(ctx context.Context, sigs <-chan os.Signal) *life {
 			kill = time.After(s.o.Policy.TermGrace)
 		}
 	}
+	// stop ends the daemon for good; during the first start it waits for
+	// the daemon's word, which start is waiting for (a stop never makes a
+	// start fail that would otherwise have served, as without a
+	// supervisor).
+	stop := func() {
+		l.stopping = true
+		if s.served || readyLine == nil {
+			terminate(history.ReasonStop, "")
+		}
+	}
 	for {
 		select {
 		case line := <-readyLine:
@@ -317,6 +354,9 @@ func (s *supervisor) runOnce(ctx context.Context, sigs <-chan os.Signal) *life {
 				l.state, readyAt, deadline = st, time.Now(), nil
 				s.served = true
 				s.relay(line)
+				if l.stopping {
+					terminate(history.ReasonStop, "") // the stop that came during the start
+				}
 				trimResident()
 				if s.o.HealthInterval > 0 {
 					t := time.NewTicker(s.o.HealthInterval)
@@ -343,16 +383,14 @@ func (s *supervisor) runOnce(ctx context.Context, sigs <-chan os.Signal) *life {
 		case <-kill:
 			cmd.Process.Signal(syscall.SIGKILL)
 		case <-ctx.Done():
-			l.stopping = true
-			terminate(history.ReasonStop, "")
+			stop()
 			ctx = context.Background()
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				cmd.Process.Signal(syscall.SIGHUP) // reload, for the daemon
 				continue
 			}
-			l.stopping = true
-			terminate(history.ReasonStop, "")
+			stop()
 		case st := <-exited:
 			l.status = st
 			if msg := <-report; msg != "" && l.errText == "" {
