@@ -61,7 +61,8 @@ type Options struct {
 	// there. Off in tests, which need their own stderr.
 	RedirectStd bool
 	// Serving, when not nil, is told the daemon's state once it serves,
-	// before the readiness line: the crash history records the start.
+	// before it logs so and writes the readiness line: the crash history
+	// records the start.
 	Serving func(*protocol.State) error
 	// IdleTimeout, when not zero, replaces the package's IdleTimeout: for
 	// tests, which cannot wait minutes to see an idle connection closed.
@@ -205,12 +206,12 @@ func start(o Options) (d *daemon, err error) {
 	}
 	go func() { d.served <- d.srv.Serve(ln) }()
 	log.ForgetStd()
-	logger.Info("serving", "addr", d.state.Addr(), "pid", d.state.PID, "version", d.state.Version)
 	if o.Serving != nil {
 		if err := o.Serving(d.state); err != nil {
 			logger.Warn("recording the start", "err", err)
 		}
 	}
+	logger.Info("serving", "addr", d.state.Addr(), "pid", d.state.PID, "version", d.state.Version)
 	if !config.Loopback(host) {
 		logger.Warn(config.ExposedWarning(d.state.Addr()))
 	}
