@@ -168,7 +168,8 @@ func takeLock(ctx context.Context, path string) (*protocol.Lock, error) {
 		var err error
 		lock, err = protocol.AcquireLock(path)
 		var held *protocol.HeldError
-		if errors.As(err, &held) {
+		// EAGAIN without a holder: it let go between the two probes.
+		if errors.As(err, &held) || errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
 			return false, nil
 		}
 		return true, err
