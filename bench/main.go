@@ -247,13 +247,27 @@ func measureTool(t tool, w workload, o options, res *results) {
 	}
 	time.Sleep(o.idle)
 	if name == "cco" {
-		pids := pidsWithEnv("CCO_HOME=" + w.home)
-		if len(pids) != 1 {
-			res.fail(name, "rss", fmt.Errorf("expected one daemon process, found %v", pids))
-		} else if kb, err := rssKB(pids[0]); err != nil {
+		// `cco daemon start` runs the daemon under its supervisor:
+		// the one is measured like the daemons, the other like the
+		// peers' managers.
+		var daemon, super []int
+		for _, pid := range pidsWithEnv("CCO_HOME=" + w.home) {
+			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			switch {
+			case strings.HasSuffix(string(cmdline), "\x00daemon\x00run\x00"):
+				daemon = append(daemon, pid)
+			case strings.HasSuffix(string(cmdline), "\x00daemon\x00supervise\x00"):
+				super = append(super, pid)
+			}
+		}
+		if len(daemon) != 1 || len(super) != 1 {
+			res.fail(name, "rss", fmt.Errorf("expected one daemon and one supervisor, found %v and %v", daemon, super))
+		} else if kb, err := rssKB(daemon[0]); err != nil {
+			res.fail(name, "rss", err)
+		} else if skb, err := rssKB(super[0]); err != nil {
 			res.fail(name, "rss", err)
 		} else {
-			res.rssKB = kb
+			res.rssKB, res.supervisorRSSKB = kb, skb
 		}
 	} else if pid := t.managerPID(); pid > 0 {
 		if kb, err := rssKB(pid); err == nil {

@@ -19,11 +19,13 @@ type results struct {
 	completion    stats
 	logs          stats
 	logSize       int64
-	rssKB         int64
-	mgrRSS        map[string]int64
-	binSize       int64
-	ledger        *ledgerResults
-	failures      []string
+	rssKB         int64 // the daemon's
+	// supervisorRSSKB is the RSS of the supervisor start runs it under.
+	supervisorRSSKB int64
+	mgrRSS          map[string]int64
+	binSize         int64
+	ledger          *ledgerResults
+	failures        []string
 }
 
 func (r *results) fail(tool, what string, err error) {
@@ -91,10 +93,10 @@ func (r *results) table(machine string, o options) string {
 	rss := "n/a"
 	rssMet := "no figure"
 	if r.rssKB > 0 {
-		rss = fmt.Sprintf("%.1f MiB", float64(r.rssKB)/1024)
-		rssMet = verdict(r.rssKB <= 15*1024, []string{"**no**"})
+		rss = fmt.Sprintf("%.1f MiB · supervisor %.1f MiB", float64(r.rssKB)/1024, float64(r.supervisorRSSKB)/1024)
+		rssMet = verdict(r.rssKB <= 15*1024 && r.supervisorRSSKB <= 8*1024, []string{"**no**"})
 	}
-	cells := []string{"idle RSS after " + o.idle.String() + " (peers: their manager's own)", rss}
+	cells := []string{"idle RSS after " + o.idle.String() + " (cco: the daemon, and its supervisor; peers: their manager's own)", rss}
 	for _, p := range peers {
 		if kb, ok := r.mgrRSS[p]; ok {
 			cells = append(cells, fmt.Sprintf("%.1f MiB", float64(kb)/1024))
@@ -102,7 +104,7 @@ func (r *results) table(machine string, o options) string {
 			cells = append(cells, "–")
 		}
 	}
-	cells = append(cells, "", "≤ 15 MiB", rssMet)
+	cells = append(cells, "", "≤ 15 MiB · supervisor ≤ 8 MiB", rssMet)
 	b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
 
 	bin := "n/a"

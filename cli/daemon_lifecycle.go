@@ -75,6 +75,9 @@ func (c *startCmd) run(ctx context.Context) error {
 	if svc != nil {
 		return c.startService(ctx, ctl, svc)
 	}
+	if err := awaitSupervised(ctx, ctl, c.wait); err != nil {
+		return err
+	}
 	exe, err := c.env.Executable()
 	if err != nil {
 		return fmt.Errorf("finding the cco binary to run the daemon: %w", err)
@@ -83,6 +86,7 @@ func (c *startCmd) run(ctx context.Context) error {
 		Executable: exe,
 		Env:        append(c.env.Environ(), eff.Env()...),
 		Wait:       c.wait,
+		Command:    supervisorCommand,
 	})
 	if err != nil {
 		return err
@@ -195,7 +199,7 @@ func stop(ctx context.Context, e *Env, timeout time.Duration) error {
 			wait = time.Millisecond
 		}
 	}
-	s, err := ctl.Stop(ctx, wait)
+	s, supPID, err := stopSupervised(ctx, ctl, wait)
 	if err != nil {
 		return err
 	}
@@ -204,6 +208,9 @@ func stop(ctx context.Context, e *Env, timeout time.Duration) error {
 	}
 	if s.Warning != "" {
 		fmt.Fprintln(e.Stderr, "cco: "+s.Warning)
+	}
+	if supPID != 0 {
+		defer fmt.Fprintf(e.Stdout, "its supervisor (pid %d) stopped too\n", supPID)
 	}
 	switch {
 	case s.PID == 0:
@@ -326,7 +333,8 @@ type statusJSON struct {
 	Service *serviceState `json:"service"`
 	// CLIVersion is this cco's version; a daemon of another one needs a
 	// restart to run it.
-	CLIVersion string `json:"cli_version"`
+	CLIVersion  string       `json:"cli_version"`
+	Supervision *supervision `json:"supervision"`
 }
 
 // run prints the daemon's status. Exit 0: running and answering; 1:
@@ -344,14 +352,16 @@ func (c *statusCmd) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sup := supervisionStatus(ctx, c.env, paths, svc)
 	if c.json {
 		enc := json.NewEncoder(c.env.Stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(statusJSON{s, exposed(s.Address), svc, version.String()}); err != nil {
+		if err := enc.Encode(statusJSON{s, exposed(s.Address), svc, version.String(), sup}); err != nil {
 			return err
 		}
 	} else {
 		c.print(s, svc)
+		sup.print(c.env.Stdout)
 	}
 	switch s.State {
 	case lifecycle.StateRunning:
@@ -460,6 +470,10 @@ func (c *runCmd) run(ctx context.Context) error {
 			return nil
 		}
 	}
+	ctx, done, err := recordLife(context.WithoutCancel(ctx), c.env, paths, &o)
+	if err != nil {
+		return err
+	}
 	if fd := c.env.Getenv(protocol.ReadyFDEnv); fd != "" {
 		n, err := strconv.Atoi(fd)
 		if err != nil || n < 3 {
@@ -479,8 +493,9 @@ func (c *runCmd) run(ctx context.Context) error {
 			o.Echo = echo
 		}
 	}
-	// The daemon handles SIGTERM and SIGINT itself, and logs which stopped it.
-	err = daemon.Run(context.WithoutCancel(ctx), o)
+	// The daemon handles SIGTERM and SIGINT itself, and logs which stopped
+	// it: its context ends only when its supervisor is gone.
+	err = done(daemon.Run(ctx, o))
 	if err != nil && limited {
 		if rerr := startlimit.Failed(record, c.env.Now()); rerr != nil {
 			fmt.Fprintf(c.env.Stderr, "cco daemon: %v\n", rerr)

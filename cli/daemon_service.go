@@ -222,7 +222,8 @@ func (c *installCmd) run(ctx context.Context) error {
 	}
 	if hand != nil {
 		fmt.Fprintf(e.Stdout, "stopping the daemon started by hand (pid %d), so that only the service runs it\n", hand.PID)
-		if _, err := ctl.Stop(ctx, serviceWait); err != nil {
+		// Its supervisor, if any, is stopped with it, or it would restart it.
+		if _, _, err := stopSupervised(ctx, ctl, serviceWait); err != nil {
 			return fmt.Errorf("stopping the daemon started by hand: %w", err)
 		}
 		if cur, err = m.State(ctx); err != nil {

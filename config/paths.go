@@ -34,6 +34,10 @@ const (
 	launchdLogName = "launchd.log"
 	editCopyName   = ".config.toml.edit"
 	failedName     = "failed-starts"
+	historyName    = "daemon.history"
+	historyLock    = "daemon.history.lock"
+	supStateName   = "supervisor.pid"
+	supLockName    = "supervisor.lock"
 )
 
 // HomeFrom returns the paths under $CCO_HOME, or ~/.cco when it is unset.
@@ -94,6 +98,21 @@ func (p Paths) ConfigEditCopy() string { return filepath.Join(p.Home, editCopyNa
 // daemon.log: the daemon owns and rotates that file, and launchd would keep
 // writing into a rotated one.
 func (p Paths) LaunchdLog() string { return filepath.Join(p.Home, launchdLogName) }
+
+// History is the daemon's crash history: one JSON line per start and exit.
+func (p Paths) History() string { return filepath.Join(p.Home, historyName) }
+
+// HistoryLock serializes writers of History. It is a file of its own
+// because History is replaced by rename when it is compacted.
+func (p Paths) HistoryLock() string { return filepath.Join(p.Home, historyLock) }
+
+// SupervisorPIDFile is the supervisor's state file: its pid, start time and
+// executable, the proofs that a process is the supervisor.
+func (p Paths) SupervisorPIDFile() string { return filepath.Join(p.Home, supStateName) }
+
+// SupervisorLockFile is held by the running supervisor for its whole life,
+// so that one CCO_HOME has one supervisor.
+func (p Paths) SupervisorLockFile() string { return filepath.Join(p.Home, supLockName) }
 
 // Check makes sure that CCO_HOME is this user's own directory before cco
 // reads, writes, locks or signals anything through it: owned by the user

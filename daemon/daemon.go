@@ -60,6 +60,10 @@ type Options struct {
 	// RedirectStd points fds 1 and 2 at the log, so that a panic lands
 	// there. Off in tests, which need their own stderr.
 	RedirectStd bool
+	// Serving, when not nil, is told the daemon's state once it serves,
+	// before it logs so and writes the readiness line: the crash history
+	// records the start.
+	Serving func(*protocol.State) error
 	// IdleTimeout, when not zero, replaces the package's IdleTimeout: for
 	// tests, which cannot wait minutes to see an idle connection closed.
 	IdleTimeout time.Duration
@@ -202,6 +206,11 @@ func start(o Options) (d *daemon, err error) {
 	d.srv.Handler = d.routes() // after the server: the dashboard's streams end with it
 	go func() { d.served <- d.srv.Serve(ln) }()
 	log.ForgetStd()
+	if o.Serving != nil {
+		if err := o.Serving(d.state); err != nil {
+			logger.Warn("recording the start", "err", err)
+		}
+	}
 	logger.Info("serving", "addr", d.state.Addr(), "pid", d.state.PID, "version", d.state.Version)
 	if !config.Loopback(host) {
 		logger.Warn(config.ExposedWarning(d.state.Addr()))

@@ -243,7 +243,8 @@ func TestFullFilesystem(t *testing.T) {
 	for _, e := range ents {
 		// The ledger's database is the first (successful) start's.
 		if !map[string]bool{"config.toml": true, "config.lock": true, "daemon.log": true, "daemon.lock": true, "daemon.start.lock": true,
-			"analytics.db": true, "analytics.db-wal": true, "analytics.db-shm": true}[e.Name()] {
+			"analytics.db": true, "analytics.db-wal": true, "analytics.db-shm": true,
+			"supervisor.lock": true, "daemon.history": true, "daemon.history.lock": true}[e.Name()] {
 			t.Errorf("left in CCO_HOME after the failures: %s", e.Name())
 		}
 	}

@@ -25,6 +25,9 @@ type StartOptions struct {
 	Env []string
 	// Wait bounds the wait for the daemon to serve.
 	Wait time.Duration
+	// Command is what to run after Executable: "daemon run" when empty,
+	// or the supervisor, which relays the daemon's readiness line.
+	Command []string
 }
 
 // Started is what Start did.
@@ -171,7 +174,11 @@ func (c *Controller) spawn(ctx context.Context, o StartOptions) (*Started, error
 		logf.Close()
 		return nil, fmt.Errorf("keeping this process's descriptors from the daemon: %w", err)
 	}
-	cmd := exec.Command(o.Executable, "daemon", "run")
+	args := o.Command
+	if len(args) == 0 {
+		args = []string{"daemon", "run"}
+	}
+	cmd := exec.Command(o.Executable, args...)
 	cmd.Env = append(childEnv(o.Env), protocol.ReadyFDEnv+"=3", "CCO_HOME="+c.Paths.Home)
 	cmd.Dir = "/"
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -187,9 +194,9 @@ func (c *Controller) spawn(ctx context.Context, o StartOptions) (*Started, error
 	msg, err := readReady(ctx, r)
 	if st, ok := protocol.ParseReady(msg); ok {
 		took := c.Now().Sub(begin)
-		pid := cmd.Process.Pid
 		cmd.Process.Release()
-		return &Started{PID: pid, State: st, Took: took}, nil
+		// The line is the daemon's own: its pid, whoever relayed it.
+		return &Started{PID: st.PID, State: st, Took: took}, nil
 	}
 	// The daemon failed, is too slow, or the user gave up: make sure
 	// nothing of it remains. It is this process's child, not yet reaped:
