@@ -403,6 +403,10 @@ func (c *logsCmd) run(ctx context.Context) error {
 // SIGTERM, so that tests can see stop escalate to SIGKILL.
 const ignoreTermEnv = "CCO_TEST_IGNORE_SIGTERM"
 
+// wedgeEnv is for tests only: while the file it names exists, the daemon's
+// HTTP server hangs every request, as a deadlocked one would.
+const wedgeEnv = "CCO_TEST_WEDGE_FILE"
+
 type runCmd struct{ env *Env }
 
 func (c *runCmd) run(ctx context.Context) error {
@@ -426,9 +430,11 @@ func (c *runCmd) run(ctx context.Context) error {
 		Getenv:      c.env.Getenv,
 		RedirectStd: true,
 		IgnoreTERM:  c.env.Getenv(ignoreTermEnv) == "1",
+		WedgeFile:   c.env.Getenv(wedgeEnv),
 	}
 	// launchd has no start limit: under it the daemon keeps its own.
 	limited := c.env.Getenv("XPC_SERVICE_NAME") == identity.LaunchdLabel
+	o.Launchd = limited
 	record := paths.FailedStarts()
 	if limited {
 		n, over, err := startlimit.Check(record, c.env.Now(), startlimit.Default)

@@ -38,11 +38,14 @@ func TestMetricsPassPromtool(t *testing.T) {
 	o := testOptions(t, nil)
 	runDaemon(t, o)
 	base := "http://" + o.Config.Addr()
-	get(t, base+"/health")
+	// Not /health: the daemon's own probe asks it too.
+	get(t, base+"/ready")
 	http.Get(base + "/nothing-here")
 	body := get(t, base+"/metrics")
 	for _, series := range []string{
-		`cco_http_requests_total{code="200",route="GET /health"} 1`,
+		`cco_http_requests_total{code="200",route="GET /ready"} 1`,
+		"cco_health_probe_failures_total 0",
+		"cco_health_probe_last_success_timestamp_seconds ",
 		`cco_http_requests_total{code="404",route="/"} 1`,
 		`cco_log_lines_total{level="info"}`,
 		"cco_log_bytes_total ",
