@@ -357,6 +357,7 @@ func (c *statusCmd) print(s *lifecycle.Status, svc *serviceState) {
 		fmt.Fprintf(w, "  version: %s\n", s.Version)
 	}
 	fmt.Fprintf(w, "  log:     %s\n", s.LogFile)
+	printReload(w, s.Health)
 	if svc != nil {
 		fmt.Fprintf(w, "  %s\n", svc)
 	}

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -84,7 +85,6 @@ func (d *daemon) reload(trigger string) {
 				"running", config.FormatValue(d.cfg.Value(k)), "configured", config.FormatValue(cfg.Value(k)))
 		}
 	}
-	d.level.Set(parseLevel(cfg.LogLevel))
 	d.log.SetLimits(cfg.LogRotationSize, cfg.LogMaxFiles)
 	d.usage.setCacheLimits(cfg.CacheSize, time.Duration(cfg.CacheTTL)*time.Second)
 	if d.probe != nil {
@@ -92,6 +92,19 @@ func (d *daemon) reload(trigger string) {
 	}
 	d.cfg.LogLevel, d.cfg.LogRotationSize, d.cfg.LogMaxFiles = cfg.LogLevel, cfg.LogRotationSize, cfg.LogMaxFiles
 	d.cfg.CacheSize, d.cfg.CacheTTL, d.cfg.HealthCheckInterval = cfg.CacheSize, cfg.CacheTTL, cfg.HealthCheckInterval
+	// The line is written at the old level or the new, whichever shows it:
+	// a user who turns the level up from info still sees the change.
+	level := parseLevel(cfg.LogLevel)
+	if level > slog.LevelInfo {
+		d.logReloaded(cfg, trigger)
+		d.level.Set(level)
+		return
+	}
+	d.level.Set(level)
+	d.logReloaded(cfg, trigger)
+}
+
+func (d *daemon) logReloaded(cfg config.DaemonConfig, trigger string) {
 	d.logger.Info("reloaded", "log_level", cfg.LogLevel, "log_rotation_size", cfg.LogRotationSize, "log_max_files", cfg.LogMaxFiles,
 		"cache_size", cfg.CacheSize, "cache_ttl", cfg.CacheTTL, "health_check_interval", cfg.HealthCheckInterval, "trigger", trigger)
 }

@@ -1,0 +1,23 @@
+package lifecycle
+
+import (
+	"errors"
+	"syscall"
+)
+
+// ErrNotRunning is Reload's error when no daemon runs.
+var ErrNotRunning = errors.New("cco daemon is not running")
+
+// Reload sends SIGHUP to the running daemon, once it is proven to be the
+// daemon (it holds the lock and is the process the state file describes),
+// and returns it.
+func (c *Controller) Reload() (*Running, error) {
+	in, err := c.Inspect()
+	if err != nil {
+		return nil, err
+	}
+	if in.Running == nil {
+		return nil, ErrNotRunning
+	}
+	return in.Running, c.signal(in.Running, syscall.SIGHUP)
+}
