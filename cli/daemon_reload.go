@@ -29,7 +29,7 @@ const configSetWait = 2 * time.Second
 func configureReloadCmd(d *kingpin.CmdClause, e *Env) {
 	c := &reloadCmd{env: e}
 	rc := d.Command("reload", "Make the running daemon read config.toml again, and say what it applied.").Action(action(e, c.run))
-	waitFlag(rc, &c.wait)
+	durationFlag(rc, "wait", "5s", "How long to wait for the daemon to say it reloaded (5s, 1m, or seconds).", &c.wait)
 }
 
 type reloadCmd struct {
