@@ -249,6 +249,7 @@ func (d *daemon) loop(ctx context.Context, sigs <-chan os.Signal) error {
 			if !d.keepHome() {
 				return d.shutdown()
 			}
+			d.watch.rewatch()
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -159,4 +160,28 @@ func TestReloadRepeatedly(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// TestWatchSurvivesARemovedHome: once the daemon has made a removed
+// CCO_HOME anew, changes of config.toml reach it again.
+func TestWatchSurvivesARemovedHome(t *testing.T) {
+	o := testOptions(t, nil)
+	runDaemon(t, o)
+	// The ledger may be creating its database files at this moment.
+	testhost.Eventually(t, "CCO_HOME removed", func() bool { return os.RemoveAll(o.Paths.Home) == nil })
+	testhost.Eventually(t, "CCO_HOME made anew", func() bool {
+		_, err := os.Stat(o.Paths.PIDFile())
+		return err == nil
+	})
+	testhost.Eventually(t, "the watch back", func() bool {
+		b, _ := os.ReadFile(o.Paths.LogFile())
+		return strings.Contains(string(b), "watching config.toml again")
+	})
+	if err := os.WriteFile(o.Paths.Config(), []byte("port = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testhost.Eventually(t, "a change of config.toml reloaded", func() bool {
+		r := health(t, o).Reload
+		return r != nil && r.Generation == 1 && r.Trigger == "file"
+	})
 }

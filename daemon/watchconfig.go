@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -27,6 +28,9 @@ type configWatcher struct {
 	watched string // target's directory when it is watched besides config.toml's; "" when none
 	changed chan struct{}
 	logger  *slog.Logger
+	// dir is config.toml's directory as watched: removed and made anew, it
+	// is another directory, which the watch does not follow.
+	dir os.FileInfo
 }
 
 func watchConfig(path string, logger *slog.Logger) (*configWatcher, error) {
@@ -34,11 +38,15 @@ func watchConfig(path string, logger *slog.Logger) (*configWatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := w.Add(filepath.Dir(path)); err != nil {
+	dir, err := os.Stat(filepath.Dir(path))
+	if err == nil {
+		err = w.Add(filepath.Dir(path))
+	}
+	if err != nil {
 		w.Close()
 		return nil, err
 	}
-	c := &configWatcher{path: path, w: w, changed: make(chan struct{}, 1), logger: logger}
+	c := &configWatcher{path: path, w: w, changed: make(chan struct{}, 1), logger: logger, dir: dir}
 	c.follow()
 	return c, nil
 }
@@ -109,6 +117,25 @@ func (c *configWatcher) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// rewatch watches config.toml's directory again if it was removed and is
+// back (the daemon makes CCO_HOME anew within HomeCheckInterval).
+func (c *configWatcher) rewatch() {
+	if c == nil {
+		return
+	}
+	fi, err := os.Stat(filepath.Dir(c.path))
+	if err != nil || os.SameFile(fi, c.dir) {
+		return
+	}
+	c.w.Remove(filepath.Dir(c.path))
+	if err := c.w.Add(filepath.Dir(c.path)); err != nil {
+		c.logger.Warn("cannot watch config.toml again; changes apply on `cco daemon reload`", "err", err)
+		return
+	}
+	c.dir = fi
+	c.logger.Info("watching config.toml again", "dir", filepath.Dir(c.path))
 }
 
 // changes delivers each change; nil (never) without a watcher.
