@@ -41,6 +41,7 @@ type prober struct {
 	lastSuccess prometheus.Gauge
 
 	interval chan time.Duration // a new health_check_interval
+	every    time.Duration      // the period; run's alone once it runs
 
 	mu sync.Mutex
 	st protocol.ProbeState
@@ -63,7 +64,8 @@ func newProber(url string, interval time.Duration, n *notifier, logger *slog.Log
 		p.exit = make(chan error, 1)
 	}
 	reg.MustRegister(p.failures, p.lastSuccess)
-	p.st.IntervalSeconds = p.period(interval).Seconds()
+	p.every = p.period(interval)
+	p.st.IntervalSeconds = p.every.Seconds()
 	return p
 }
 
@@ -109,7 +111,6 @@ func (p *prober) state() *protocol.ProbeState {
 
 // run probes at once, then every period, until ctx is done.
 func (p *prober) run(ctx context.Context) {
-	period := time.Duration(p.state().IntervalSeconds * float64(time.Second))
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -117,18 +118,18 @@ func (p *prober) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case d := <-p.interval:
-			period = p.period(d)
+			p.every = p.period(d)
 			p.mu.Lock()
-			p.st.IntervalSeconds = period.Seconds()
+			p.st.IntervalSeconds = p.every.Seconds()
 			p.mu.Unlock()
-			t.Reset(period)
+			t.Reset(p.every)
 			continue
 		case <-t.C:
 		}
-		if p.once(ctx, min(maxProbeTimeout, period/2)) {
+		if p.once(ctx, min(maxProbeTimeout, p.every/2)) {
 			return
 		}
-		t.Reset(period)
+		t.Reset(p.every)
 	}
 }
 
