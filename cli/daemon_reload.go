@@ -68,7 +68,7 @@ func (c *reloadCmd) run(ctx context.Context) error {
 		}
 	}
 	if how == "SIGHUP" {
-		if _, err := ctl.Reload(); errors.Is(err, lifecycle.ErrNotRunning) {
+		if err := ctl.Reload(); errors.Is(err, lifecycle.ErrNotRunning) {
 			return &ExitError{Code: exitNotRunning, Err: errors.New("cco daemon is not running: nothing to reload")}
 		} else if err != nil {
 			return err

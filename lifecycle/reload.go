@@ -9,15 +9,14 @@ import (
 var ErrNotRunning = errors.New("cco daemon is not running")
 
 // Reload sends SIGHUP to the running daemon, once it is proven to be the
-// daemon (it holds the lock and is the process the state file describes),
-// and returns it.
-func (c *Controller) Reload() (*Running, error) {
+// daemon (it holds the lock and is the process the state file describes).
+func (c *Controller) Reload() error {
 	in, err := c.Inspect()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if in.Running == nil {
-		return nil, ErrNotRunning
+		return ErrNotRunning
 	}
-	return in.Running, c.signal(in.Running, syscall.SIGHUP)
+	return c.signal(in.Running, syscall.SIGHUP)
 }
