@@ -19,8 +19,16 @@ all: build
 build: ## Build ./cco
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o cco .
 
-test: ## Run every test (unit, golden, end-to-end, real validators)
+# make test also runs bounded rounds of the soak and fault suites (minutes,
+# not hours); `make soak` and `make faults` run the long ones.
+TEST_SOAK_CYCLES  ?= 60
+TEST_SOAK_TIME    ?= 2m
+TEST_FAULTS_ROUNDS ?= 20
+
+test: ## Run every test (unit, golden, end-to-end, real validators), then bounded soak and fault rounds
 	$(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory soak SOAK_CYCLES=$(TEST_SOAK_CYCLES) SOAK_TIME=$(TEST_SOAK_TIME)
+	$(MAKE) --no-print-directory faults FAULTS_ROUNDS=$(TEST_FAULTS_ROUNDS)
 
 lint: ## gofmt, go vet and staticcheck (pinned)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
@@ -75,6 +83,7 @@ BENCH_N     ?= 30
 BENCHCOUNT  ?= 6
 SOAK_CYCLES ?= 1000
 SOAK_TIME   ?= 5m
+FAULTS_ROUNDS ?=
 FUZZTIME    ?= 30s
 
 .PHONY: bench bench-go soak faults fuzz
@@ -90,14 +99,16 @@ bench-go: ## Go benchmarks of every package, saved for benchstat in bench/out/go
 	@mkdir -p bench/out
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./... | tee bench/out/go-bench.txt
 
-soak: build ## SOAK_CYCLES start/stop/restart cycles with kill -9 and concurrent status/logs, within SOAK_TIME
-	@command -v tini >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tini)
-	CCO_BIN=$(CURDIR)/cco SOAK_CYCLES=$(SOAK_CYCLES) SOAK_TIME=$(SOAK_TIME) \
-		tini -s -- $(GO) test -count=1 -tags soak -v -timeout 30m ./soak/
+# The suites run under `tini -s` where it is installed, so that orphans are
+# reaped at once (.ci/run installs it).
+TINI := $(shell command -v tini >/dev/null 2>&1 && echo tini -s --)
 
-faults: build ## Fault injection (root): full, read-only and foreign CCO_HOME, SIGHUP reload, kill -9 mid-write, log dir removed
-	@command -v tini >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tini)
-	CCO_BIN=$(CURDIR)/cco tini -s -- $(GO) test -count=1 -tags faults -v -timeout 20m ./faults/
+soak: build ## SOAK_CYCLES start/stop/restart cycles with kill -9 and concurrent status/logs, within SOAK_TIME
+	CCO_BIN=$(CURDIR)/cco SOAK_CYCLES=$(SOAK_CYCLES) SOAK_TIME=$(SOAK_TIME) \
+		$(TINI) $(GO) test -count=1 -tags soak -timeout 30m ./soak/
+
+faults: build ## Fault injection (root): full, read-only and foreign CCO_HOME, SIGHUP reload, kill -9 mid-write, log dir removed, hostile files, exposure
+	CCO_BIN=$(CURDIR)/cco FAULTS_ROUNDS=$(FAULTS_ROUNDS) $(TINI) $(GO) test -count=1 -tags faults -timeout 20m ./faults/
 
 fuzz: ## Run every Fuzz target of every package for FUZZTIME each
 	@set -e; for pkg in $$($(GO) list ./...); do \

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -27,13 +28,16 @@ type ledgerResults struct {
 	ingest, ccusage, usage stats
 	ingestKB, ccusageKB    int64 // peak RSS over the runs (ccusage: node and its binary together)
 	ccusageVersion         string
+	agree                  string // whether the ledger's daily report equals ccusage's, and if not how
 }
 
 // measureLedger generates a transcript tree of o.ledgerBytes bytes under
-// tmp and times, in fresh processes, the ledger's first full ingest (this
-// program re-executed as `ingest`) and one `ccusage claude daily --json
-// --offline`, reading the peak RSS of each; then `cco usage daily` end to
-// end when -usage-daily says the command is there.
+// tmp (every case where ccusage counts right, so that the two reports must
+// agree) and times, in fresh processes, the ledger's first full ingest
+// (this program re-executed as `ingest`) and one `ccusage claude daily
+// --json --offline`, reading the peak RSS of each; checks that the two
+// daily reports agree; then times `cco usage daily` end to end when
+// -usage-daily says the command is there.
 func measureLedger(ccoBin, tmp string, o options, res *results) {
 	lr := &ledgerResults{}
 	res.ledger = lr
@@ -47,7 +51,7 @@ func measureLedger(ccoBin, tmp string, o options, res *results) {
 
 	start := time.Now()
 	lr.tree, err = transcripts.Generate(filepath.Join(tmp, "transcripts"), transcripts.Spec{
-		Seed: 1, Roots: 2, Projects: 12, Bytes: o.ledgerBytes, Cases: transcripts.All})
+		Seed: 1, Roots: 2, Projects: 12, Bytes: o.ledgerBytes, Cases: transcripts.Agreeing})
 	lr.genTime = time.Since(start)
 	if err != nil {
 		fail("generate", err)
@@ -73,7 +77,7 @@ func measureLedger(ccoBin, tmp string, o options, res *results) {
 		}
 		homes = append(homes, home)
 		cmd := exec.Command(self, append([]string{"ingest", home}, roots...)...)
-		kb, err := runPeak(cmd)
+		kb, _, err := runPeak(cmd)
 		lr.ingestKB = max(lr.ingestKB, kb)
 		return err
 	}, nil)
@@ -87,14 +91,18 @@ func measureLedger(ccoBin, tmp string, o options, res *results) {
 		if err := os.MkdirAll(emptyHome, 0o700); err != nil {
 			fail("ccusage", err)
 		}
+		var report []byte
 		lr.ccusage = timeN(o.ledgerRuns, 1, func() error {
 			cmd := ccusage.Command(context.Background(), bin, emptyHome, roots, "daily")
-			kb, err := runPeak(cmd)
+			kb, out, err := runPeak(cmd)
 			lr.ccusageKB = max(lr.ccusageKB, kb)
+			report = out
 			return err
 		}, nil)
 		if lr.ccusage.err != nil {
 			fail("ccusage", lr.ccusage.err)
+		} else if len(homes) > 0 && lr.ingest.err == nil {
+			lr.agree = agreement(report, homes[len(homes)-1], roots)
 		}
 	}
 
@@ -130,7 +138,7 @@ func ingestMain(args []string) error {
 		return err
 	}
 	if fs.NArg() < 2 {
-		return fmt.Errorf("usage: ccobench ingest CCO_HOME ROOT...")
+		return fmt.Errorf("usage: ccobench ingest CCO_HOME ROOT [ROOT]")
 	}
 	ctx := context.Background()
 	l, err := ledger.Open(ctx, "sqlite://analytics.db", fs.Arg(0), ledger.Options{Roots: fs.Args()[1:]})
@@ -149,15 +157,42 @@ func ingestMain(args []string) error {
 	return l.Close()
 }
 
+// agreement compares ccusage's daily report (JSON) with the ledger's, read
+// from the database an ingest left in home.
+func agreement(want []byte, home string, roots []string) string {
+	ctx := context.Background()
+	l, err := ledger.OpenReadOnly(ctx, "sqlite://analytics.db", home, ledger.Options{Roots: roots})
+	if err != nil {
+		return "n/a: " + err.Error()
+	}
+	defer l.Close()
+	r, err := l.Daily(ctx, ledger.Query{})
+	if err != nil {
+		return "n/a: " + err.Error()
+	}
+	got, err := json.Marshal(r)
+	if err != nil {
+		return "n/a: " + err.Error()
+	}
+	diffs, err := ccusage.Diff(want, got, 3)
+	switch {
+	case err != nil:
+		return "n/a: " + err.Error()
+	case len(diffs) > 0:
+		return "**no**: " + strings.Join(diffs, "; ")
+	}
+	return "yes"
+}
+
 // runPeak runs cmd to its end and returns the peak RSS, in kB, of it and
-// its descendants together: sampled from /proc every 5 ms (the sum over
+// its descendants together, and its standard output: sampled from /proc every 5 ms (the sum over
 // the process tree: ccusage is a node launcher and a native binary), and
 // never below what the kernel reports for the largest single process.
-func runPeak(cmd *exec.Cmd) (int64, error) {
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+func runPeak(cmd *exec.Cmd) (int64, []byte, error) {
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Start(); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	var peak int64
 	var mu sync.Mutex
@@ -186,9 +221,9 @@ func runPeak(cmd *exec.Cmd) (int64, error) {
 		peak = max(peak, ru.Maxrss) // Linux: kB
 	}
 	if err != nil {
-		return peak, fmt.Errorf("%s: %v: %s", filepath.Base(cmd.Path), err, oneLine(strings.TrimSpace(out.String())))
+		return peak, nil, fmt.Errorf("%s: %v: %s", filepath.Base(cmd.Path), err, oneLine(strings.TrimSpace(errOut.String())))
 	}
-	return peak, nil
+	return peak, out.Bytes(), nil
 }
 
 // treeRSSKB is the summed VmRSS of pid and its descendants, found through
@@ -259,6 +294,11 @@ func (r *results) ledgerTable(o options) string {
 			usageRatio = fmt.Sprintf("%.4f", x)
 		}
 	}
+	agree := lr.agree
+	if agree == "" {
+		agree = "no figure"
+	}
+	fmt.Fprintf(&b, "| the ledger's daily report equals ccusage's (tokens exact, costs within 1e-9) |  |  |  | equal | %s |\n", oneLine(agree))
 	fmt.Fprintf(&b, "| `cco usage daily` end to end (fresh process, from the database) · `ccusage claude daily` | %s | %s | %s | ≤ 20 ms | %s |\n",
 		lr.usage.cell(), lr.ccusage.cell(), usageRatio, usageMet)
 	return b.String()

@@ -30,6 +30,7 @@ import (
 // the service managers — so that tests can give a command its own. Commands
 // reach the outside through it and nowhere else.
 type Env struct {
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
@@ -63,7 +64,7 @@ type User struct {
 // OSEnv is the real process environment.
 func OSEnv() *Env {
 	return &Env{
-		Stdout: os.Stdout, Stderr: os.Stderr,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		Getenv: os.Getenv, Environ: os.Environ,
 		Executable: os.Executable, Args0: os.Args[0], Getwd: os.Getwd,
 		User: currentUser, Runner: service.ExecRunner{}, Now: time.Now,
@@ -80,8 +81,16 @@ func currentUser() (User, error) {
 	return u, nil
 }
 
-// Paths returns the files under CCO_HOME.
-func (e *Env) Paths() (config.Paths, error) { return config.HomeFrom(e.Getenv) }
+// Paths returns the files under CCO_HOME, once config.Paths.Check has
+// found CCO_HOME to be this user's own: every command that touches CCO_HOME
+// asks here first.
+func (e *Env) Paths() (config.Paths, error) {
+	p, err := config.HomeFrom(e.Getenv)
+	if err != nil {
+		return p, err
+	}
+	return p, p.Check()
+}
 
 // Exit codes shared by all commands.
 const (
@@ -185,6 +194,14 @@ func Main(args []string, e *Env) (code int) {
 	withCtx := *e
 	withCtx.ctx = ctx
 	app := New(&withCtx)
+	completeHelp(app, args)
+	if len(args) > 0 && args[0] == describedFlag {
+		if err := completeDescribed(app, args[1:], e.Stdout); err != nil {
+			fmt.Fprintf(e.Stderr, "cco: %v\n", err)
+			return exitError
+		}
+		return exitOK
+	}
 	_, err := app.Parse(args)
 	if err == nil {
 		return exitOK
@@ -240,4 +257,46 @@ func usageMessage(app *kingpin.Application, args []string, err error) string {
 		}
 	}
 	return msg + " (see `" + path + " --help`)"
+}
+
+// completeHelp lets Tab complete `cco help` with the commands under the
+// words typed after it.
+func completeHelp(app *kingpin.Application, args []string) {
+	_, _ = app.ParseContext(nil) // kingpin adds its help command on first use
+	if app.HelpCommand == nil {
+		return
+	}
+	arg := app.HelpCommand.GetArg("command")
+	if arg == nil {
+		return
+	}
+	arg.HintAction(func() []string {
+		var words []string
+		for i, a := range args {
+			if a == "help" {
+				words = args[i+1:]
+				break
+			}
+		}
+		if len(words) > 0 {
+			words = words[:len(words)-1] // the word being completed
+		}
+		cmds := app.Model().Commands
+		for _, w := range words {
+			var next []*kingpin.CmdModel
+			for _, c := range cmds {
+				if c.Name == w {
+					next = c.Commands
+				}
+			}
+			cmds = next
+		}
+		var names []string
+		for _, c := range cmds {
+			if !c.Hidden {
+				names = append(names, c.Name)
+			}
+		}
+		return names
+	})
 }

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bytes"
 	"io"
 	"os"
 	"strings"
@@ -65,5 +66,31 @@ func BenchmarkCompletionQuery(b *testing.B) {
 	args := []string{"--completion-bash", "daemon", "config", "set", ""}
 	for b.Loop() {
 		cli.Main(args, env)
+	}
+}
+
+// TestCompletionDescribed: what the zsh and fish scripts ask for is
+// kingpin's candidates, each command and flag with its help's first
+// sentence after a tab, values bare.
+func TestCompletionDescribed(t *testing.T) {
+	for _, c := range []struct {
+		words []string
+		want  []string
+	}{
+		{[]string{"daemon", "config", ""}, []string{"show\tPrint the effective value of every key and where it came from (default, file, env or flag)", "path\tPrint the path of config.toml"}},
+		{[]string{"daemon", "logs", "--"}, []string{"--lines\tHow many lines to print from the end", "--follow\tKeep printing new lines as they are written, across rotation, until interrupted"}},
+		{[]string{"daemon", "config", "set", "log_level", ""}, []string{"debug\n", "error\n"}},
+	} {
+		var out bytes.Buffer
+		env := quietEnv(t)
+		env.Stdout = &out
+		if code := cli.Main(append([]string{"--completion-described"}, c.words...), env); code != 0 {
+			t.Fatalf("%q: exit %d", c.words, code)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%q offers\n%s\nwithout %q", c.words, out.String(), w)
+			}
+		}
 	}
 }

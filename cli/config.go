@@ -7,11 +7,12 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
-	"github.com/anthropics/cco/atomicfile"
 	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/homefile"
 )
 
 func configureConfigCmd(daemon *kingpin.CmdClause, e *Env) {
@@ -28,7 +29,7 @@ func configureConfigCmd(daemon *kingpin.CmdClause, e *Env) {
 	set := &configSetCmd{env: e}
 	stc := c.Command("set", "Set a key in config.toml. The whole resulting configuration is validated first; on any problem the file is left as it was.").Action(action(e, set.run))
 	stc.Arg("key", "The key, such as port (or key=value).").Required().HintOptions(config.KeyNames()...).StringVar(&set.key)
-	stc.Arg("value", "The new value.").StringVar(&set.value)
+	stc.Arg("value", "The new value.").HintAction(func() []string { return valueHints(set.key) }).StringVar(&set.value)
 
 	unset := &configSetCmd{env: e, unset: true}
 	uc := c.Command("unset", "Remove a key from config.toml, so that it takes its default again.").Action(action(e, unset.run))
@@ -37,6 +38,9 @@ func configureConfigCmd(daemon *kingpin.CmdClause, e *Env) {
 	validate := &configValidateCmd{env: e}
 	vc := c.Command("validate", "Check a config file and list every problem in it; exit 1 when there is any.").Action(action(e, validate.run))
 	vc.Arg("file", "The file to check (default: $CCO_HOME/config.toml).").StringVar(&validate.file)
+
+	edit := &configEditCmd{env: e}
+	c.Command("edit", "Edit config.toml in $VISUAL or $EDITOR; it is installed only when it validates (as visudo does), else you may edit again.").Action(action(e, edit.run))
 
 	path := &configPathCmd{env: e}
 	c.Command("path", "Print the path of config.toml.").Action(action(e, path.run))
@@ -124,6 +128,10 @@ type configSetCmd struct {
 	unset bool
 }
 
+// configLockWait bounds how long a set or unset waits for another one to
+// finish its change of config.toml (which takes milliseconds).
+const configLockWait = 10 * time.Second
+
 func (c *configSetCmd) run(ctx context.Context) error {
 	if !c.unset && c.value == "" {
 		// `config set port=4000`, as people type it from env files.
@@ -134,21 +142,57 @@ func (c *configSetCmd) run(ctx context.Context) error {
 		c.key, c.value = strings.TrimSpace(key), value
 	}
 	k, err := config.LookupKey(c.key)
-	if err != nil {
+	if err != nil && !c.unset {
 		return err
+	}
+	if err == nil && !c.unset {
+		// A value bad by itself is refused before anything is touched.
+		if _, err := (&config.File{Values: map[string]any{}}).With(k.Name, &c.value); err != nil {
+			return err
+		}
 	}
 	paths, err := c.env.Paths()
 	if err != nil {
 		return err
 	}
+	if err := paths.Ensure(); err != nil {
+		return err
+	}
+	// Read, change and write under the lock, so that concurrent sets of
+	// different keys all land.
+	unlock, err := homefile.Lock(ctx, paths.ConfigLockFile(), configLockWait)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	f, err := config.ReadFile(paths.Config())
 	if f == nil {
-		return fmt.Errorf("%s: %w", paths.Config(), err)
+		return fmt.Errorf("%s: %w\nfix it with `cco daemon config edit`", paths.Config(), err)
 	}
-	// Problems of the key being changed are mended by the change; any other
-	// problem must be fixed first, since rewriting would drop what it says.
-	if other := config.ProblemsBesides(err, k.Name); other != nil {
-		return fmt.Errorf("%s must be fixed before cco can edit it:\n%w", paths.Config(), other)
+	// Problems of the key being changed are mended by the change; the lines
+	// of any other problem stay as they are, and are listed after.
+	other := config.ProblemsBesides(err, c.key)
+	defer func() {
+		if other != nil {
+			fmt.Fprintf(c.env.Stderr, "note: %s still has problems (`cco daemon config unset KEY` removes a key; `cco daemon config edit` opens the file):\n%v\n", paths.Config(), other)
+		}
+	}()
+	if _, known := config.Lookup(c.key); !known {
+		// unset of a key cco does not know: the way out of a misspelt or
+		// outdated key, which every other edit refuses.
+		if _, set := f.Lines[c.key]; !set {
+			_, err := config.LookupKey(c.key)
+			return err
+		}
+		data, err := config.RemoveLine(f, c.key)
+		if err != nil {
+			return err
+		}
+		if err := config.Save(paths.Config(), data); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.env.Stdout, "removed %s, which cco does not know, from %s (line %d)\n", c.key, paths.Config(), f.Lines[c.key])
+		return nil
 	}
 	var text *string
 	if !c.unset {
@@ -162,13 +206,13 @@ func (c *configSetCmd) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := paths.Ensure(); err != nil {
-		return err
-	}
 	pid, gen := runningReload(ctx, paths)
-	if err := atomicfile.WriteFile(paths.Config(), data, 0o600); err != nil {
+	if err := config.Save(paths.Config(), data); err != nil {
 		return err
 	}
+	// The daemon's reload is waited for without the lock: other sets need
+	// not wait for it.
+	unlock()
 	daemonSays := appliedByDaemon(ctx, paths, k.Name, pid, gen)
 	if c.unset {
 		fmt.Fprintf(c.env.Stdout, "%s unset in %s; it takes its default, %s%s\n", k.Name, paths.Config(), config.FormatValue(k.Default), daemonSays)
@@ -214,5 +258,20 @@ func (c *configPathCmd) run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintln(c.env.Stdout, paths.Config())
+	return nil
+}
+
+// valueHints are the values Tab offers for key: an enum's values, true and
+// false for a boolean, nothing where any value of a type goes.
+func valueHints(key string) []string {
+	k, ok := config.Lookup(key)
+	switch {
+	case !ok:
+		return nil
+	case k.Enum != nil:
+		return k.Enum
+	case k.Kind == config.Bool:
+		return []string{"false", "true"}
+	}
 	return nil
 }

@@ -92,6 +92,7 @@ func (c *startCmd) run(ctx context.Context) error {
 	if s.Stale != "" {
 		fmt.Fprintln(c.env.Stderr, "cco: "+s.Stale)
 	}
+	warnExposed(c.env, s.State)
 	if s.Already {
 		fmt.Fprintf(c.env.Stdout, "cco daemon already running (pid %d)%s\n", s.PID, onAddr(s.State))
 		return nil
@@ -114,6 +115,7 @@ func (c *startCmd) startService(ctx context.Context, ctl *lifecycle.Controller, 
 		fmt.Fprintln(c.env.Stderr, "cco: "+in.Stale)
 	}
 	if r := in.Running; r != nil {
+		warnExposed(c.env, r.State)
 		fmt.Fprintf(c.env.Stdout, "cco daemon already running as the %s (pid %d)%s\n", svc.Name(), r.PID, onAddr(r.State))
 		return nil
 	}
@@ -129,6 +131,7 @@ func (c *startCmd) startService(ctx context.Context, ctl *lifecycle.Controller, 
 	if err != nil {
 		return err
 	}
+	warnExposed(c.env, r.State)
 	fmt.Fprintf(c.env.Stdout, "cco daemon started by the %s (pid %d)%s in %s\n", svc.Name(), r.PID, onAddr(r.State), ms(c.env.Now().Sub(begin)))
 	return nil
 }
@@ -296,10 +299,13 @@ type statusCmd struct {
 }
 
 // statusJSON is what `cco daemon status --json` prints: the fields of
-// lifecycle.Status (schema documented there) and "service", the per-user
-// service as serviceState describes it, null where the platform has none.
+// lifecycle.Status (schema documented there), "exposed", true when the
+// daemon listens on an address other machines can reach, and "service", the
+// per-user service as serviceState describes it, null where the platform
+// has none.
 type statusJSON struct {
 	*lifecycle.Status
+	Exposed bool          `json:"exposed"`
 	Service *serviceState `json:"service"`
 }
 
@@ -321,7 +327,7 @@ func (c *statusCmd) run(ctx context.Context) error {
 	if c.json {
 		enc := json.NewEncoder(c.env.Stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(statusJSON{s, svc}); err != nil {
+		if err := enc.Encode(statusJSON{s, exposed(s.Address), svc}); err != nil {
 			return err
 		}
 	} else {
@@ -349,6 +355,9 @@ func (c *statusCmd) print(s *lifecycle.Status, svc *serviceState) {
 		fmt.Fprintf(w, "cco daemon is running (pid %d) on %s\n", s.PID, s.URL)
 	default:
 		fmt.Fprintf(w, "cco daemon is running (pid %d) but not answering: %s\n", s.PID, s.HealthError)
+	}
+	if exposed(s.Address) {
+		fmt.Fprintf(w, "  warning: %s\n", config.ExposedWarning(s.Address))
 	}
 	if s.StartedAt != nil {
 		fmt.Fprintf(w, "  uptime:  %s (since %s)\n", time.Duration(s.UptimeSeconds)*time.Second, s.StartedAt.Local().Format(time.RFC3339))

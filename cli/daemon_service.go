@@ -49,8 +49,17 @@ func (e *Env) serviceEnv() (service.Env, error) {
 	if err != nil {
 		return service.Env{}, err
 	}
-	return service.Env{Runner: e.Runner, Getenv: e.Getenv, UID: u.UID, Username: u.Name}, nil
+	env := service.Env{Runner: e.Runner, Getenv: e.Getenv, UID: u.UID, Username: u.Name}
+	if v := e.Getenv(systemdBootedEnv); v != "" {
+		env.SystemdBooted = func() bool { return v == "1" }
+	}
+	return env, nil
 }
+
+// systemdBootedEnv is for tests only: 1 or 0 says whether systemd runs the
+// machine, whatever /run/systemd/system says, so that the end-to-end
+// scripts see the same on every machine.
+const systemdBootedEnv = "CCO_TEST_SYSTEMD_BOOTED"
 
 // serviceManager is the manager of goos: this platform's, or another one's
 // for a preview.
@@ -169,7 +178,7 @@ func (c *installCmd) run(ctx context.Context) error {
 		if cur, err = m.State(ctx); err != nil && !c.dryRun {
 			return err
 		} else if err != nil {
-			fmt.Fprintf(e.Stderr, "note: %v\n", err)
+			fmt.Fprintf(e.Stderr, "install would fail: %v\n", err)
 			reachable = false
 		}
 	} else {

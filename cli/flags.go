@@ -42,8 +42,8 @@ func configFlags(cmd *kingpin.CmdClause, overrides config.Overrides) {
 	}
 	add("port", "N", "TCP port to listen on (config: port).")
 	add("host", "ADDR", "Address to bind (config: host).")
-	add("cache_size", "BYTES", "Most memory the response cache may use (config: cache_size).")
-	add("cache_ttl", "SECONDS", "How long a cached response stays fresh (config: cache_ttl).")
+	add("cache_size", "BYTES", "Most memory the cache of usage reports may use (config: cache_size).")
+	add("cache_ttl", "SECONDS", "How long a cached usage report is kept (config: cache_ttl).")
 	logLevel, _ := config.Lookup("log_level")
 	add("log_level", "LEVEL", "Lowest level written to the log: debug, info, warn or error (config: log_level).").HintOptions(logLevel.Enum...)
 }

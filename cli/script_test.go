@@ -25,6 +25,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("HOME", env.WorkDir+"/home")
 			env.Setenv("CCO_HOME", env.WorkDir+"/home/.cco")
 			env.Setenv("COLUMNS", "80")
+			env.Setenv("CCO_TEST_SYSTEMD_BOOTED", "1")
 			return nil
 		},
 		Cmds: testhost.ScriptCmds,

@@ -17,6 +17,9 @@ type Problem struct {
 	Key   string
 	Value string // as the user would see it: strings quoted
 	Msg   string
+	// About is the key of the file the problem is about, a known key or an
+	// unknown one (whose Key is empty: the message names it).
+	About string
 }
 
 func (p *Problem) Error() string {
@@ -81,7 +84,7 @@ func ProblemsBesides(err error, key string) error {
 	var rest problems
 	for _, e := range Problems(err) {
 		var p *Problem
-		if errors.As(e, &p) && p.Key == key {
+		if errors.As(e, &p) && (p.Key == key || p.About == key) {
 			continue
 		}
 		rest.add(e)

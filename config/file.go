@@ -3,11 +3,16 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"syscall"
+
+	"github.com/anthropics/cco/atomicfile"
+	"github.com/anthropics/cco/homefile"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -24,8 +29,11 @@ type File struct {
 
 // ReadFile reads and parses a config file. A missing file is an empty File:
 // every key takes its default.
+// A config file that is not a regular file (a FIFO, a socket, a directory)
+// is refused without waiting on it. A symbolic link is followed: config.toml
+// may live with one's dotfiles.
 func ReadFile(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRegular(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &File{Path: path, Values: map[string]any{}, Lines: map[string]int{}}, nil
 	}
@@ -33,6 +41,79 @@ func ReadFile(path string) (*File, error) {
 		return nil, err
 	}
 	return Parse(path, data)
+}
+
+// readRegular reads a regular file; O_NONBLOCK keeps the open of a FIFO
+// from waiting for a writer.
+func readRegular(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := homefile.NotRegular(path, fi); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(f)
+}
+
+// Save replaces the config file at path with data atomically, mode 0600.
+// When path is a symbolic link (config.toml kept with one's dotfiles), the
+// file it leads to is replaced, by a file written beside it, and the link is
+// kept. That file must be this user's regular file (or not exist yet): cco
+// never writes another user's file through a link.
+func Save(path string, data []byte) error {
+	target, err := followLinks(path)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Lstat(target)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return err
+	default:
+		if err := homefile.NotRegular(target, fi); err != nil {
+			return err
+		}
+		if uid := int(fi.Sys().(*syscall.Stat_t).Uid); uid != os.Geteuid() {
+			return fmt.Errorf("%s belongs to %s, not to %s who runs cco: cco does not write another user's file; run cco as its owner", target, homefile.Owner(uid), homefile.Owner(os.Geteuid()))
+		}
+	}
+	return atomicfile.WriteFile(target, data, 0o600)
+}
+
+// maxLinks bounds followLinks, like the kernel's limit of nested links.
+const maxLinks = 40
+
+// followLinks returns the file path leads to through symbolic links; a
+// link to a missing file leads to that missing file.
+func followLinks(path string) (string, error) {
+	for range maxLinks {
+		fi, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return path, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+		dest, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(dest) {
+			dest = filepath.Join(filepath.Dir(path), dest)
+		}
+		path = dest
+	}
+	return "", fmt.Errorf("%s: more than %d symbolic links in a row", path, maxLinks)
 }
 
 // Parse reads config.toml text strictly. It reports every problem at once:
@@ -64,7 +145,7 @@ func Parse(path string, data []byte) (*File, error) {
 		where := fmt.Sprintf("%s:%d", filepath.Base(path), lines[name])
 		k, ok := Lookup(name)
 		if !ok {
-			errs.add(&Problem{Where: where, Msg: unknownKeyError(name)})
+			errs.add(&Problem{Where: where, Msg: unknownKeyError(name), About: name})
 			continue
 		}
 		v, err := typed(k, raw[name])

@@ -57,7 +57,7 @@ var Keys = []Key{
 	{Name: "port", Kind: Int, Default: int64(3000), Min: 1, Max: 65535,
 		Doc: "TCP port the daemon listens on."},
 	{Name: "host", Kind: String, Default: "127.0.0.1", check: checkHost, Valid: "an IP address or a host name",
-		Doc: "Address the daemon binds to. Keep it on loopback unless other machines must reach the daemon."},
+		Doc: "Address the daemon binds to. Keep it on loopback unless other machines must reach the daemon: it asks them for no credentials, and on any other address start, the log and status warn of it."},
 	{Name: "log_level", Kind: String, Default: "info", Enum: []string{"debug", "info", "warn", "error"},
 		Doc: "Lowest level written to daemon.log."},
 	{Name: "log_rotation_size", Kind: Int, Default: int64(10 << 20), Min: 1 << 10, Max: 1 << 40, Unit: "bytes",
@@ -278,6 +278,22 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// Loopback reports whether host, an IP address, is a loopback address,
+// which only this machine can reach. It never looks a name up: a name is
+// not known to be loopback.
+func Loopback(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ExposedWarning is what cco says, at start and in status, of a daemon
+// listening on addr, an address that other machines can reach.
+func ExposedWarning(addr string) string {
+	return fmt.Sprintf("the daemon listens on %s, which other machines can reach, and it asks them for no credentials; unless they must reach it, keep it on this machine: `cco daemon config set host 127.0.0.1`", addr)
+}
+
+// checkHost checks the form of an IP address or host name; it never looks
+// a name up.
 func checkHost(h string) string {
 	if net.ParseIP(h) != nil {
 		return ""

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
@@ -74,7 +75,8 @@ func tomlString(s string) string {
 // back to its commented default. Every other line — the user's own comments
 // among them — stays as it was. A file that does not exist yet is rendered
 // whole from the template, and so is one the edit cannot be proven on: the
-// edited text must parse back to exactly next's values.
+// edited text must parse back to exactly next's values. Lines with problems
+// of their own (another key's bad value, an unknown key) stay as they are.
 func Edit(cur, next *File, key string) ([]byte, error) {
 	k, err := LookupKey(key)
 	if err != nil {
@@ -113,8 +115,17 @@ func Edit(cur, next *File, key string) ([]byte, error) {
 		lines = append(lines, line)
 	}
 	out := []byte(strings.Join(lines, ""))
-	if parsed, err := Parse(cur.Path, out); err == nil && maps.Equal(parsed.Values, next.Values) {
+	parsed, perr := Parse(cur.Path, out)
+	if parsed != nil && maps.Equal(parsed.Values, next.Values) && !hasProblemAbout(perr, key) {
+		// Problems of other lines, if any, are the user's to fix: they stay
+		// as they were.
 		return out, nil
+	}
+	for k := range cur.Lines {
+		if _, ok := cur.Values[k]; !ok && k != key {
+			// A render would drop the line of that other problem.
+			return nil, fmt.Errorf("%s: %s cannot be changed line by line while the file has other problems: fix them first (`cco daemon config edit`)", cur.Path, key)
+		}
 	}
 	return Template(next)
 }
@@ -132,4 +143,36 @@ func commentedDefault(lines []string, key string) int {
 		}
 	}
 	return -1
+}
+
+// RemoveLine returns the text of cur without the line of key, a key the
+// file sets, known or not (a misspelt key, a key of another version): the
+// way out of a file whose every other edit is refused. Every other line
+// stays. The result must parse without a problem about key; a value over
+// several lines cannot be removed line by line, and is an error.
+func RemoveLine(cur *File, key string) ([]byte, error) {
+	at := cur.Lines[key] - 1
+	if cur.Text == nil || at < 0 {
+		return nil, fmt.Errorf("%s does not set %q", cur.Path, key)
+	}
+	lines := strings.SplitAfter(string(cur.Text), "\n")
+	out := []byte(strings.Join(append(lines[:at:at], lines[at+1:]...), ""))
+	back, err := Parse(cur.Path, out)
+	if back == nil || hasProblemAbout(err, key) {
+		return nil, fmt.Errorf("%s: %q cannot be removed line by line (its value spans lines): edit the file with `cco daemon config edit`", cur.Path, key)
+	}
+	if _, still := back.Lines[key]; still {
+		return nil, fmt.Errorf("%s sets %q more than once: edit the file with `cco daemon config edit`", cur.Path, key)
+	}
+	return out, nil
+}
+
+func hasProblemAbout(err error, key string) bool {
+	for _, e := range Problems(err) {
+		var p *Problem
+		if errors.As(e, &p) && (p.Key == key || p.About == key) {
+			return true
+		}
+	}
+	return false
 }

@@ -27,6 +27,18 @@ import (
 // the daemon is told to stop.
 const ShutdownGrace = 5 * time.Second
 
+// The HTTP server's timeouts. A request must arrive whole within
+// ReadTimeout and be answered within WriteTimeout, both far longer than any
+// of the daemon's requests takes; a keep-alive connection left idle is
+// closed after IdleTimeout, so that idle clients cannot hold connections
+// (and file descriptors) forever.
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = time.Minute
+	WriteTimeout      = 2 * time.Minute
+	IdleTimeout       = 2 * time.Minute
+)
+
 // HomeCheckInterval is how often the daemon makes sure that CCO_HOME still
 // holds its lock, state file and log.
 const HomeCheckInterval = time.Second
@@ -46,6 +58,9 @@ type Options struct {
 	// RedirectStd points fds 1 and 2 at the log, so that a panic lands
 	// there. Off in tests, which need their own stderr.
 	RedirectStd bool
+	// IdleTimeout, when not zero, replaces the package's IdleTimeout: for
+	// tests, which cannot wait minutes to see an idle connection closed.
+	IdleTimeout time.Duration
 	// IgnoreTERM is for tests only: the daemon ignores SIGTERM, so that
 	// stop's escalation to SIGKILL can be seen.
 	IgnoreTERM bool
@@ -142,7 +157,7 @@ func start(o Options) (d *daemon, err error) {
 	}()
 	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
-		return nil, fmt.Errorf("cannot listen on %s: %w; choose another with --port or `cco daemon config set port N`", cfg.Addr(), errors.Unwrap(err))
+		return nil, listenError(cfg, err)
 	}
 	n, err := newNotifier(o.Getenv)
 	if err != nil {
@@ -155,11 +170,18 @@ func start(o Options) (d *daemon, err error) {
 		return nil, fmt.Errorf("reading this process's start time: %w", err)
 	}
 	exe, _ := os.Executable()
-	port := ln.Addr().(*net.TCPAddr).Port
+	bound := ln.Addr().(*net.TCPAddr)
+	// The state file names the address as an IP, so that clients (status)
+	// can tell whether it is loopback and reach it without a name lookup: a
+	// host name is replaced by the address it was bound to.
+	host := cfg.Host
+	if net.ParseIP(host) == nil {
+		host = bound.IP.String()
+	}
 	d = &daemon{o: o, cfg: cfg, lock: lock, log: log, level: level, logger: logger, notify: n, metrics: m, served: make(chan error, 1)}
 	d.state = &protocol.State{
 		PID: os.Getpid(), StartedAt: time.Now().UTC().Truncate(time.Millisecond),
-		Host: cfg.Host, Port: port, Version: version.String(), Executable: exe,
+		Host: host, Port: bound.Port, Version: version.String(), Executable: exe,
 		ProcStart: procStart, LogFile: o.Paths.LogFile(),
 	}
 	if err := protocol.WriteState(o.Paths.PIDFile(), d.state); err != nil {
@@ -168,11 +190,22 @@ func start(o Options) (d *daemon, err error) {
 	}
 	d.usage = startUsage(o.Paths, cfg, o.Getenv, logger)
 	m.reg.MustRegister(newLedgerCollector(d.usage))
-	d.startWatching(ln.Addr().(*net.TCPAddr))
-	d.srv = &http.Server{Handler: wedgeable(d.routes(), o.WedgeFile), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	d.startWatching(bound)
+	idle := IdleTimeout
+	if o.IdleTimeout != 0 {
+		idle = o.IdleTimeout
+	}
+	d.srv = &http.Server{
+		Handler:           wedgeable(d.routes(), o.WedgeFile),
+		ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout, IdleTimeout: idle,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 	go func() { d.served <- d.srv.Serve(ln) }()
 	log.ForgetStd()
 	logger.Info("serving", "addr", d.state.Addr(), "pid", d.state.PID, "version", d.state.Version)
+	if !config.Loopback(host) {
+		logger.Warn(config.ExposedWarning(d.state.Addr()))
+	}
 	if err := n.send("READY=1\nMAINPID=" + strconv.Itoa(d.state.PID)); err != nil {
 		logger.Warn("systemd notify", "err", err)
 	}
@@ -262,7 +295,7 @@ func (d *daemon) loop(ctx context.Context, sigs <-chan os.Signal) error {
 func (d *daemon) keepHome() bool {
 	p := d.o.Paths
 	if err := p.Ensure(); err != nil {
-		d.logger.Error("CCO_HOME is gone and cannot be made again", "err", err)
+		d.logger.Error("CCO_HOME cannot be used: it is gone and cannot be made again, or is no longer yours alone", "err", err)
 		return true
 	}
 	if reopened, err := d.log.ReopenIfGone(); err != nil {
@@ -331,4 +364,18 @@ func parseLevel(s string) slog.Level {
 		return slog.LevelInfo
 	}
 	return l
+}
+
+// listenError says why the daemon cannot listen, naming what to change: the
+// port when it is taken or refused, the host when it is no address of this
+// machine or no name it can resolve.
+func listenError(cfg config.DaemonConfig, err error) error {
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &dns):
+		return fmt.Errorf("cannot listen on %s: the host %q does not resolve (%v); set host to an address of this machine, such as 127.0.0.1, with --host or `cco daemon config set host ADDR`", cfg.Addr(), cfg.Host, dns.Err)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("cannot listen on %s: %w: %s is not an address of this machine; set host to one, such as 127.0.0.1, with --host or `cco daemon config set host ADDR`", cfg.Addr(), syscall.EADDRNOTAVAIL, cfg.Host)
+	}
+	return fmt.Errorf("cannot listen on %s: %w; choose another port with --port or `cco daemon config set port N`", cfg.Addr(), errors.Unwrap(err))
 }

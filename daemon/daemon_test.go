@@ -23,7 +23,7 @@ import (
 	"github.com/anthropics/cco/config"
 )
 
-func testOptions(t *testing.T, env map[string]string) Options {
+func testOptions(t testing.TB, env map[string]string) Options {
 	cfg := config.Defaults()
 	cfg.Port = testhost.FreePort(t)
 	return Options{
@@ -35,7 +35,7 @@ func testOptions(t *testing.T, env map[string]string) Options {
 }
 
 // runDaemon runs Run in the background until the test ends.
-func runDaemon(t *testing.T, o Options) (stop func() error) {
+func runDaemon(t testing.TB, o Options) (stop func() error) {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -228,4 +228,15 @@ func TestRunRestoresARemovedHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+}
+
+// TestRunBindErrorNamesTheHost: an address this machine does not have is
+// the host's fault, and the error says so (not "choose another port").
+func TestRunBindErrorNamesTheHost(t *testing.T) {
+	o := testOptions(t, nil)
+	o.Config.Host = "192.0.2.1" // TEST-NET-1: never an address of this machine
+	err := Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "192.0.2.1 is not an address of this machine; set host to one") || strings.Contains(err.Error(), "another port") {
+		t.Fatalf("Run on a foreign address: %v", err)
+	}
 }

@@ -67,9 +67,10 @@ func newMetrics(started time.Time) *metrics {
 	return m
 }
 
-// handler serves the registry.
+// handler serves the registry, uncompressed: scrapes come over loopback,
+// where gzip costs more than the bytes it saves.
 func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: nil})
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{DisableCompression: true})
 }
 
 // reloaded records a reload's result.
@@ -177,6 +178,7 @@ type ledgerCollector struct {
 	u *usage
 
 	files, calls, malformed, lag, lastIngest *prometheus.Desc
+	tokens, cost                             *prometheus.Desc
 	cacheHits, cacheMisses, cacheEvictions   *prometheus.Desc
 	cacheBytes, cacheEntries                 *prometheus.Desc
 }
@@ -190,6 +192,8 @@ func newLedgerCollector(u *usage) *ledgerCollector {
 		malformed:      d("cco_ledger_malformed_lines_total", "Transcript lines that could hold usage but could not be read."),
 		lag:            d("cco_ledger_ingest_lag_seconds", "How long changed transcripts have waited to be read (0: none pending)."),
 		lastIngest:     d("cco_ledger_last_ingest_timestamp_seconds", "When the ledger last stored new calls, in seconds since the epoch (0: not since the daemon started)."),
+		tokens:         prometheus.NewDesc("cco_ledger_tokens_total", "Tokens of every call the ledger holds, by model and kind (input, output, cache_write, cache_read).", []string{"model", "kind"}, nil),
+		cost:           prometheus.NewDesc("cco_ledger_cost_dollars_total", "What the calls the ledger holds cost, in US dollars, by model.", []string{"model"}, nil),
 		cacheHits:      d("cco_report_cache_hits_total", "Usage reports answered from the cache."),
 		cacheMisses:    d("cco_report_cache_misses_total", "Usage reports computed from the database."),
 		cacheEvictions: d("cco_report_cache_evictions_total", "Cached reports dropped for the byte budget (cache_size) or their lifetime (cache_ttl)."),
@@ -199,7 +203,7 @@ func newLedgerCollector(u *usage) *ledgerCollector {
 }
 
 func (c *ledgerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.files, c.calls, c.malformed, c.lag, c.lastIngest, c.cacheHits, c.cacheMisses, c.cacheEvictions, c.cacheBytes, c.cacheEntries} {
+	for _, d := range []*prometheus.Desc{c.files, c.calls, c.malformed, c.lag, c.lastIngest, c.tokens, c.cost, c.cacheHits, c.cacheMisses, c.cacheEvictions, c.cacheBytes, c.cacheEntries} {
 		ch <- d
 	}
 }
@@ -222,6 +226,12 @@ func (c *ledgerCollector) Collect(ch chan<- prometheus.Metric) {
 		g(c.lastIngest, float64(s.LastIngest.UnixNano())/1e9)
 	} else {
 		g(c.lastIngest, 0)
+	}
+	for _, t := range l.Totals() {
+		for kind, v := range map[string]int64{"input": t.Input, "output": t.Output, "cache_write": t.CacheCreation, "cache_read": t.CacheRead} {
+			ch <- prometheus.MustNewConstMetric(c.tokens, prometheus.CounterValue, float64(v), t.Model, kind)
+		}
+		ch <- prometheus.MustNewConstMetric(c.cost, prometheus.CounterValue, t.CostUSD, t.Model)
 	}
 	n(c.cacheHits, float64(s.Cache.Hits))
 	n(c.cacheMisses, float64(s.Cache.Misses))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/anthropics/cco/internal/testhost"
 	"github.com/anthropics/cco/internal/tooltest"
+	"github.com/anthropics/cco/internal/transcripts"
 )
 
 func get(t *testing.T, url string) []byte {
@@ -35,15 +36,23 @@ func get(t *testing.T, url string) []byte {
 // about their names, types and help.
 func TestMetricsPassPromtool(t *testing.T) {
 	promtool := tooltest.Need(t, "promtool", "prometheus")
-	o := testOptions(t, nil)
+	tree := t.TempDir()
+	if _, err := transcripts.Generate(tree, transcripts.Spec{Seed: 5, Roots: 1, Bytes: 256 << 10, Cases: transcripts.Agreeing}); err != nil {
+		t.Fatal(err)
+	}
+	o := testOptions(t, map[string]string{"CLAUDE_CONFIG_DIR": filepath.Join(tree, "root1")})
 	runDaemon(t, o)
 	base := "http://" + o.Config.Addr()
-	// Not /health: the daemon's own probe asks it too.
-	get(t, base+"/ready")
+	testhost.Eventually(t, "the ledger to read the transcripts", func() bool {
+		var h struct {
+			Ledger struct{ Calls int } `json:"ledger"`
+		}
+		return json.Unmarshal(get(t, base+"/health"), &h) == nil && h.Ledger.Calls > 0
+	})
 	http.Get(base + "/nothing-here")
 	body := get(t, base+"/metrics")
 	for _, series := range []string{
-		`cco_http_requests_total{code="200",route="GET /ready"} 1`,
+		`cco_http_requests_total{code="200",route="GET /health"} `,
 		"cco_health_probe_failures_total 0",
 		"cco_health_probe_last_success_timestamp_seconds ",
 		`cco_http_requests_total{code="404",route="/"} 1`,
@@ -55,6 +64,12 @@ func TestMetricsPassPromtool(t *testing.T) {
 		`cco_build_info{version=`,
 		"process_resident_memory_bytes ",
 		"go_goroutines ",
+		`cco_ledger_tokens_total{kind="input",model="claude-`,
+		`cco_ledger_tokens_total{kind="cache_read",model="claude-`,
+		`cco_ledger_cost_dollars_total{model="claude-`,
+		"cco_ledger_calls ",
+		"cco_ledger_malformed_lines_total ",
+		"cco_report_cache_hits_total ",
 	} {
 		if !bytes.Contains(body, []byte(series)) {
 			t.Errorf("/metrics lacks %q", series)
@@ -113,5 +128,24 @@ func TestMetricsScrapedByPrometheus(t *testing.T) {
 	})
 	if v := query(`cco_config_last_reload_successful{job="cco"}`); v != "1" {
 		t.Errorf("Prometheus answers cco_config_last_reload_successful = %q, want 1\n%s", v, log.String())
+	}
+}
+
+// BenchmarkMetricsScrape is one GET /metrics of a running daemon, as
+// Prometheus makes it (a kept-alive connection).
+func BenchmarkMetricsScrape(b *testing.B) {
+	o := testOptions(b, nil)
+	runDaemon(b, o)
+	url := "http://" + o.Config.Addr() + "/metrics"
+	client := &http.Client{}
+	for b.Loop() {
+		resp, err := client.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
 	}
 }

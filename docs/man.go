@@ -66,6 +66,7 @@ func (m manual) Command(name string) (*kingpin.CmdModel, error) {
 
 var manFuncs = template.FuncMap{
 	"roff":     roff,
+	"summary":  Summary,
 	"flag":     manFlag,
 	"flags":    visibleFlags,
 	"args":     visibleArgs,

@@ -19,7 +19,7 @@ const UsageTemplate = `{{define "FormatCommand" -}}
 {{define "FormatCommands" -}}
 {{range .FlattenedCommands -}}
 {{if not .Hidden}}  {{.FullCommand}}{{if .Default}}*{{end}}{{template "FormatCommand" .}}
-{{.Help|Wrap 6}}{{end -}}
+{{.Help|Summary|Wrap 6}}{{end -}}
 {{end -}}
 {{end -}}
 
@@ -59,7 +59,15 @@ func UsageFuncs() template.FuncMap {
 	return template.FuncMap{
 		"FlagSummary":       flagSummary,
 		"FlagsToTwoColumns": flagRows,
+		"Summary":           Summary,
 	}
+}
+
+// Summary is the first paragraph of a help text: what a list of commands
+// shows, while the command's own --help shows it all.
+func Summary(help string) string {
+	first, _, _ := strings.Cut(help, "\n\n")
+	return first
 }
 
 // usageFlag is a flag as --help shows it: -n, --lines=50.

@@ -21,7 +21,8 @@ import (
 // mode, 1-hour cache writes, long context, costUSD, gateway lines without
 // requestId, malformed lines, an unpriced model), the ledger's daily,
 // monthly and session reports, from the library and over HTTP, equal
-// ccusage's row by row, unfiltered and filtered by date and project.
+// ccusage's row by row, unfiltered, filtered by date and project, and in
+// other time zones.
 func TestSameAsCcusage(t *testing.T) {
 	for _, spec := range []transcripts.Spec{
 		{Seed: 11, Roots: 2, Projects: 4, Bytes: 6 << 20, Cases: transcripts.Agreeing},
@@ -47,15 +48,26 @@ func TestSameAsCcusage(t *testing.T) {
 				q     ledger.Query
 				http  url.Values
 				flags []string
+				daily bool // ccusage has the filter in its daily report only
 			}{
-				{"all", ledger.Query{Location: time.UTC}, url.Values{"timezone": {"UTC"}}, nil},
+				{"all", ledger.Query{Location: time.UTC}, url.Values{"timezone": {"UTC"}}, nil, false},
 				{"since-until", ledger.Query{Since: day0.Format("20060102"), Until: day1.Format("2006-01-02"), Location: time.UTC},
 					url.Values{"timezone": {"UTC"}, "since": {day0.Format("20060102")}, "until": {day1.Format("20060102")}},
-					[]string{"--since", day0.Format("20060102"), "--until", day1.Format("20060102")}},
+					[]string{"--since", day0.Format("20060102"), "--until", day1.Format("20060102")}, false},
 				{"project", ledger.Query{Project: "-home-dev-code-project-1"},
-					url.Values{"project": {"-home-dev-code-project-1"}}, []string{"--project=-home-dev-code-project-1"}},
+					url.Values{"project": {"-home-dev-code-project-1"}}, []string{"--project=-home-dev-code-project-1"}, true},
+				// days derived at query time: a half-hour offset, and a zone
+				// whose offset changes (8 March 2026) inside the trees
+				{"kolkata", ledger.Query{Location: zone(t, "Asia/Kolkata")},
+					url.Values{"timezone": {"Asia/Kolkata"}}, []string{"--timezone", "Asia/Kolkata"}, false},
+				{"los-angeles", ledger.Query{Location: zone(t, "America/Los_Angeles"), Since: "20260301", Until: "20260315"},
+					url.Values{"timezone": {"America/Los_Angeles"}, "since": {"2026-03-01"}, "until": {"2026-03-15"}},
+					[]string{"--timezone", "America/Los_Angeles", "--since", "20260301", "--until", "20260315"}, false},
 			} {
-				for _, kind := range []string{"daily", "monthly", "session"} {
+				for _, kind := range reports {
+					if f.daily && kind != "daily" {
+						continue
+					}
 					want := ccusageJSON(t, exp.Roots, kind, f.flags...)
 					sameJSON(t, kind+" "+f.name, want, reportJSON(t, l, kind, f.q))
 					sameJSON(t, "GET "+kind+" "+f.name, want, servedJSON(t, l, kind, f.http.Encode()))
@@ -63,6 +75,15 @@ func TestSameAsCcusage(t *testing.T) {
 			}
 		})
 	}
+}
+
+func zone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }
 
 // TestSameAsCcusageAfterReopen: a second process's view (the CLI reading
@@ -306,5 +327,53 @@ func TestCcusageSplitsSessionsByPath(t *testing.T) {
 	got := fmt.Sprint(v.Sessions)
 	if want := "[{agent-x1 0.115} {s1 0.055}]"; got != want {
 		t.Errorf("ccusage's sessions: %s, want %s", got, want)
+	}
+}
+
+// TestSameAsCcusageSmallTrees: the order rules of ccusage's rows, each on
+// the smallest tree that shows it, compared with ccusage itself.
+func TestSameAsCcusageSmallTrees(t *testing.T) {
+	haiku := func(c transcripts.Call) transcripts.Call {
+		c.Model = "claude-haiku-4-5-20251001"
+		return c
+	}
+	for _, c := range []struct {
+		name  string
+		build func(tr handTree)
+	}{
+		{"a day's models in file path order and not time order", func(tr handTree) {
+			tr.write("s1.jsonl", haiku(opus("s1", "msg_H", "req_H", 50, 10, 10)).AssistantLine())
+			tr.write("s2.jsonl", opus("s2", "msg_O", "req_O", 5, 10, 10).AssistantLine())
+		}},
+		{"a month's models by day then path order within each day and a session's in path order", func(tr handTree) {
+			h := haiku(opus("s1", "msg_H", "req_H", 50, 10, 10))
+			h.Time = h.Time.AddDate(0, 0, 1)
+			tr.write("s1.jsonl", h.AssistantLine())
+			tr.write("s1/subagents/agent-x.jsonl", opus("s1", "msg_O", "req_O", 5, 10, 10).AssistantLine())
+		}},
+		{"a line's own call before its advisor iterations", func(tr handTree) {
+			c := opus("s1", "msg_A", "req_A", 0, 1000, 2000)
+			c.Model = "claude-sonnet-4-6"
+			c.Usage.Advisor = []transcripts.AdvisorUsage{{Model: "claude-opus-4-6", Input: 100, Output: 10}}
+			tr.write("s1.jsonl", c.AssistantLine())
+		}},
+		{"a call placed where its first copy is though a later copy is kept", func(tr handTree) {
+			small := opus("s2", "msg_X", "req_X", 0, 10, 1)
+			big := opus("s9", "msg_X", "req_X", 0, 10, 500)
+			tr.write("s2.jsonl", small.AssistantLine())
+			tr.write("s3.jsonl", haiku(opus("s3", "msg_H", "req_H", 1, 10, 10)).AssistantLine())
+			tr.write("s9.jsonl", big.AssistantLine())
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tr := newHandTree(t)
+			c.build(tr)
+			roots := []string{tr.root}
+			l := openLedger(t, roots)
+			syncLedger(t, l)
+			for _, kind := range reports {
+				sameJSON(t, kind, ccusageJSON(t, roots, kind), reportJSON(t, l, kind, ledger.Query{}))
+			}
+		})
 	}
 }

@@ -49,7 +49,7 @@ func (l *Ledger) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Location = loc
 	}
-	if _, _, _, err := q.span(); err != nil {
+	if _, _, _, err := q.days(); err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}

@@ -11,21 +11,45 @@ import (
 // survivor is what the writer remembers of a stored call to decide, when
 // another copy arrives, which one the ledger keeps.
 type survivor struct {
-	id        int64
 	total     int64
 	offset    int64
-	file      int64
+	chunk     int32 // where it is stored (chunk ids stay far below 2^31)
+	idx       int32
+	file      int32
 	sidechain bool
 }
+
+func (s survivor) loc() store.Loc { return store.Loc{Chunk: int64(s.chunk), Idx: s.idx} }
 
 // index is the writer's in-memory view of every stored call's dedupe key.
 // Only the ingest goroutine touches it. Several keys can lead to one call:
 // a /btw replay's (message.id, requestId) leads to the call it replays.
 type index struct {
-	slots []survivor
+	slots slots
 	byKey map[[16]byte]int32
 	byMsg map[int64]int32 // message.id hash → the first call with that id and a requestId
 }
+
+// slots holds survivors in pages, so that growing never copies (or
+// doubles) the whole set.
+type slots struct {
+	pages [][]survivor
+	n     int32
+}
+
+const pageSize = 4096
+
+func (s *slots) add(v survivor) int32 {
+	if int(s.n)%pageSize == 0 {
+		s.pages = append(s.pages, make([]survivor, 0, pageSize))
+	}
+	p := &s.pages[len(s.pages)-1]
+	*p = append(*p, v)
+	s.n++
+	return s.n - 1
+}
+
+func (s *slots) at(i int32) *survivor { return &s.pages[i/pageSize][i%pageSize] }
 
 func newIndex() *index {
 	return &index{byKey: map[[16]byte]int32{}, byMsg: map[int64]int32{}}
@@ -33,8 +57,7 @@ func newIndex() *index {
 
 // add records a new call under key and returns its slot.
 func (x *index) add(key [16]byte, msg int64, s survivor) int32 {
-	slot := int32(len(x.slots))
-	x.slots = append(x.slots, s)
+	slot := x.slots.add(s)
 	x.byKey[key] = slot
 	if msg != 0 {
 		if _, ok := x.byMsg[msg]; !ok {
@@ -52,7 +75,7 @@ func (x *index) find(key [16]byte, msg int64, sidechain bool) (int32, bool) {
 		return slot, true
 	}
 	if msg != 0 {
-		if slot, ok := x.byMsg[msg]; ok && (sidechain || x.slots[slot].sidechain) {
+		if slot, ok := x.byMsg[msg]; ok && (sidechain || x.slots.at(slot).sidechain) {
 			return slot, true
 		}
 	}
@@ -65,6 +88,24 @@ type cand struct {
 	total int64
 }
 
+// maxNth bounds the place of a call within its line in orderOf.
+const maxNth = 63
+
+// orderOf is the place of the nth call of the line at offset, for the
+// order calls were seen in (a line's advisor iterations come after it).
+func orderOf(offset int64, nth int) int64 {
+	return offset*(maxNth+1) + int64(min(nth, maxNth))
+}
+
+// before says whether position (fa, oa) comes before (fb, ob) in the order
+// files are read in (path order), then line order.
+func before(fa, oa, fb, ob int64, path func(int64) string) bool {
+	if fa != fb {
+		return path(fa) < path(fb)
+	}
+	return oa < ob
+}
+
 // callKey derives the dedupe key of a record: (message.id, requestId)
 // across everything; without requestId, (session, message.id); without
 // message.id, the line itself (its file, offset and bytes), so that
@@ -73,12 +114,16 @@ type cand struct {
 func callKey(r *record, session, path string, offset int64, nth int, line []byte) (key [16]byte, msg int64) {
 	h := sha256.New()
 	switch {
-	case r.msgID != "" && r.reqID != "":
-		h.Write([]byte("R\x00" + r.msgID + "\x00" + r.reqID))
-		m := sha256.Sum256([]byte(r.msgID))
+	case len(r.msgID) > 0 && len(r.reqID) > 0:
+		h.Write([]byte("R\x00"))
+		h.Write(r.msgID)
+		h.Write([]byte{0})
+		h.Write(r.reqID)
+		m := sha256.Sum256(r.msgID)
 		msg = int64(binary.LittleEndian.Uint64(m[:8]) | 1)
-	case r.msgID != "":
-		h.Write([]byte("S\x00" + session + "\x00" + r.msgID))
+	case len(r.msgID) > 0:
+		h.Write([]byte("S\x00" + session + "\x00"))
+		h.Write(r.msgID)
 	default:
 		lh := sha256.Sum256(line)
 		h.Write([]byte("L\x00" + path + "\x00" + strconv.FormatInt(offset, 10) + "\x00" + strconv.Itoa(nth) + "\x00"))
@@ -102,11 +147,11 @@ func better(a, b survivor, path func(int64) string) bool {
 		return a.total > b.total
 	}
 	if a.file != b.file {
-		return path(a.file) < path(b.file)
+		return path(int64(a.file)) < path(int64(b.file))
 	}
 	return a.offset < b.offset
 }
 
-func (c *cand) survivor() survivor {
-	return survivor{id: c.ID, total: c.total, offset: c.Offset, file: c.FileID, sidechain: c.Sidechain}
+func (c *cand) survivor(at store.Loc) survivor {
+	return survivor{total: c.total, offset: c.Offset, chunk: int32(at.Chunk), idx: at.Idx, file: int32(c.FileID), sidechain: c.Sidechain}
 }

@@ -11,12 +11,15 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/anthropics/cco/ledger/price"
 	"github.com/anthropics/cco/ledger/store"
 )
 
@@ -99,16 +102,18 @@ type piece struct {
 }
 
 const (
-	maxHot     = 64      // recently written files a sync marks hot
-	headBytes  = 4096    // how much of a file's start identifies its contents
-	readChunk  = 1 << 20 // read size; a longer line grows the buffer
-	pieceBytes = 8 << 20 // a piece covers at most this much of a file
+	maxHot     = 64        // recently written files a sync marks hot
+	headBytes  = 4096      // how much of a file's start identifies its contents
+	readChunk  = 256 << 10 // read size; a longer line grows the buffer
+	pieceBytes = 1 << 20   // a piece covers at most this much of a file
 )
 
 // reader reads transcript files; each worker owns one.
 type reader struct {
-	buf  []byte
-	recs []record
+	buf   []byte
+	head  []byte
+	recs  []record
+	names map[string]string // session and model names, shared by the calls that carry them
 }
 
 func statIDs(fi os.FileInfo) (dev, ino uint64) {
@@ -118,9 +123,12 @@ func statIDs(fi os.FileInfo) (dev, ino uint64) {
 	return 0, 0
 }
 
-func hashHead(f *os.File, n int64) ([16]byte, error) {
+func hashHead(f *os.File, n int64, buf *[]byte) ([16]byte, error) {
 	var out [16]byte
-	b := make([]byte, n)
+	if int64(cap(*buf)) < n {
+		*buf = make([]byte, n)
+	}
+	b := (*buf)[:n]
 	if _, err := f.ReadAt(b, 0); err != nil {
 		return out, err
 	}
@@ -156,7 +164,7 @@ func (r *reader) read(ctx context.Context, j job, emit func(piece) bool) {
 	start := pos.Offset
 	reset := pos.Offset == 0 || dev != pos.Dev || ino != pos.Ino || size < pos.Offset
 	if !reset && pos.HeadLen > 0 {
-		h, err := hashHead(f, pos.HeadLen)
+		h, err := hashHead(f, pos.HeadLen, &r.head)
 		if err != nil || h != pos.HeadHash {
 			reset = true
 		}
@@ -175,7 +183,7 @@ func (r *reader) read(ctx context.Context, j job, emit func(piece) bool) {
 	flush := func(done bool) bool {
 		if pos.HeadLen < headBytes && pos.Offset > pos.HeadLen {
 			n := min(pos.Offset, headBytes)
-			h, err := hashHead(f, n)
+			h, err := hashHead(f, n, &r.head)
 			if err != nil {
 				p.err = err
 				done = true
@@ -218,7 +226,7 @@ func (r *reader) read(ctx context.Context, j job, emit func(piece) bool) {
 			off += consumed
 		}
 		if err == io.EOF || m == 0 {
-			if len(buf) > readChunk && cap(r.buf) < len(buf) && len(buf) <= 16*readChunk {
+			if len(buf) > cap(r.buf) && len(buf) <= 4*readChunk {
 				r.buf = buf // keep a grown buffer, within reason
 			}
 			flush(true)
@@ -249,7 +257,10 @@ func (r *reader) lines(b []byte, base int64, p *piece, seen map[[16]byte]int) {
 		lineOff := base + int64(ls)
 		p.lines++
 		var err error
-		r.recs, err = parseLine(line, r.recs[:0])
+		if r.names == nil {
+			r.names = map[string]string{}
+		}
+		r.recs, err = parseLine(line, r.recs[:0], r.names)
 		if err != nil {
 			p.malformed++
 		}
@@ -267,10 +278,12 @@ func (r *reader) lines(b []byte, base int64, p *piece, seen map[[16]byte]int) {
 				Model:  store.Model{Name: model, Fast: rec.fast, Fixed: rec.hasCost},
 				Tokens: rec.tok, Cost: rec.cost,
 			}, total: rec.total()}
+			c.OrderOff = orderOf(lineOff, i)
 			if at, ok := seen[key]; ok {
 				// Another copy in this piece (streaming snapshots): keep the
-				// better one; the file and path are the same.
-				if better(c.survivor(), p.cands[at].survivor(), nil) {
+				// better one, first seen where the first copy was.
+				if better(c.survivor(store.Loc{}), p.cands[at].survivor(store.Loc{}), nil) {
+					c.OrderOff = p.cands[at].OrderOff
 					p.cands[at] = c
 				}
 				continue
@@ -340,124 +353,345 @@ func (l *Ledger) plan(refs []fileRef) (jobs []job, total int64) {
 	return jobs, total
 }
 
-// ingest reads jobs in parallel and commits what they hold in batches.
-// Caller holds ingestMu.
+// ingest reads jobs in parallel and commits what they hold in batches, one
+// batch committing while the next is built. Caller holds ingestMu.
 func (l *Ledger) ingest(ctx context.Context, jobs []job) (SyncStats, error) {
 	var st SyncStats
 	if len(jobs) == 0 {
 		return st, nil
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(jobs))
-	jobCh := make(chan job)
-	out := make(chan piece, 2*workers)
+	// More readers than cores: reading a file mostly waits on the system.
+	readers := min(2*runtime.GOMAXPROCS(0), len(jobs), 8)
+	// Most of what ingest allocates is garbage at once; a lower collection
+	// target keeps the daemon's footprint small while it reads a large
+	// history, for a little more CPU.
+	if len(jobs) > 100 {
+		defer debug.SetGCPercent(debug.SetGCPercent(ingestGCPercent))
+	}
+	// Pieces are applied in the jobs' (path) order, as ccusage reads files:
+	// each job has its own small channel, read in turn, so that readers
+	// run ahead by at most a few files.
+	type slot struct {
+		j   job
+		out chan piece
+	}
+	jobCh := make(chan slot)
+	order := make(chan chan piece, readers)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	for range workers {
+	for range readers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var r reader
-			for j := range jobCh {
-				r.read(wctx, j, func(p piece) bool {
+			for s := range jobCh {
+				r.read(wctx, s.j, func(p piece) bool {
 					select {
-					case out <- p:
+					case s.out <- p:
 						return true
 					case <-wctx.Done():
 						return false
 					}
 				})
+				close(s.out)
 			}
 		}()
 	}
 	go func() {
+		defer close(order)
 		defer close(jobCh)
 		for _, j := range jobs {
+			s := slot{j, make(chan piece, 2)}
 			select {
-			case jobCh <- j:
+			case order <- s.out:
+			case <-wctx.Done():
+				return
+			}
+			select {
+			case jobCh <- s:
 			case <-wctx.Done():
 				return
 			}
 		}
 	}()
-	go func() { wg.Wait(); close(out) }()
+	out := make(chan piece)
+	go func() {
+		defer close(out)
+		for ch := range order {
+			for {
+				var p piece
+				var ok bool
+				select {
+				case p, ok = <-ch:
+				case <-wctx.Done():
+					return
+				}
+				if !ok {
+					break
+				}
+				select {
+				case out <- p:
+				case <-wctx.Done():
+					return
+				}
+			}
+		}
+		wg.Wait()
+	}()
 
+	// The committer stores batches in order while the next is built.
+	var (
+		commitErr error
+		done      atomic.Int64 // batches committed
+	)
+	batches := make(chan *writer, 1)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for w := range batches {
+			if commitErr == nil {
+				if err := l.commit(ctx, w, &st); err != nil {
+					commitErr = err
+					cancel()
+				}
+			}
+			done.Add(1)
+		}
+	}()
+
+	var sent []*writer // batches handed to the committer, oldest first
+	var sentBase int64 // batches sent before sent[0]
+	cache := map[int64][]store.Call{}
 	w := l.newWriter()
-	var firstErr error
+	src := &callSource{l: l, cache: cache}
+	send := func() {
+		sent = append(sent, w)
+		batches <- w
+		w = l.newWriter()
+		for n := done.Load(); sentBase < n; sentBase++ {
+			sent = sent[1:] // committed: the store has it now
+		}
+	}
+	var applyErr error
+	last := time.Now()
 	for p := range out {
-		if firstErr != nil {
+		if applyErr != nil || wctx.Err() != nil {
 			continue // drain
 		}
 		if p.err != nil {
 			l.log.Warn("ledger: cannot read transcript", "path", p.ref.path, "err", p.err)
 		}
-		w.apply(&p)
-		if w.full() {
-			if err := l.commit(ctx, w, &st); err != nil {
-				firstErr = err
-				cancel()
-			}
+		src.sent = sent
+		if err := w.apply(ctx, &p, src); err != nil {
+			applyErr = err
+			cancel()
+			continue
+		}
+		if w.full() || time.Since(last) > commitEvery {
+			send()
+			last = time.Now()
 		}
 	}
-	if firstErr == nil {
-		firstErr = l.commit(ctx, w, &st)
+	if applyErr == nil && wctx.Err() == nil {
+		batches <- w
 	}
-	if firstErr == nil {
-		firstErr = ctx.Err()
+	close(batches)
+	<-finished
+	if applyErr != nil || commitErr != nil {
+		// The index may hold what was not committed: read it again.
+		if err := l.load(context.WithoutCancel(ctx)); err != nil {
+			return st, errors.Join(applyErr, commitErr, err)
+		}
+		return st, errors.Join(applyErr, commitErr)
 	}
-	return st, firstErr
+	return st, ctx.Err()
+}
+
+// ingestGCPercent is GOGC during a large ingest.
+const ingestGCPercent = 25
+
+// commitEvery bounds how long ingest builds a batch before committing it.
+const commitEvery = time.Second
+
+// callSource finds the current version of a stored call: in the batch
+// being built, in batches not yet committed, else in the store.
+type callSource struct {
+	l     *Ledger
+	sent  []*writer
+	cache map[int64][]store.Call // chunks read from the store, as committed
+}
+
+func (s *callSource) get(ctx context.Context, w *writer, at store.Loc) (store.Call, error) {
+	if c := w.find(at); c != nil {
+		return *c, nil
+	}
+	for i := len(s.sent) - 1; i >= 0; i-- {
+		if c := s.sent[i].find(at); c != nil {
+			return *c, nil
+		}
+	}
+	calls, ok := s.cache[at.Chunk]
+	if !ok {
+		var err error
+		if calls, err = s.l.st.Chunk(ctx, at.Chunk); err != nil {
+			return store.Call{}, err
+		}
+		if len(s.cache) > 256 {
+			clear(s.cache)
+		}
+		s.cache[at.Chunk] = calls
+	}
+	if int(at.Idx) >= len(calls) {
+		return store.Call{}, fmt.Errorf("ledger database: call %d/%d is missing", at.Chunk, at.Idx)
+	}
+	return calls[at.Idx], nil
 }
 
 // writer turns pieces into a batch against the dedupe index.
 type writer struct {
-	l       *Ledger
-	b       store.Batch
-	inBatch map[int64]int // call id → position in b.Insert
-	fileAt  map[int64]int // file id → position in b.Files
-	files   int
-	bytes   int64
-	stats   SyncStats
+	l        *Ledger
+	zones    []zone // whose days the batch changes
+	b        store.Batch
+	chunkAt  map[int64]int     // chunk id → position in b.Chunks
+	updateAt map[store.Loc]int // → position in b.Updates
+	fileAt   map[int64]int     // file id → position in b.Files
+	days     map[dayKey]*dayDelta
+	files    int
+	bytes    int64
+	stats    SyncStats
+}
+
+type dayKey struct {
+	zone    string
+	day     int64
+	model   store.Model
+	project string
+}
+
+// dayDelta is a store.DayDelta whose first-seen position is kept as (file,
+// offset) until the batch is committed.
+type dayDelta struct {
+	store.DayDelta
+	firstFile, firstOff int64
+	hasFirst            bool
 }
 
 func (l *Ledger) newWriter() *writer {
-	return &writer{l: l, inBatch: map[int64]int{}, fileAt: map[int64]int{}}
+	return &writer{l: l, zones: l.zones, chunkAt: map[int64]int{}, updateAt: map[store.Loc]int{},
+		fileAt: map[int64]int{}, days: map[dayKey]*dayDelta{}}
 }
 
 func (w *writer) full() bool {
-	return len(w.b.Insert)+len(w.b.Replace) >= 20000 || len(w.b.Files) >= 2000
+	return w.stats.Calls+w.stats.Replaced >= 8000 || len(w.b.Files) >= 2000
 }
 
-func (w *writer) apply(p *piece) {
+// find returns the call at a location if this batch holds it.
+func (w *writer) find(at store.Loc) *store.Call {
+	if i, ok := w.updateAt[at]; ok {
+		return &w.b.Updates[i].Call
+	}
+	if i, ok := w.chunkAt[at.Chunk]; ok {
+		return &w.b.Chunks[i].Calls[at.Idx]
+	}
+	return nil
+}
+
+// count adds a call's contribution (sign +1) or takes it back (-1) in
+// every kept zone's days.
+func (w *writer) count(c *store.Call, sign int64) {
+	above := c.Tokens.Above()
+	for _, z := range w.zones {
+		day := dayOf(c.TS, z.loc)
+		for _, project := range [2]string{"", c.Project} {
+			k := dayKey{z.name, day, c.Model, project}
+			d := w.days[k]
+			if d == nil {
+				d = &dayDelta{DayDelta: store.DayDelta{Zone: z.name, Day: day, Model: c.Model, Project: project}}
+				w.days[k] = d
+			}
+			d.Calls += sign
+			addTokens(&d.Tokens, c.Tokens, sign)
+			addTokens(&d.Above, above, sign)
+			d.Cost += float64(sign) * c.Cost
+			if sign > 0 && (!d.hasFirst || before(c.OrderFile, c.OrderOff, d.firstFile, d.firstOff, w.l.pathOf)) {
+				d.firstFile, d.firstOff, d.hasFirst = c.OrderFile, c.OrderOff, true
+			}
+		}
+	}
+	if sign > 0 && (w.b.Oldest == 0 || c.TS < w.b.Oldest) {
+		w.b.Oldest = c.TS
+	}
+}
+
+func addTokens(t *price.Tokens, u price.Tokens, sign int64) {
+	t.Input += sign * u.Input
+	t.Output += sign * u.Output
+	t.Cache5m += sign * u.Cache5m
+	t.Cache1h += sign * u.Cache1h
+	t.CacheRead += sign * u.CacheRead
+}
+
+func (w *writer) apply(ctx context.Context, p *piece, src *callSource) error {
 	l := w.l
-	path := func(id int64) string { return l.paths[id] }
 	fileID := p.file.ID
+	var chunk *store.Chunk
 	for i := range p.cands {
 		c := &p.cands[i]
-		c.FileID = fileID
+		c.FileID, c.OrderFile = fileID, fileID
 		slot, ok := l.idx.find(c.Key, c.Msg, c.Sidechain)
 		if !ok {
-			l.lastID++
-			c.ID = l.lastID
-			l.idx.add(c.Key, c.Msg, c.survivor())
-			w.inBatch[c.ID] = len(w.b.Insert)
-			w.b.Insert = append(w.b.Insert, c.Call)
+			if chunk == nil {
+				l.lastChunk++
+				w.chunkAt[l.lastChunk] = len(w.b.Chunks)
+				w.b.Chunks = append(w.b.Chunks, store.Chunk{ID: l.lastChunk, FileID: fileID})
+				chunk = &w.b.Chunks[len(w.b.Chunks)-1]
+			}
+			at := store.Loc{Chunk: chunk.ID, Idx: int32(len(chunk.Calls))}
+			chunk.Calls = append(chunk.Calls, c.Call)
+			l.idx.add(c.Key, c.Msg, c.survivor(at))
+			w.count(&c.Call, 1)
 			w.stats.Calls++
 			continue
 		}
 		// Later copies under this key find the same call (a replay's key
 		// is remembered until a restart; then byMsg finds it again).
 		l.idx.byKey[c.Key] = slot
-		s := l.idx.slots[slot]
-		c.ID = s.id
-		if !better(c.survivor(), s, path) {
+		s := *l.idx.slots.at(slot)
+		win := better(c.survivor(s.loc()), s, l.pathOf)
+		// Files are applied in path order, so a copy seen before the kept
+		// one's place is rare (a file that appeared later with a smaller
+		// path): only then is the stored first-seen place worth a look.
+		maybeEarlier := before(c.OrderFile, c.OrderOff, int64(s.file), orderOf(s.offset, maxNth), l.pathOf)
+		if !win && !maybeEarlier {
 			continue
 		}
-		l.idx.slots[slot] = c.survivor()
-		if at, pending := w.inBatch[c.ID]; pending {
-			w.b.Insert[at] = c.Call
+		old, err := src.get(ctx, w, s.loc())
+		if err != nil {
+			return err
+		}
+		earlier := before(c.OrderFile, c.OrderOff, old.OrderFile, old.OrderOff, l.pathOf)
+		if !win && !earlier {
 			continue
 		}
-		w.b.Replace = append(w.b.Replace, c.Call)
+		next := old
+		if win {
+			next = c.Call
+		}
+		if !earlier {
+			next.OrderFile, next.OrderOff = old.OrderFile, old.OrderOff
+		}
+		w.count(&old, -1)
+		w.count(&next, 1)
+		at := s.loc()
+		if mine := w.find(at); mine != nil {
+			*mine = next
+		} else {
+			w.updateAt[at] = len(w.b.Updates)
+			w.b.Updates = append(w.b.Updates, store.Update{At: at, Call: next})
+			delete(src.cache, at.Chunk)
+		}
+		*l.idx.slots.at(slot) = (&cand{Call: next, total: next.Total()}).survivor(at)
 		w.stats.Replaced++
 	}
 	if at, ok := w.fileAt[fileID]; ok {
@@ -473,19 +707,25 @@ func (w *writer) apply(p *piece) {
 		w.files++
 	}
 	w.bytes += p.bytes
+	return nil
 }
 
-// commit stores the writer's batch; on failure the in-memory index and
-// positions are reloaded from the store, which still holds the truth.
+// commit stores a writer's batch. On failure the caller reloads the
+// in-memory state from the store, which still holds the truth.
 func (l *Ledger) commit(ctx context.Context, w *writer, st *SyncStats) error {
-	if len(w.b.Files) == 0 && len(w.b.Insert) == 0 && len(w.b.Replace) == 0 {
+	if len(w.b.Files) == 0 && len(w.b.Chunks) == 0 && len(w.b.Updates) == 0 && len(w.days) == 0 && len(w.b.Zones) == 0 {
 		return nil
 	}
-	if err := l.st.Commit(ctx, &w.b); err != nil {
-		if rerr := l.load(context.WithoutCancel(ctx)); rerr != nil {
-			err = errors.Join(err, rerr)
+	days := make([]store.DayDelta, 0, len(w.days))
+	for _, d := range w.days {
+		if d.hasFirst {
+			d.First = l.position(d.firstFile, d.firstOff)
 		}
-		*w = *l.newWriter()
+		days = append(days, d.DayDelta)
+	}
+	b := w.b
+	b.Days = days
+	if err := l.st.Commit(ctx, &b); err != nil {
 		return fmt.Errorf("saving to the ledger: %w", err)
 	}
 	for _, f := range w.b.Files {
@@ -498,6 +738,5 @@ func (l *Ledger) commit(ctx context.Context, w *writer, st *SyncStats) error {
 	st.Calls += w.stats.Calls
 	st.Replaced += w.stats.Replaced
 	st.Malformed += w.stats.Malformed
-	*w = *l.newWriter()
 	return nil
 }

@@ -176,7 +176,8 @@ func TestDeletedTranscriptsKeepTheirCalls(t *testing.T) {
 
 // TestAnswerReflectsLinesWrittenBeforeTheQuestion: under Run (file system
 // events), a line appended before a query is in its answer, unless the
-// answer says it is partial; and it arrives in the end either way.
+// answer says it is partial, and it arrives in the end either way; so is a
+// file in a directory created while it runs.
 func TestAnswerReflectsLinesWrittenBeforeTheQuestion(t *testing.T) {
 	tr := newHandTree(t)
 	tr.write("s1.jsonl", callA.AssistantLine())
@@ -228,5 +229,25 @@ func TestAnswerReflectsLinesWrittenBeforeTheQuestion(t *testing.T) {
 			t.Fatalf("round %d: a line appended before the query is missing from its answer: %+v, want %+v", i, got, want)
 		}
 	}
-	t.Logf("%d of %d answers were partial", partials, rounds)
+	// New directories and files appear while it runs: a project, a
+	// session, a subagent's nested directory.
+	for i, rel := range []string{"../-home-dev-new/s5.jsonl", "s6.jsonl", "s1/subagents/agent-z.jsonl"} {
+		c := opus("s1", fmt.Sprintf("msg_N%d", i), fmt.Sprintf("req_N%d", i), 90+i, 100, 10)
+		tr.write(rel, c.AssistantLine())
+		want = answer{want.in + 100, want.out + 10, want.total + 110, want.cost + 0.00075}
+		got, partial := get()
+		if partial {
+			partials++
+			deadline := time.Now().Add(10 * time.Second)
+			for ; partial || !got.is(want); got, partial = get() {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: the new file never arrived: %+v, want %+v", rel, got, want)
+				}
+			}
+		}
+		if !got.is(want) {
+			t.Fatalf("%s: a file written before the query is missing from its answer: %+v, want %+v", rel, got, want)
+		}
+	}
+	t.Logf("%d of %d answers were partial", partials, rounds+3)
 }

@@ -11,8 +11,8 @@ import (
 
 // record is one billable API call as one transcript line tells it.
 type record struct {
-	msgID     string // message.id ("" = none); advisor iterations get "<id>:advisor:<n>"
-	reqID     string // requestId ("" = none)
+	msgID     []byte // message.id (nil = none); advisor iterations get "<id>:advisor:<n>"
+	reqID     []byte // requestId (nil = none); both may be the line's bytes
 	session   string // sessionId field ("" = none)
 	ts        int64  // Unix microseconds, UTC
 	model     string // message.model ("" or "<synthetic>" = no model)
@@ -58,38 +58,43 @@ func (u *usage) tokens() price.Tokens {
 }
 
 type message struct {
-	id, model string
-	usage     *usage
+	id    []byte
+	model string
+	usage *usage
 }
 
 // parseLine appends to out the calls that line records: none for a line
 // without usage (most lines), one for an assistant record or its progress
 // mirror, plus one per advisor iteration. err != nil means the line may
 // hold usage but cannot be read: the caller counts it as malformed.
-func parseLine(line []byte, out []record) ([]record, error) {
+func parseLine(line []byte, out []record, names map[string]string) ([]record, error) {
 	if !bytes.Contains(line, usageMarker) {
 		return out, nil
 	}
-	s := scanner{b: line}
+	if names == nil {
+		names = map[string]string{}
+	}
+	s := scanner{b: line, names: names}
 	var (
-		typ, timestamp, session, req string
-		sidechain                    bool
-		cost                         float64
-		hasCost                      bool
-		msg                          message
-		data                         progressData
+		typ, timestamp, req []byte
+		session             string
+		sidechain           bool
+		cost                float64
+		hasCost             bool
+		msg                 message
+		data                progressData
 	)
 	err := s.object(func(key []byte) error {
 		var err error
 		switch string(key) {
 		case "type":
-			typ, err = s.str()
+			typ, err = s.bytes()
 		case "timestamp":
-			timestamp, err = s.str()
+			timestamp, err = s.bytes()
 		case "sessionId":
-			session, err = s.str()
+			session, err = s.str(true)
 		case "requestId":
-			req, err = s.str()
+			req, err = s.bytes()
 		case "isSidechain":
 			sidechain, err = s.boolean()
 		case "costUSD":
@@ -109,7 +114,7 @@ func parseLine(line []byte, out []record) ([]record, error) {
 	if s.peek() != 0 {
 		return out, errSyntax
 	}
-	if msg.usage == nil && typ == "progress" && data.msg.usage != nil {
+	if msg.usage == nil && string(typ) == "progress" && data.msg.usage != nil {
 		// A subagent's call mirrored into the parent's transcript.
 		msg, timestamp, req, sidechain, hasCost = data.msg, data.timestamp, data.req, true, false
 		if data.session != "" && session == "" {
@@ -129,9 +134,9 @@ func parseLine(line []byte, out []record) ([]record, error) {
 		fast: u.fast, sidechain: sidechain, tok: u.tokens(), cost: cost, hasCost: hasCost,
 	})
 	for _, a := range u.advisors {
-		id := ""
-		if msg.id != "" {
-			id = msg.id + ":advisor:" + strconv.Itoa(a.n)
+		var id []byte
+		if len(msg.id) > 0 {
+			id = append(append([]byte(nil), msg.id...), ":advisor:"+strconv.Itoa(a.n)...)
 		}
 		out = append(out, record{
 			msgID: id, reqID: req, session: session, ts: ts, model: a.model,
@@ -142,8 +147,9 @@ func parseLine(line []byte, out []record) ([]record, error) {
 }
 
 type progressData struct {
-	timestamp, req, session string
-	msg                     message
+	timestamp, req []byte
+	session        string
+	msg            message
 }
 
 // progress reads a progress line's data: {type, message: {timestamp,
@@ -161,11 +167,11 @@ func (s *scanner) progress() (progressData, error) {
 			var err error
 			switch string(key) {
 			case "timestamp":
-				d.timestamp, err = s.str()
+				d.timestamp, err = s.bytes()
 			case "requestId":
-				d.req, err = s.str()
+				d.req, err = s.bytes()
 			case "sessionId":
-				d.session, err = s.str()
+				d.session, err = s.str(true)
 			case "message":
 				d.msg, err = s.message()
 			default:
@@ -186,9 +192,9 @@ func (s *scanner) message() (message, error) {
 		var err error
 		switch string(key) {
 		case "id":
-			m.id, err = s.str()
+			m.id, err = s.bytes()
 		case "model":
-			m.model, err = s.str()
+			m.model, err = s.str(true)
 		case "usage":
 			if s.peek() != '{' {
 				return s.skip()
@@ -236,9 +242,9 @@ func (s *scanner) usage(top bool) (usage, error) {
 				return err
 			})
 		case "speed":
-			var sp string
-			sp, err = s.str()
-			u.fast = sp == "fast"
+			var sp []byte
+			sp, err = s.bytes()
+			u.fast = string(sp) == "fast"
 		case "iterations":
 			if !top || s.peek() != '[' {
 				return s.skip()
@@ -267,14 +273,15 @@ func (s *scanner) iteration() (advisor, bool, error) {
 		return advisor{}, false, s.skip()
 	}
 	start := s.i
-	var typ, model string
+	var typ []byte
+	var model string
 	if err := s.object(func(key []byte) error {
 		var err error
 		switch string(key) {
 		case "type":
-			typ, err = s.str()
+			typ, err = s.bytes()
 		case "model":
-			model, err = s.str()
+			model, err = s.str(true)
 		default:
 			err = s.skip()
 		}
@@ -282,7 +289,7 @@ func (s *scanner) iteration() (advisor, bool, error) {
 	}); err != nil {
 		return advisor{}, false, err
 	}
-	if typ != "advisor_message" {
+	if string(typ) != "advisor_message" {
 		return advisor{}, false, nil
 	}
 	end := s.i
@@ -295,12 +302,13 @@ func (s *scanner) iteration() (advisor, bool, error) {
 // parseTime reads an ISO 8601 timestamp to Unix microseconds: any number of
 // fraction digits (ccusage drops microsecond ones), Z or an offset, and a
 // space instead of the T.
-func parseTime(v string) (int64, bool) {
-	if len(v) >= 20 && v[len(v)-1] == 'Z' && v[10] == 'T' {
-		if us, ok := fastTime(v); ok {
+func parseTime(b []byte) (int64, bool) {
+	if len(b) >= 20 && b[len(b)-1] == 'Z' && b[10] == 'T' {
+		if us, ok := fastTime(b); ok {
 			return us, true
 		}
 	}
+	v := string(b)
 	if len(v) > 10 && v[10] == ' ' {
 		v = v[:10] + "T" + v[11:]
 	}
@@ -312,8 +320,8 @@ func parseTime(v string) (int64, bool) {
 }
 
 // fastTime parses YYYY-MM-DDTHH:MM:SS[.f…]Z without time.Parse's cost.
-func fastTime(v string) (int64, bool) {
-	num := func(s string) (int, bool) {
+func fastTime(v []byte) (int64, bool) {
+	num := func(s []byte) (int, bool) {
 		n := 0
 		for i := 0; i < len(s); i++ {
 			c := s[i]
@@ -338,7 +346,7 @@ func fastTime(v string) (int64, bool) {
 	}
 	frac := v[19 : len(v)-1]
 	us := 0
-	if frac != "" {
+	if len(frac) > 0 {
 		if frac[0] != '.' || len(frac) < 2 {
 			return 0, false
 		}

@@ -1,9 +1,12 @@
 package ledger
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -52,6 +55,7 @@ type DailyRow struct {
 	ModelBreakdowns     []ModelBreakdown `json:"modelBreakdowns"`
 	ModelsUsed          []string         `json:"modelsUsed"`
 	OutputTokens        int64            `json:"outputTokens"`
+	Project             string           `json:"project,omitempty"` // the project asked for, as ccusage --project shows it
 	TotalCost           float64          `json:"totalCost"`
 	TotalTokens         int64            `json:"totalTokens"`
 }
@@ -71,6 +75,7 @@ type MonthlyRow struct {
 	ModelsUsed          []string         `json:"modelsUsed"`
 	Month               string           `json:"month"`
 	OutputTokens        int64            `json:"outputTokens"`
+	Project             string           `json:"project,omitempty"` // the project asked for
 	TotalCost           float64          `json:"totalCost"`
 	TotalTokens         int64            `json:"totalTokens"`
 }
@@ -117,29 +122,43 @@ func parseDate(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("date %q is not YYYYMMDD or YYYY-MM-DD", s)
 }
 
-// span turns a query's local dates into the UTC instants [from, to) it
-// covers, in microseconds.
-func (q Query) span() (loc *time.Location, from, to int64, err error) {
+// days turns a query's local dates into the days (since 1970-01-01) it
+// covers, [from, to).
+func (q Query) days() (loc *time.Location, from, to int64, err error) {
 	loc = q.Location
 	if loc == nil {
 		loc = time.UTC
 	}
-	from, to = -1<<62, 1<<62
+	from, to = math.MinInt64, math.MaxInt64
 	if q.Since != "" {
 		d, err := parseDate(q.Since)
 		if err != nil {
 			return nil, 0, 0, fmt.Errorf("since: %w", err)
 		}
-		from = time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc).UnixMicro()
+		from = civilDay(d.Date())
 	}
 	if q.Until != "" {
 		d, err := parseDate(q.Until)
 		if err != nil {
 			return nil, 0, 0, fmt.Errorf("until: %w", err)
 		}
-		to = time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, loc).UnixMicro()
+		to = civilDay(d.Date()) + 1
 	}
 	return loc, from, to, nil
+}
+
+// civilDay numbers a calendar date: days since 1970-01-01.
+func civilDay(y int, m time.Month, d int) int64 {
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
+}
+
+// dayOf is the local day of a time (Unix microseconds) in loc.
+func dayOf(ts int64, loc *time.Location) int64 {
+	return civilDay(time.UnixMicro(ts).In(loc).Date())
+}
+
+func dayString(day int64) string {
+	return time.Unix(day*86400, 0).UTC().Format("2006-01-02")
 }
 
 // group accumulates the calls of one report row.
@@ -152,7 +171,7 @@ type modelSum struct {
 	label   string
 	tok     price.Tokens
 	cost    float64
-	first   int64
+	first   []byte // first-seen position (ccusage lists models in this order)
 	missing bool
 }
 
@@ -160,7 +179,7 @@ func newGroup() *group { return &group{models: map[string]*modelSum{}} }
 
 // add counts tokens (with their per-call excess above) of model m, first
 // seen at first.
-func (l *Ledger) add(g *group, m store.Model, tok, above price.Tokens, fixed float64, first int64) {
+func (l *Ledger) add(g *group, m store.Model, tok, above price.Tokens, fixed float64, first []byte) {
 	g.tok.Input += tok.Input
 	g.tok.Output += tok.Output
 	g.tok.Cache5m += tok.Cache5m
@@ -175,7 +194,9 @@ func (l *Ledger) add(g *group, m store.Model, tok, above price.Tokens, fixed flo
 		s = &modelSum{label: label, first: first}
 		g.models[label] = s
 	}
-	s.first = min(s.first, first)
+	if first != nil && (s.first == nil || bytes.Compare(first, s.first) < 0) {
+		s.first = first
+	}
 	s.tok.Input += tok.Input
 	s.tok.Output += tok.Output
 	s.tok.Cache5m += tok.Cache5m
@@ -193,6 +214,35 @@ func (l *Ledger) add(g *group, m store.Model, tok, above price.Tokens, fixed flo
 	s.cost += p.CostSplit(tok, above, m.Fast)
 }
 
+// merge adds a day's group to g; models new to g are ranked after those
+// it has, in the day's order.
+func (g *group) merge(day *group, rank *uint64) {
+	addTokens(&g.tok, day.tok, 1)
+	for _, d := range day.sorted() {
+		s := g.models[d.label]
+		if s == nil {
+			*rank++
+			s = &modelSum{label: d.label, first: binary.BigEndian.AppendUint64(nil, *rank)}
+			g.models[d.label] = s
+		}
+		addTokens(&s.tok, d.tok, 1)
+		s.cost += d.cost
+		s.missing = s.missing || d.missing
+	}
+}
+
+// sorted returns the models in the order they were first seen.
+func (g *group) sorted() []*modelSum {
+	sums := make([]*modelSum, 0, len(g.models))
+	for _, s := range g.models {
+		sums = append(sums, s)
+	}
+	slices.SortFunc(sums, func(a, b *modelSum) int {
+		return cmp.Or(bytes.Compare(a.first, b.first), cmp.Compare(a.label, b.label))
+	})
+	return sums
+}
+
 // row is what every report row shares.
 type row struct {
 	cc, cr, in, out, total int64
@@ -207,14 +257,7 @@ func (g *group) row(unpriced map[string]bool) row {
 		models: []string{}, breakdowns: []ModelBreakdown{},
 	}
 	r.total = r.in + r.out + r.cc + r.cr
-	sums := make([]*modelSum, 0, len(g.models))
-	for _, s := range g.models {
-		sums = append(sums, s)
-	}
-	slices.SortFunc(sums, func(a, b *modelSum) int {
-		return cmp.Or(cmp.Compare(a.first, b.first), cmp.Compare(a.label, b.label))
-	})
-	for _, s := range sums {
+	for _, s := range g.sorted() {
 		r.models = append(r.models, s.label)
 		r.cost += s.cost
 		if s.missing {
@@ -252,59 +295,88 @@ func unpricedList(m map[string]bool) []string {
 	return out
 }
 
-// periods groups the aggregates of q by local date, cut to n characters
-// of YYYY-MM-DD (10: days, 7: months), in date order.
-func (l *Ledger) periods(ctx context.Context, q Query, n int) ([]string, map[string]*group, error) {
-	loc, from, to, err := q.span()
-	if err != nil {
-		return nil, nil, err
-	}
-	if from >= to {
-		return nil, map[string]*group{}, nil
-	}
-	const bucketUS = store.BucketSeconds * 1e6
-	fromB, toB := floorDiv(from, bucketUS), floorDiv(to+bucketUS-1, bucketUS)
-	buckets, err := l.st.Buckets(ctx, fromB, toB, q.Project)
+// periods groups the usage q selects by local date (YYYY-MM-DD), in date
+// order: from the days the
+// store keeps for the zone, else (a zone not kept, read-only) from the
+// calls themselves.
+func (l *Ledger) periods(ctx context.Context, q Query) ([]string, map[string]*group, error) {
+	loc, from, to, err := q.days()
 	if err != nil {
 		return nil, nil, err
 	}
 	groups := map[string]*group{}
 	var keys []string
-	var lastB int64 = -1 << 62
-	var lastKey string
-	for i := range buckets {
-		b := &buckets[i]
-		start := b.Bucket * store.BucketSeconds * 1e6
-		if start < from || start >= to {
-			continue
-		}
-		if b.Bucket != lastB {
-			lastB = b.Bucket
-			lastKey = time.UnixMicro(start).In(loc).Format("2006-01-02")[:n]
-		}
-		g := groups[lastKey]
+	if from >= to {
+		return nil, groups, nil
+	}
+	at := func(day int64) *group {
+		k := dayString(day)
+		g := groups[k]
 		if g == nil {
 			g = newGroup()
-			groups[lastKey] = g
-			keys = append(keys, lastKey)
+			groups[k] = g
+			keys = append(keys, k)
 		}
-		l.add(g, b.Model, b.Tokens, b.Above, b.Cost, b.FirstTS)
+		return g
+	}
+	name := zoneName(loc)
+	if name != "" && !l.isKept(name) && !l.readOnly {
+		l.ingestMu.Lock()
+		if len(l.zones) < maxZones {
+			err = l.keep(ctx, zone{name, loc})
+		}
+		l.ingestMu.Unlock()
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	if name != "" && l.isKept(name) {
+		days, err := l.st.Days(ctx, name, from, to, q.Project)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range days {
+			d := &days[i]
+			l.add(at(d.Day), d.Model, d.Tokens, d.Above, d.Cost, d.First)
+		}
+	} else {
+		pos, err := l.positions(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := l.st.Calls(ctx, func(_ store.Loc, c *store.Call) error {
+			if q.Project != "" && c.Project != q.Project {
+				return nil
+			}
+			if day := dayOf(c.TS, loc); day >= from && day < to {
+				l.add(at(day), c.Model, c.Tokens, c.Tokens.Above(), c.Cost, pos(c.OrderFile, c.OrderOff))
+			}
+			return nil
+		}); err != nil {
+			return nil, nil, err
+		}
 	}
 	slices.Sort(keys)
 	return keys, groups, nil
 }
 
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
+// positions returns a function giving a call's first-seen position, from
+// the files the store knows.
+func (l *Ledger) positions(ctx context.Context) (func(file, off int64) []byte, error) {
+	files, err := l.st.Files(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return q
+	paths := make(map[int64]string, len(files))
+	for _, f := range files {
+		paths[f.ID] = f.Path
+	}
+	return func(file, off int64) []byte { return position(paths[file], off) }, nil
 }
 
 // Daily reports usage per local day.
 func (l *Ledger) Daily(ctx context.Context, q Query) (*DailyReport, error) {
-	keys, groups, err := l.periods(ctx, q, 10)
+	keys, groups, err := l.periods(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +386,7 @@ func (l *Ledger) Daily(ctx context.Context, q Query) (*DailyReport, error) {
 		r := groups[k].row(unpriced)
 		rep.Daily = append(rep.Daily, DailyRow{
 			CacheCreationTokens: r.cc, CacheReadTokens: r.cr, Date: k, InputTokens: r.in,
-			ModelBreakdowns: r.breakdowns, ModelsUsed: r.models, OutputTokens: r.out, TotalCost: r.cost, TotalTokens: r.total,
+			ModelBreakdowns: r.breakdowns, ModelsUsed: r.models, OutputTokens: r.out, Project: q.Project, TotalCost: r.cost, TotalTokens: r.total,
 		})
 		rep.Totals.add(r)
 	}
@@ -324,9 +396,24 @@ func (l *Ledger) Daily(ctx context.Context, q Query) (*DailyReport, error) {
 
 // Monthly reports usage per local month.
 func (l *Ledger) Monthly(ctx context.Context, q Query) (*MonthlyReport, error) {
-	keys, groups, err := l.periods(ctx, q, 7)
+	days, daily, err := l.periods(ctx, q)
 	if err != nil {
 		return nil, err
+	}
+	// A month is the sum of its days, its models listed in the order the
+	// days list them (as ccusage builds it).
+	var keys []string
+	groups := map[string]*group{}
+	var rank uint64
+	for _, d := range days {
+		k := d[:7]
+		g := groups[k]
+		if g == nil {
+			g = newGroup()
+			groups[k] = g
+			keys = append(keys, k)
+		}
+		g.merge(daily[d], &rank)
 	}
 	rep := &MonthlyReport{Monthly: []MonthlyRow{}}
 	unpriced := map[string]bool{}
@@ -334,7 +421,7 @@ func (l *Ledger) Monthly(ctx context.Context, q Query) (*MonthlyReport, error) {
 		r := groups[k].row(unpriced)
 		rep.Monthly = append(rep.Monthly, MonthlyRow{
 			CacheCreationTokens: r.cc, CacheReadTokens: r.cr, InputTokens: r.in, ModelBreakdowns: r.breakdowns,
-			ModelsUsed: r.models, Month: k, OutputTokens: r.out, TotalCost: r.cost, TotalTokens: r.total,
+			ModelsUsed: r.models, Month: k, OutputTokens: r.out, Project: q.Project, TotalCost: r.cost, TotalTokens: r.total,
 		})
 		rep.Totals.add(r)
 	}
@@ -344,9 +431,9 @@ func (l *Ledger) Monthly(ctx context.Context, q Query) (*MonthlyReport, error) {
 
 // Sessions reports usage per session (the sessionId field) and project,
 // costliest first; sessions whose four token counts are all 0 are left
-// out, as ccusage does.
+// out, as ccusage does. Since and until select calls by their local date.
 func (l *Ledger) Sessions(ctx context.Context, q Query) (*SessionReport, error) {
-	_, from, to, err := q.span()
+	loc, from, to, err := q.days()
 	if err != nil {
 		return nil, err
 	}
@@ -354,7 +441,7 @@ func (l *Ledger) Sessions(ctx context.Context, q Query) (*SessionReport, error) 
 	if from >= to {
 		return rep, nil
 	}
-	rows, err := l.st.Sessions(ctx, from, to, q.Project)
+	pos, err := l.positions(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -365,17 +452,25 @@ func (l *Ledger) Sessions(ctx context.Context, q Query) (*SessionReport, error) 
 	}
 	byKey := map[key]*sess{}
 	var order []key
-	for i := range rows {
-		m := &rows[i]
-		k := key{m.Session, m.Project}
+	if err := l.st.Calls(ctx, func(_ store.Loc, c *store.Call) error {
+		if q.Project != "" && c.Project != q.Project {
+			return nil
+		}
+		if day := dayOf(c.TS, loc); day < from || day >= to {
+			return nil
+		}
+		k := key{c.Session, c.Project}
 		s := byKey[k]
 		if s == nil {
-			s = &sess{g: newGroup(), first: m.First, last: m.Last}
+			s = &sess{g: newGroup(), first: c.TS, last: c.TS}
 			byKey[k] = s
 			order = append(order, k)
 		}
-		s.first, s.last = min(s.first, m.First), max(s.last, m.Last)
-		l.add(s.g, m.Model, m.Tokens, m.Above, m.Cost, m.First)
+		s.first, s.last = min(s.first, c.TS), max(s.last, c.TS)
+		l.add(s.g, c.Model, c.Tokens, c.Tokens.Above(), c.Cost, pos(c.OrderFile, c.OrderOff))
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	unpriced := map[string]bool{}
 	for _, k := range order {

@@ -14,8 +14,9 @@ import (
 // what makes ingest fast, and also what makes it tolerant: whitespace,
 // nulls and bad UTF-8 inside skipped values do not matter.
 type scanner struct {
-	b []byte
-	i int
+	b     []byte
+	i     int
+	names map[string]string // interned values of str(true): sessions and models repeat
 }
 
 var errSyntax = errors.New("malformed JSON")
@@ -143,24 +144,46 @@ func stringEnd(b []byte, from int) (int, bool) {
 	}
 }
 
-// str decodes a string value; null reads as "".
-func (s *scanner) str() (string, error) {
+// str decodes a string value; null reads as "". Values that repeat from
+// line to line are shared when intern is set.
+func (s *scanner) str(intern bool) (string, error) {
+	b, err := s.bytes()
+	if err != nil || b == nil {
+		return "", err
+	}
+	if !intern || s.names == nil {
+		return string(b), nil
+	}
+	if v, ok := s.names[string(b)]; ok {
+		return v, nil
+	}
+	if len(s.names) > 4096 {
+		clear(s.names)
+	}
+	v := string(b)
+	s.names[v] = v
+	return v, nil
+}
+
+// bytes decodes a string value without copying it when it has no escapes
+// (the bytes are the line's, valid while it is); null reads as nil.
+func (s *scanner) bytes() ([]byte, error) {
 	if s.null() {
-		return "", nil
+		return nil, nil
 	}
 	raw, err := s.rawString()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw), nil
+		return raw, nil
 	}
 	var out string
 	q := s.b[s.i-len(raw)-2 : s.i]
 	if err := json.Unmarshal(q, &out); err != nil {
-		return "", errSyntax
+		return nil, errSyntax
 	}
-	return out, nil
+	return []byte(out), nil
 }
 
 func (s *scanner) null() bool {

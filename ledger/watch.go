@@ -154,6 +154,10 @@ func (l *Ledger) Run(ctx context.Context) error {
 			watched[d] = true
 		}
 	}
+	// From here on a query waits for this loop (bounded): during the first
+	// sync it gets a partial answer rather than one that misses lines.
+	l.fresh.setRunning(true)
+	defer l.fresh.setRunning(false)
 	// Watch before the first sync, so that nothing written during it is missed.
 	_, dirs, err := walk(l.opts.Roots)
 	if err != nil {
@@ -207,16 +211,46 @@ func (l *Ledger) Run(ctx context.Context) error {
 		}
 		l.fresh.done(seq)
 	}
+	// discover watches a new directory and everything below it, then reads
+	// what is in it: watches first, then the listing, so that a file made
+	// meanwhile is seen one way or the other.
+	discover := func(dir string) {
+		for {
+			_, dirs := walkDir(dir)
+			n := len(watched)
+			watch(dirs)
+			if len(watched) == n {
+				break
+			}
+		}
+		files, _ := walkDir(dir)
+		for _, f := range files {
+			mark(f)
+		}
+	}
+	// look lists the directories around the hot files for what no event
+	// has announced yet: new session directories, new files.
+	look := func() {
+		for _, d := range l.hotDirs() {
+			ents, err := os.ReadDir(d)
+			if err != nil {
+				continue
+			}
+			for _, e := range ents {
+				p := filepath.Join(d, e.Name())
+				switch {
+				case e.IsDir() && !watched[p]:
+					discover(p)
+				case e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".jsonl") && !l.known(p):
+					mark(p)
+				}
+			}
+		}
+	}
 	handle := func(ev fsnotify.Event) {
 		if ev.Has(fsnotify.Create) {
 			if fi, err := os.Lstat(ev.Name); err == nil && fi.IsDir() {
-				// A new project or session directory: watch it and
-				// everything already in it.
-				sub, subDirs := walkDir(ev.Name)
-				watch(subDirs)
-				for _, f := range sub {
-					mark(f)
-				}
+				discover(ev.Name)
 				return
 			}
 		}
@@ -227,8 +261,6 @@ func (l *Ledger) Run(ctx context.Context) error {
 			delete(watched, ev.Name) // a removed directory's watch is gone with it
 		}
 	}
-	l.fresh.setRunning(true)
-	defer l.fresh.setRunning(false)
 	for {
 		select {
 		case <-ctx.Done():
@@ -253,6 +285,7 @@ func (l *Ledger) Run(ctx context.Context) error {
 					drained = true
 				}
 			}
+			look()
 			for _, p := range l.hotChanged() {
 				mark(p)
 			}
@@ -348,4 +381,53 @@ func (l *Ledger) hotChanged() []string {
 		}
 	}
 	return changed
+}
+
+// hotDirs returns the directories a query looks into: each root's
+// projects/ (for new projects), the hot files' directories, their project
+// directories, and a session file's own directory and its subagents/.
+func (l *Ledger) hotDirs() []string {
+	l.hotMu.Lock()
+	paths := make([]string, 0, len(l.hot))
+	for p := range l.hot {
+		paths = append(paths, p)
+	}
+	l.hotMu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	add := func(d string) {
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	for _, root := range l.opts.Roots {
+		add(filepath.Join(root, "projects"))
+	}
+	for _, p := range paths {
+		ref, ok := l.refFor(p)
+		if !ok {
+			continue
+		}
+		add(filepath.Dir(p))
+		for _, root := range l.opts.Roots {
+			if pd := filepath.Join(root, "projects", ref.project); strings.HasPrefix(p, pd+string(filepath.Separator)) {
+				add(pd)
+			}
+		}
+		if strings.HasSuffix(p, ".jsonl") {
+			sd := strings.TrimSuffix(p, ".jsonl")
+			add(sd)
+			add(filepath.Join(sd, "subagents"))
+		}
+	}
+	return out
+}
+
+// known says whether ingest has seen the file.
+func (l *Ledger) known(path string) bool {
+	l.ingestMu.Lock()
+	defer l.ingestMu.Unlock()
+	_, ok := l.files[path]
+	return ok
 }

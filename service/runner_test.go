@@ -54,6 +54,8 @@ func testEnv(t *testing.T) (Env, *recorder, *[]time.Duration) {
 		Username:  "ada",
 		LingerDir: filepath.Join(home, "linger"),
 		Sleep:     func(d time.Duration) { slept = append(slept, d) },
+		// systemd runs this pretend machine, whatever runs this one.
+		SystemdBooted: func() bool { return true },
 	}
 	return env, r, &slept
 }

@@ -116,6 +116,17 @@ type Env struct {
 	// ConsoleUID is the uid of the user at the screen (the owner of
 	// /dev/console); nil means stat /dev/console.
 	ConsoleUID func() (int, error)
+	// SystemdBooted reports whether systemd runs this machine
+	// (sd_booted(3): /run/systemd/system exists); nil means look.
+	SystemdBooted func() bool
+}
+
+func (e Env) systemdBooted() bool {
+	if e.SystemdBooted != nil {
+		return e.SystemdBooted()
+	}
+	fi, err := os.Stat("/run/systemd/system")
+	return err == nil && fi.IsDir()
 }
 
 func (e Env) consoleUID() (int, error) {

@@ -70,6 +70,15 @@ func systemctl(args ...string) []string {
 // ErrNoUserBus means systemctl --user cannot reach the user's manager.
 var ErrNoUserBus = errors.New("no user bus")
 
+// ErrNoSystemd means the machine runs without systemd: a container, WSL
+// without systemd. There is no manager to install the daemon into.
+var ErrNoSystemd = errors.New("no systemd")
+
+func (m *systemd) noSystemd() error {
+	return fmt.Errorf("%w: this machine does not run systemd (/run/systemd/system is missing: a container, or WSL without systemd enabled), so there is no service manager to install the daemon into.\n"+
+		"Run it without one: `cco daemon start` runs the daemon under cco's own supervisor, which restarts it when it crashes; put that line in your shell's profile to have it after each login", ErrNoSystemd)
+}
+
 // noBus explains a missing user bus: what systemctl said, why, what to do.
 func (m *systemd) noBus(said string) error {
 	user, uid := m.env.Username, strconv.Itoa(m.env.UID)
@@ -102,6 +111,9 @@ func (m *systemd) State(ctx context.Context) (State, error) {
 	st.Content = content
 	if st.DropIn, err = readFile(m.dropInPath()); err != nil {
 		return st, err
+	}
+	if !m.env.systemdBooted() {
+		return st, m.noSystemd()
 	}
 	if m.env.Getenv("XDG_RUNTIME_DIR") == "" && m.env.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
 		return st, m.noBus("neither XDG_RUNTIME_DIR nor DBUS_SESSION_BUS_ADDRESS is set")

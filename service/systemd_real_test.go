@@ -46,6 +46,9 @@ func realManager(t *testing.T, sd *systemdtest.Manager) service.Manager {
 		Getenv: func(k string) string { return env[k] },
 		UID:    sd.UID(), Username: sd.User(),
 		LingerDir: t.TempDir(),
+		// The private manager marks its own mount namespace as booted by
+		// systemd, not the one this test runs in.
+		SystemdBooted: func() bool { return true },
 	})
 	if err != nil {
 		t.Fatal(err)

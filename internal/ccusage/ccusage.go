@@ -55,7 +55,7 @@ func Need(t testing.TB) string {
 }
 
 // Command is `ccusage claude <report> --json --offline --timezone UTC
-// [extra…]` reading roots, with home as HOME (it must be an empty
+// [extra…]` reading roots (a --timezone in extra wins: the last one counts), with home as HOME (it must be an empty
 // directory: ccusage's other reports read other tools' logs from there).
 func Command(ctx context.Context, bin, home string, roots []string, report string, extra ...string) *exec.Cmd {
 	args := append([]string{"claude", report, "--json", "--offline", "--timezone", "UTC"}, extra...)
@@ -77,6 +77,11 @@ func Command(ctx context.Context, bin, home string, roots []string, report strin
 func Run(ctx context.Context, bin, home string, roots []string, report string, extra ...string) ([]byte, error) {
 	if ents, err := os.ReadDir(home); err != nil || len(ents) > 0 {
 		return nil, fmt.Errorf("ccusage: HOME %s must be an existing empty directory", home)
+	}
+	for _, r := range roots {
+		if strings.Contains(r, ",") {
+			return nil, fmt.Errorf("ccusage: the root %s holds a comma, which CLAUDE_CONFIG_DIR cannot carry: use a path without one", r)
+		}
 	}
 	cmd := Command(ctx, bin, home, roots, report, extra...)
 	var stdout, stderr bytes.Buffer

@@ -86,4 +86,7 @@ func TestRun(t *testing.T) {
 	if _, err := Run(context.Background(), bin, home, roots, "daily"); err == nil {
 		t.Error("Run accepted a HOME that is not empty")
 	}
+	if _, err := Run(context.Background(), bin, t.TempDir(), []string{roots[0] + ",x"}, "daily"); err == nil || !strings.Contains(err.Error(), "comma") {
+		t.Errorf("Run of a root with a comma: %v, want an error naming the comma", err)
+	}
 }

@@ -258,7 +258,7 @@ func (g *gen) session() error {
 		g.note(Resumed)
 	}
 
-	want := int(math.Round(math.Exp(math.Log(34) + 0.9*r.NormFloat64())))
+	want := int(math.Round(math.Exp(math.Log(37) + 0.9*r.NormFloat64())))
 	want = min(max(want, 2), 600)
 	for turn := 0; s.f.usage < want; turn++ {
 		extra = append(extra, g.turn(s, midnight && turn == 0)...)

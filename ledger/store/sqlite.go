@@ -3,13 +3,17 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
+	"github.com/anthropics/cco/homefile"
 	"github.com/anthropics/cco/ledger/price"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver: pure Go, no cgo
 )
@@ -17,7 +21,7 @@ import (
 // migrations[i] takes the schema from version i to i+1. Never edit one
 // that has shipped: add the next.
 var migrations = []string{
-	// 1: files, interned names, one row per call.
+	// 1: files and their positions, interned names, the calls in chunks.
 	`CREATE TABLE files (
 		id INTEGER PRIMARY KEY,
 		path TEXT NOT NULL UNIQUE,
@@ -29,31 +33,20 @@ var migrations = []string{
 	CREATE TABLE models (id INTEGER PRIMARY KEY, name TEXT NOT NULL, fast INTEGER NOT NULL, fixed INTEGER NOT NULL, UNIQUE (name, fast, fixed));
 	CREATE TABLE projects (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 	CREATE TABLE sessions (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-	CREATE TABLE calls (
-		id INTEGER PRIMARY KEY,
-		key BLOB NOT NULL, msg INTEGER NOT NULL, sidechain INTEGER NOT NULL,
-		file_id INTEGER NOT NULL, off INTEGER NOT NULL,
-		ts INTEGER NOT NULL,
-		session_id INTEGER NOT NULL, project_id INTEGER NOT NULL, model_id INTEGER NOT NULL,
-		input INTEGER NOT NULL, output INTEGER NOT NULL, c5 INTEGER NOT NULL, c1 INTEGER NOT NULL, cr INTEGER NOT NULL,
-		cost REAL NOT NULL
-	);`,
-	// 2: quarter-hour aggregates, so that a daily report in any time zone
-	// reads a few thousand rows instead of every call.
-	`CREATE TABLE agg (
-		bucket INTEGER NOT NULL, model_id INTEGER NOT NULL, project_id INTEGER NOT NULL,
+	CREATE TABLE chunks (id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL);
+	CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
+	// 2: per-day sums in the time zones reports are asked in, so that a
+	// daily report reads a row per day and model, not every call. The
+	// ledger fills a zone from the chunks when it first needs it.
+	`CREATE TABLE zones (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+	CREATE TABLE days (
+		zone_id INTEGER NOT NULL, project_id INTEGER NOT NULL, day INTEGER NOT NULL, model_id INTEGER NOT NULL,
 		calls INTEGER NOT NULL,
 		input INTEGER NOT NULL, output INTEGER NOT NULL, c5 INTEGER NOT NULL, c1 INTEGER NOT NULL, cr INTEGER NOT NULL,
 		x_input INTEGER NOT NULL, x_output INTEGER NOT NULL, x_c5 INTEGER NOT NULL, x_c1 INTEGER NOT NULL, x_cr INTEGER NOT NULL,
-		cost REAL NOT NULL, first_ts INTEGER NOT NULL,
-		PRIMARY KEY (bucket, model_id, project_id)
-	) WITHOUT ROWID;
-	CREATE INDEX agg_project ON agg (project_id, bucket);
-	INSERT INTO agg SELECT ts / 900000000, model_id, project_id, count(*),
-		sum(input), sum(output), sum(c5), sum(c1), sum(cr),
-		sum(max(input-200000, 0)), sum(max(output-200000, 0)), sum(max(c5-200000, 0)), sum(max(c1-200000, 0)), sum(max(cr-200000, 0)),
-		sum(cost), min(ts)
-	FROM calls GROUP BY 1, 2, 3;`,
+		cost REAL NOT NULL, first BLOB,
+		PRIMARY KEY (zone_id, project_id, day, model_id)
+	) WITHOUT ROWID;`,
 }
 
 // Version is the schema version this build writes.
@@ -65,7 +58,9 @@ type sqliteStore struct {
 	r        *sql.DB // readers
 	readOnly bool
 
-	names map[nameKey]int64 // interned names, as committed
+	mu    sync.Mutex // guards the name maps
+	ids   map[nameKey]int64
+	names map[string]map[int64]nameKey // table → id → name
 }
 
 type nameKey struct {
@@ -82,7 +77,7 @@ func dsn(path string, params string) string {
 }
 
 func openSQLite(ctx context.Context, path string, readOnly bool) (Store, error) {
-	s := &sqliteStore{path: path, readOnly: readOnly, names: map[nameKey]int64{}}
+	s := &sqliteStore{path: path, readOnly: readOnly}
 	if readOnly {
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w at %s: the daemon builds it when it runs (cco daemon start)", ErrMissing, path)
@@ -92,7 +87,7 @@ func openSQLite(ctx context.Context, path string, readOnly bool) (Store, error) 
 			return nil, err
 		}
 		s.r = r
-		v, err := s.version(ctx, r)
+		v, err := version(ctx, r)
 		if err != nil {
 			r.Close()
 			return nil, fmt.Errorf("ledger database %s: %w", path, err)
@@ -101,14 +96,21 @@ func openSQLite(ctx context.Context, path string, readOnly bool) (Store, error) 
 			r.Close()
 			return nil, fmt.Errorf("ledger database %s has schema version %d; this cco reads version %d: start the daemon once to upgrade it", path, v, Version)
 		}
+		// Names are read as they are needed: a daily report needs only the
+		// models'.
+		if err := s.loadNames(ctx, "models"); err != nil {
+			r.Close()
+			return nil, err
+		}
 		return s, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	// Created here with 0600 so that SQLite's -wal and -shm, which copy the
-	// database's mode, are private too.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// Made (or found and made) 0600 here so that SQLite's -wal and -shm,
+	// which copy the database's mode, are private too; like every file cco
+	// writes, never through a symbolic link, nor another user's.
+	f, err := homefile.Open(path, os.O_RDWR|os.O_CREATE)
 	if err != nil {
 		return nil, err
 	}
@@ -130,10 +132,14 @@ func openSQLite(ctx context.Context, path string, readOnly bool) (Store, error) 
 	}
 	r.SetMaxOpenConns(2)
 	s.r = r
+	if err := s.loadNames(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
-func (s *sqliteStore) version(ctx context.Context, db *sql.DB) (int, error) {
+func version(ctx context.Context, db *sql.DB) (int, error) {
 	var v int
 	err := db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
 	if err != nil {
@@ -167,16 +173,12 @@ func (s *sqliteStore) migrate(ctx context.Context) error {
 	if v > len(migrations) {
 		return fmt.Errorf("schema version %d is newer than this cco knows (%d): run the newer cco, or move the database aside", v, len(migrations))
 	}
-	return applyMigrations(ctx, tx, v, len(migrations))
-}
-
-func applyMigrations(ctx context.Context, tx *sql.Tx, from, to int) error {
-	for i := from; i < to; i++ {
+	for i := v; i < len(migrations); i++ {
 		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
 			return fmt.Errorf("migration %d: %w", i+1, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, to); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, len(migrations)); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -191,6 +193,71 @@ func (s *sqliteStore) Close() error {
 		errs = append(errs, s.w.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// loadNames reads the interned names of tables (all when none are named).
+func (s *sqliteStore) loadNames(ctx context.Context, tables ...string) error {
+	if len(tables) == 0 {
+		tables = []string{"models", "projects", "sessions"}
+	}
+	s.mu.Lock()
+	ids, names := s.ids, s.names
+	s.mu.Unlock()
+	if ids == nil {
+		ids, names = map[nameKey]int64{}, map[string]map[int64]nameKey{"models": {}, "projects": {}, "sessions": {}}
+	}
+	for _, table := range tables {
+		q := `SELECT id, name, 0, 0 FROM ` + table
+		if table == "models" {
+			q = `SELECT id, name, fast, fixed FROM models`
+		}
+		rows, err := s.r.QueryContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id int64
+			k := nameKey{table: table}
+			if err := rows.Scan(&id, &k.name, &k.fast, &k.fixed); err != nil {
+				rows.Close()
+				return err
+			}
+			s.mu.Lock()
+			ids[k] = id
+			names[table][id] = k
+			s.mu.Unlock()
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.ids, s.names = ids, names
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *sqliteStore) name(table string, id int64) (nameKey, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.names[table][id]
+	return k, ok
+}
+
+// resolve returns the name of an id, reloading the names once when another
+// writer may have added it.
+func (s *sqliteStore) resolve(ctx context.Context, table string, id int64) (nameKey, error) {
+	if k, ok := s.name(table, id); ok {
+		return k, nil
+	}
+	if err := s.loadNames(ctx, table); err != nil {
+		return nameKey{}, err
+	}
+	if k, ok := s.name(table, id); ok {
+		return k, nil
+	}
+	return nameKey{}, fmt.Errorf("ledger database %s: %s id %d is unknown (the database is damaged)", s.path, table, id)
 }
 
 func (s *sqliteStore) Files(ctx context.Context) ([]File, error) {
@@ -214,71 +281,112 @@ func (s *sqliteStore) Files(ctx context.Context) ([]File, error) {
 	return out, rows.Err()
 }
 
-func (s *sqliteStore) Index(ctx context.Context, fn func(IndexEntry) error) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, key, msg, sidechain, input+output+c5+c1+cr, file_id, off FROM calls`)
+// recSize is the size of one encoded call.
+const recSize = 128
+
+// ids are a call's interned names.
+type ids struct{ session, project, model int64 }
+
+func encode(b []byte, c *Call, n ids) {
+	le := binary.LittleEndian
+	copy(b[0:16], c.Key[:])
+	le.PutUint64(b[16:], uint64(c.Msg))
+	le.PutUint64(b[24:], uint64(c.FileID))
+	le.PutUint64(b[32:], uint64(c.Offset))
+	le.PutUint64(b[40:], uint64(c.TS))
+	le.PutUint32(b[48:], uint32(n.session))
+	le.PutUint32(b[52:], uint32(n.project))
+	le.PutUint32(b[56:], uint32(n.model))
+	le.PutUint64(b[64:], uint64(c.Tokens.Input))
+	le.PutUint64(b[72:], uint64(c.Tokens.Output))
+	le.PutUint64(b[80:], uint64(c.Tokens.Cache5m))
+	le.PutUint64(b[88:], uint64(c.Tokens.Cache1h))
+	le.PutUint64(b[96:], uint64(c.Tokens.CacheRead))
+	le.PutUint64(b[104:], math.Float64bits(c.Cost))
+	le.PutUint64(b[112:], uint64(c.OrderFile))
+	le.PutUint64(b[120:], uint64(c.OrderOff))
+	b[60] = 0
+	if c.Sidechain {
+		b[60] = 1
+	}
+}
+
+func decode(b []byte, c *Call) ids {
+	le := binary.LittleEndian
+	copy(c.Key[:], b[0:16])
+	c.Msg = int64(le.Uint64(b[16:]))
+	c.FileID = int64(le.Uint64(b[24:]))
+	c.Offset = int64(le.Uint64(b[32:]))
+	c.TS = int64(le.Uint64(b[40:]))
+	n := ids{int64(le.Uint32(b[48:])), int64(le.Uint32(b[52:])), int64(le.Uint32(b[56:]))}
+	c.Tokens = price.Tokens{
+		Input: int64(le.Uint64(b[64:])), Output: int64(le.Uint64(b[72:])), Cache5m: int64(le.Uint64(b[80:])),
+		Cache1h: int64(le.Uint64(b[88:])), CacheRead: int64(le.Uint64(b[96:])),
+	}
+	c.Cost = math.Float64frombits(le.Uint64(b[104:]))
+	c.OrderFile = int64(le.Uint64(b[112:]))
+	c.OrderOff = int64(le.Uint64(b[120:]))
+	c.Sidechain = b[60] == 1
+	return n
+}
+
+// named fills in a decoded call's names.
+func (s *sqliteStore) named(ctx context.Context, c *Call, n ids) error {
+	sess, err := s.resolve(ctx, "sessions", n.session)
+	if err != nil {
+		return err
+	}
+	proj, err := s.resolve(ctx, "projects", n.project)
+	if err != nil {
+		return err
+	}
+	m, err := s.resolve(ctx, "models", n.model)
+	if err != nil {
+		return err
+	}
+	c.Session, c.Project, c.Model = sess.name, proj.name, Model{Name: m.name, Fast: m.fast, Fixed: m.fixed}
+	return nil
+}
+
+func (s *sqliteStore) Calls(ctx context.Context, fn func(Loc, *Call) error) error {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, data FROM chunks ORDER BY id`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	var key []byte
+	var data []byte
+	var c Call
 	for rows.Next() {
-		var e IndexEntry
-		if err := rows.Scan(&e.ID, &key, &e.Msg, &e.Sidechain, &e.Total, &e.FileID, &e.Offset); err != nil {
+		var id int64
+		if err := rows.Scan(&id, &data); err != nil {
 			return err
 		}
-		copy(e.Key[:], key)
-		if err := fn(e); err != nil {
-			return err
+		for i := 0; i+recSize <= len(data); i += recSize {
+			n := decode(data[i:i+recSize], &c)
+			if err := s.named(ctx, &c, n); err != nil {
+				return err
+			}
+			if err := fn(Loc{id, int32(i / recSize)}, &c); err != nil {
+				return err
+			}
 		}
 	}
 	return rows.Err()
 }
 
-type aggKey struct {
-	bucket         int64
-	model, project int64
-}
-
-type aggDelta struct {
-	calls      int64
-	tok, above price.Tokens
-	cost       float64
-	firstTS    int64
-}
-
-func (d *aggDelta) add(sign int64, c *Call) {
-	d.calls += sign
-	x := c.Tokens.Above()
-	addTok(&d.tok, c.Tokens, sign)
-	addTok(&d.above, x, sign)
-	d.cost += float64(sign) * c.Cost
-	if sign > 0 && (d.firstTS == 0 || c.TS < d.firstTS) {
-		d.firstTS = c.TS
+func (s *sqliteStore) Chunk(ctx context.Context, id int64) ([]Call, error) {
+	var data []byte
+	if err := s.r.QueryRowContext(ctx, `SELECT data FROM chunks WHERE id = ?`, id).Scan(&data); err != nil {
+		return nil, fmt.Errorf("reading chunk %d: %w", id, err)
 	}
-}
-
-func addTok(t *price.Tokens, u price.Tokens, sign int64) {
-	t.Input += sign * u.Input
-	t.Output += sign * u.Output
-	t.Cache5m += sign * u.Cache5m
-	t.Cache1h += sign * u.Cache1h
-	t.CacheRead += sign * u.CacheRead
-}
-
-// BucketSeconds is the aggregates' granularity: every time zone's offset is
-// a multiple of it, so every local day is a whole number of buckets.
-const BucketSeconds = 900
-
-func bucketOf(ts int64) int64 {
-	sec := ts / 1e6
-	if ts < 0 && ts%1e6 != 0 {
-		sec--
+	calls := make([]Call, len(data)/recSize)
+	for i := range calls {
+		n := decode(data[i*recSize:(i+1)*recSize], &calls[i])
+		if err := s.named(ctx, &calls[i], n); err != nil {
+			return nil, err
+		}
 	}
-	b := sec / BucketSeconds
-	if sec < 0 && sec%BucketSeconds != 0 {
-		b--
-	}
-	return b
+	return calls, nil
 }
 
 func (s *sqliteStore) Commit(ctx context.Context, b *Batch) error {
@@ -292,29 +400,24 @@ func (s *sqliteStore) Commit(ctx context.Context, b *Batch) error {
 	defer tx.Rollback()
 	pending := map[nameKey]int64{}
 	intern := func(k nameKey) (int64, error) {
-		if id, ok := s.names[k]; ok {
+		s.mu.Lock()
+		id, ok := s.ids[k]
+		s.mu.Unlock()
+		if ok {
 			return id, nil
 		}
 		if id, ok := pending[k]; ok {
 			return id, nil
 		}
-		var id int64
+		var res sql.Result
 		var err error
 		if k.table == "models" {
-			err = tx.QueryRowContext(ctx, `SELECT id FROM models WHERE name = ? AND fast = ? AND fixed = ?`, k.name, k.fast, k.fixed).Scan(&id)
+			res, err = tx.ExecContext(ctx, `INSERT INTO models (name, fast, fixed) VALUES (?, ?, ?)`, k.name, k.fast, k.fixed)
 		} else {
-			err = tx.QueryRowContext(ctx, `SELECT id FROM `+k.table+` WHERE name = ?`, k.name).Scan(&id)
+			res, err = tx.ExecContext(ctx, `INSERT INTO `+k.table+` (name) VALUES (?)`, k.name)
 		}
-		if errors.Is(err, sql.ErrNoRows) {
-			var res sql.Result
-			if k.table == "models" {
-				res, err = tx.ExecContext(ctx, `INSERT INTO models (name, fast, fixed) VALUES (?, ?, ?)`, k.name, k.fast, k.fixed)
-			} else {
-				res, err = tx.ExecContext(ctx, `INSERT INTO `+k.table+` (name) VALUES (?)`, k.name)
-			}
-			if err == nil {
-				id, err = res.LastInsertId()
-			}
+		if err == nil {
+			id, err = res.LastInsertId()
 		}
 		if err != nil {
 			return 0, err
@@ -322,14 +425,14 @@ func (s *sqliteStore) Commit(ctx context.Context, b *Batch) error {
 		pending[k] = id
 		return id, nil
 	}
-	ids := func(c *Call) (session, project, model int64, err error) {
-		if session, err = intern(nameKey{table: "sessions", name: c.Session}); err != nil {
+	callIDs := func(c *Call) (n ids, err error) {
+		if n.session, err = intern(nameKey{table: "sessions", name: c.Session}); err != nil {
 			return
 		}
-		if project, err = intern(nameKey{table: "projects", name: c.Project}); err != nil {
+		if n.project, err = intern(nameKey{table: "projects", name: c.Project}); err != nil {
 			return
 		}
-		model, err = intern(nameKey{table: "models", name: c.Model.Name, fast: c.Model.Fast, fixed: c.Model.Fixed})
+		n.model, err = intern(nameKey{table: "models", name: c.Model.Name, fast: c.Model.Fast, fixed: c.Model.Fixed})
 		return
 	}
 
@@ -340,196 +443,187 @@ func (s *sqliteStore) Commit(ctx context.Context, b *Batch) error {
 				mtime = excluded.mtime, off = excluded.off, head_hash = excluded.head_hash, head_len = excluded.head_len,
 				malformed = excluded.malformed`,
 			f.ID, f.Path, int64(f.Dev), int64(f.Ino), f.Size, f.MTime, f.Offset, f.HeadHash[:], f.HeadLen, f.Malformed); err != nil {
-			return fmt.Errorf("saving position of %s: %w", f.Path, err)
+			return fmt.Errorf("saving the position in %s: %w", f.Path, err)
 		}
 	}
-
-	deltas := map[aggKey]*aggDelta{}
-	delta := func(c *Call, model, project int64, sign int64) {
-		k := aggKey{bucketOf(c.TS), model, project}
-		d := deltas[k]
-		if d == nil {
-			d = &aggDelta{}
-			deltas[k] = d
-		}
-		d.add(sign, c)
-	}
-
-	if len(b.Insert) > 0 {
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO calls (id, key, msg, sidechain, file_id, off, ts, session_id, project_id, model_id, input, output, c5, c1, cr, cost)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
-		for i := range b.Insert {
-			c := &b.Insert[i]
-			sid, pid, mid, err := ids(c)
+	for _, ch := range b.Chunks {
+		data := make([]byte, len(ch.Calls)*recSize)
+		for i := range ch.Calls {
+			n, err := callIDs(&ch.Calls[i])
 			if err != nil {
 				return err
 			}
-			t := c.Tokens
-			if _, err := ins.ExecContext(ctx, c.ID, c.Key[:], c.Msg, c.Sidechain, c.FileID, c.Offset, c.TS, sid, pid, mid,
-				t.Input, t.Output, t.Cache5m, t.Cache1h, t.CacheRead, c.Cost); err != nil {
-				return err
-			}
-			delta(c, mid, pid, 1)
+			encode(data[i*recSize:], &ch.Calls[i], n)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO chunks (id, file_id, n, data) VALUES (?, ?, ?, ?)`, ch.ID, ch.FileID, len(ch.Calls), data); err != nil {
+			return err
 		}
 	}
-	for i := range b.Replace {
-		c := &b.Replace[i]
-		var old Call
-		var oldModel, oldProject int64
-		if err := tx.QueryRowContext(ctx, `SELECT ts, model_id, project_id, input, output, c5, c1, cr, cost FROM calls WHERE id = ?`, c.ID).Scan(
-			&old.TS, &oldModel, &oldProject, &old.Tokens.Input, &old.Tokens.Output, &old.Tokens.Cache5m, &old.Tokens.Cache1h, &old.Tokens.CacheRead, &old.Cost); err != nil {
-			return fmt.Errorf("replacing call %d: %w", c.ID, err)
+	// Rewrite the chunks the updates touch, each once.
+	touched := map[int64][]byte{}
+	for _, u := range b.Updates {
+		data, ok := touched[u.At.Chunk]
+		if !ok {
+			if err := tx.QueryRowContext(ctx, `SELECT data FROM chunks WHERE id = ?`, u.At.Chunk).Scan(&data); err != nil {
+				return fmt.Errorf("updating call %d/%d: %w", u.At.Chunk, u.At.Idx, err)
+			}
+			touched[u.At.Chunk] = data
 		}
-		delta(&old, oldModel, oldProject, -1)
-		sid, pid, mid, err := ids(c)
+		i := int(u.At.Idx) * recSize
+		if i+recSize > len(data) {
+			return fmt.Errorf("updating call %d/%d: no such call", u.At.Chunk, u.At.Idx)
+		}
+		n, err := callIDs(&u.Call)
 		if err != nil {
 			return err
 		}
-		t := c.Tokens
-		if _, err := tx.ExecContext(ctx, `UPDATE calls SET key = ?, msg = ?, sidechain = ?, file_id = ?, off = ?, ts = ?, session_id = ?, project_id = ?, model_id = ?,
-			input = ?, output = ?, c5 = ?, c1 = ?, cr = ?, cost = ? WHERE id = ?`,
-			c.Key[:], c.Msg, c.Sidechain, c.FileID, c.Offset, c.TS, sid, pid, mid, t.Input, t.Output, t.Cache5m, t.Cache1h, t.CacheRead, c.Cost, c.ID); err != nil {
+		encode(data[i:], &u.Call, n)
+	}
+	for id, data := range touched {
+		if _, err := tx.ExecContext(ctx, `UPDATE chunks SET data = ? WHERE id = ?`, data, id); err != nil {
 			return err
 		}
-		delta(c, mid, pid, 1)
 	}
-
-	if len(deltas) > 0 {
-		up, err := tx.PrepareContext(ctx, `INSERT INTO agg VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (bucket, model_id, project_id) DO UPDATE SET calls = calls + excluded.calls,
+	zoneIDs := map[string]int64{}
+	zoneID := func(name string) (int64, error) {
+		if id, ok := zoneIDs[name]; ok {
+			return id, nil
+		}
+		var id int64
+		err := tx.QueryRowContext(ctx, `SELECT id FROM zones WHERE name = ?`, name).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			var res sql.Result
+			if res, err = tx.ExecContext(ctx, `INSERT INTO zones (name) VALUES (?)`, name); err == nil {
+				id, err = res.LastInsertId()
+			}
+		}
+		zoneIDs[name] = id
+		return id, err
+	}
+	for _, z := range b.DropZones {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM days WHERE zone_id IN (SELECT id FROM zones WHERE name = ?)`, z); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM zones WHERE name = ?`, z); err != nil {
+			return err
+		}
+	}
+	for _, z := range b.Zones {
+		if _, err := zoneID(z); err != nil {
+			return err
+		}
+	}
+	if len(b.Days) > 0 {
+		up, err := tx.PrepareContext(ctx, `INSERT INTO days VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (zone_id, project_id, day, model_id) DO UPDATE SET calls = calls + excluded.calls,
 				input = input + excluded.input, output = output + excluded.output, c5 = c5 + excluded.c5, c1 = c1 + excluded.c1, cr = cr + excluded.cr,
 				x_input = x_input + excluded.x_input, x_output = x_output + excluded.x_output, x_c5 = x_c5 + excluded.x_c5,
-				x_c1 = x_c1 + excluded.x_c1, x_cr = x_cr + excluded.x_cr,
-				cost = cost + excluded.cost, first_ts = min(first_ts, excluded.first_ts)`)
+				x_c1 = x_c1 + excluded.x_c1, x_cr = x_cr + excluded.x_cr, cost = cost + excluded.cost,
+				first = CASE WHEN excluded.first IS NOT NULL AND (first IS NULL OR excluded.first < first) THEN excluded.first ELSE first END`)
 		if err != nil {
 			return err
 		}
 		defer up.Close()
-		for k, d := range deltas {
-			first := d.firstTS
-			if first == 0 {
-				first = 1<<63 - 1 // only removals: leave first_ts as it is
-			}
-			if _, err := up.ExecContext(ctx, k.bucket, k.model, k.project, d.calls,
-				d.tok.Input, d.tok.Output, d.tok.Cache5m, d.tok.Cache1h, d.tok.CacheRead,
-				d.above.Input, d.above.Output, d.above.Cache5m, d.above.Cache1h, d.above.CacheRead,
-				d.cost, first); err != nil {
+		for i := range b.Days {
+			d := &b.Days[i]
+			zid, err := zoneID(d.Zone)
+			if err != nil {
 				return err
 			}
+			var pid int64 // 0: every project
+			if d.Project != "" {
+				if pid, err = intern(nameKey{table: "projects", name: d.Project}); err != nil {
+					return err
+				}
+			}
+			mid, err := intern(nameKey{table: "models", name: d.Model.Name, fast: d.Model.Fast, fixed: d.Model.Fixed})
+			if err != nil {
+				return err
+			}
+			t, x := d.Tokens, d.Above
+			if _, err := up.ExecContext(ctx, zid, pid, d.Day, mid, d.Calls, t.Input, t.Output, t.Cache5m, t.Cache1h, t.CacheRead,
+				x.Input, x.Output, x.Cache5m, x.Cache1h, x.CacheRead, d.Cost, d.First); err != nil {
+				return err
+			}
+		}
+	}
+	if b.Oldest != 0 {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meta VALUES ('oldest', ?) ON CONFLICT (key) DO UPDATE SET value = min(value, excluded.value)`, b.Oldest); err != nil {
+			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	s.mu.Lock()
 	for k, id := range pending {
-		s.names[k] = id
+		s.ids[k] = id
+		s.names[k.table][id] = k
 	}
+	s.mu.Unlock()
 	return nil
 }
 
-func (s *sqliteStore) models(ctx context.Context) (map[int64]Model, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, name, fast, fixed FROM models`)
+func (s *sqliteStore) Zones(ctx context.Context) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT name FROM zones ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[int64]Model{}
+	var out []string
 	for rows.Next() {
-		var id int64
-		var m Model
-		if err := rows.Scan(&id, &m.Name, &m.Fast, &m.Fixed); err != nil {
+		var n string
+		if err := rows.Scan(&n); err != nil {
 			return nil, err
 		}
-		out[id] = m
+		out = append(out, n)
 	}
 	return out, rows.Err()
 }
 
-// projectID returns the id of a project name; ok is false when the store
-// has never seen it.
-func (s *sqliteStore) projectID(ctx context.Context, name string) (int64, bool, error) {
-	var id int64
-	err := s.r.QueryRowContext(ctx, `SELECT id FROM projects WHERE name = ?`, name).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
-	}
-	return id, err == nil, err
-}
-
-func (s *sqliteStore) Buckets(ctx context.Context, from, to int64, project string) ([]Bucket, error) {
-	models, err := s.models(ctx)
-	if err != nil {
-		return nil, err
-	}
-	q := `SELECT bucket, model_id, sum(input), sum(output), sum(c5), sum(c1), sum(cr),
-		sum(x_input), sum(x_output), sum(x_c5), sum(x_c1), sum(x_cr), sum(cost), min(first_ts)
-		FROM agg WHERE bucket >= ? AND bucket < ? AND calls > 0`
-	args := []any{from, to}
+func (s *sqliteStore) Days(ctx context.Context, zone string, from, to int64, project string) ([]Day, error) {
+	var pid int64
 	if project != "" {
-		pid, ok, err := s.projectID(ctx, project)
-		if err != nil || !ok {
-			return nil, err
+		s.mu.Lock()
+		id, ok := s.ids[nameKey{table: "projects", name: project}]
+		s.mu.Unlock()
+		if !ok {
+			if err := s.loadNames(ctx, "projects"); err != nil {
+				return nil, err
+			}
+			s.mu.Lock()
+			id, ok = s.ids[nameKey{table: "projects", name: project}]
+			s.mu.Unlock()
+			if !ok {
+				return nil, nil // a project the ledger has never seen
+			}
 		}
-		q += ` AND project_id = ?`
-		args = append(args, pid)
+		pid = id
 	}
-	q += ` GROUP BY bucket, model_id ORDER BY bucket`
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.r.QueryContext(ctx, `SELECT d.day, d.model_id, d.input, d.output, d.c5, d.c1, d.cr,
+		d.x_input, d.x_output, d.x_c5, d.x_c1, d.x_cr, d.cost, d.first
+		FROM days d JOIN zones z ON z.id = d.zone_id
+		WHERE z.name = ? AND d.project_id = ? AND d.day >= ? AND d.day < ? AND d.calls > 0
+		ORDER BY d.day`, zone, pid, from, to)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Bucket
+	var out []Day
 	for rows.Next() {
-		var b Bucket
+		var d Day
 		var mid int64
-		t, x := &b.Tokens, &b.Above
-		if err := rows.Scan(&b.Bucket, &mid, &t.Input, &t.Output, &t.Cache5m, &t.Cache1h, &t.CacheRead,
-			&x.Input, &x.Output, &x.Cache5m, &x.Cache1h, &x.CacheRead, &b.Cost, &b.FirstTS); err != nil {
+		t, x := &d.Tokens, &d.Above
+		if err := rows.Scan(&d.Day, &mid, &t.Input, &t.Output, &t.Cache5m, &t.Cache1h, &t.CacheRead,
+			&x.Input, &x.Output, &x.Cache5m, &x.Cache1h, &x.CacheRead, &d.Cost, &d.First); err != nil {
 			return nil, err
 		}
-		b.Model = models[mid]
-		out = append(out, b)
-	}
-	return out, rows.Err()
-}
-
-func (s *sqliteStore) Sessions(ctx context.Context, from, to int64, project string) ([]SessionModel, error) {
-	models, err := s.models(ctx)
-	if err != nil {
-		return nil, err
-	}
-	q := `SELECT s.name, p.name, c.model_id, sum(input), sum(output), sum(c5), sum(c1), sum(cr),
-		sum(max(input-200000, 0)), sum(max(output-200000, 0)), sum(max(c5-200000, 0)), sum(max(c1-200000, 0)), sum(max(cr-200000, 0)),
-		sum(cost), min(ts), max(ts)
-		FROM calls c JOIN sessions s ON s.id = c.session_id JOIN projects p ON p.id = c.project_id
-		WHERE ts >= ? AND ts < ?`
-	args := []any{from, to}
-	if project != "" {
-		q += ` AND p.name = ?`
-		args = append(args, project)
-	}
-	q += ` GROUP BY c.session_id, c.project_id, c.model_id`
-	rows, err := s.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []SessionModel
-	for rows.Next() {
-		var m SessionModel
-		var mid int64
-		t, x := &m.Tokens, &m.Above
-		if err := rows.Scan(&m.Session, &m.Project, &mid, &t.Input, &t.Output, &t.Cache5m, &t.Cache1h, &t.CacheRead,
-			&x.Input, &x.Output, &x.Cache5m, &x.Cache1h, &x.CacheRead, &m.Cost, &m.First, &m.Last); err != nil {
+		m, err := s.resolve(ctx, "models", mid)
+		if err != nil {
 			return nil, err
 		}
-		m.Model = models[mid]
-		out = append(out, m)
+		d.Model = Model{Name: m.name, Fast: m.fast, Fixed: m.fixed}
+		out = append(out, d)
 	}
 	return out, rows.Err()
 }
@@ -539,9 +633,9 @@ func (s *sqliteStore) Summary(ctx context.Context) (Summary, error) {
 	var oldest sql.NullInt64
 	err := s.r.QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM files), (SELECT coalesce(sum(malformed), 0) FROM files),
-		(SELECT count(*) FROM calls), (SELECT coalesce(max(id), 0) FROM calls), (SELECT coalesce(max(id), 0) FROM files),
-		(SELECT min(first_ts) FROM agg WHERE bucket = (SELECT min(bucket) FROM agg WHERE calls > 0) AND calls > 0)`).Scan(
-		&sum.Files, &sum.Malformed, &sum.Calls, &sum.MaxID, &sum.MaxFileID, &oldest)
+		(SELECT coalesce(sum(n), 0) FROM chunks), (SELECT coalesce(max(id), 0) FROM chunks), (SELECT coalesce(max(id), 0) FROM files),
+		(SELECT value FROM meta WHERE key = 'oldest')`).Scan(
+		&sum.Files, &sum.Malformed, &sum.Calls, &sum.MaxChunk, &sum.MaxFileID, &oldest)
 	if err != nil {
 		return sum, err
 	}

@@ -17,21 +17,25 @@ import (
 var ErrMissing = errors.New("no ledger database yet")
 
 // Store is the ledger's persistence. One process writes (Commit); any
-// number read.
+// number read. Calls are kept in chunks (the calls one ingest round read
+// from one file, packed): a row per call would make the first ingest of a
+// large history several times slower.
 type Store interface {
 	// Files returns every transcript file the store has read from.
 	Files(ctx context.Context) ([]File, error)
-	// Index calls fn for every stored call, for the writer's dedupe index.
-	Index(ctx context.Context, fn func(IndexEntry) error) error
+	// Calls calls fn for every stored call, chunk by chunk.
+	Calls(ctx context.Context, fn func(Loc, *Call) error) error
+	// Chunk returns the calls of one chunk.
+	Chunk(ctx context.Context, id int64) ([]Call, error)
 	// Commit applies a batch atomically: its calls and the file positions
 	// that produced them land together or not at all.
 	Commit(ctx context.Context, b *Batch) error
-	// Buckets returns the quarter-hour aggregates in [from, to) (Unix
-	// seconds / 900), of one project or ("") all, merged over projects.
-	Buckets(ctx context.Context, from, to int64, project string) ([]Bucket, error)
-	// Sessions returns per session, project and model the calls whose time
-	// is in [from, to) (Unix microseconds).
-	Sessions(ctx context.Context, from, to int64, project string) ([]SessionModel, error)
+	// Zones lists the time zones whose days are kept (see Days).
+	Zones(ctx context.Context) ([]string, error)
+	// Days returns, for a kept zone, the per-day and per-model sums of
+	// local days [from, to) (days since 1970-01-01), of one project or
+	// ("") all.
+	Days(ctx context.Context, zone string, from, to int64, project string) ([]Day, error)
 	// Summary counts what the store holds.
 	Summary(ctx context.Context) (Summary, error)
 	Close() error
@@ -53,31 +57,33 @@ func (m Model) Label() string {
 	return m.Name
 }
 
-// Call is one API call as stored.
+// Loc is where a call is stored: its chunk and its place in it.
+type Loc struct {
+	Chunk int64
+	Idx   int32
+}
+
+// Call is one API call: the copy of it the ledger keeps.
 type Call struct {
-	ID        int64
 	Key       [16]byte // dedupe key (a hash)
 	Msg       int64    // hash of message.id, for sidechain replays (0 = none)
 	Sidechain bool
-	FileID    int64
-	Offset    int64 // of the line in its file
+	FileID    int64 // the kept copy's file
+	Offset    int64 // … and line
 	TS        int64 // Unix microseconds, UTC
 	Session   string
 	Project   string
 	Model     Model
 	Tokens    price.Tokens
 	Cost      float64 // costUSD when Model.Fixed
+	OrderFile int64   // where the call was first seen (file, and the line's offset × 64 + the
+	OrderOff  int64   // call's place in its line): the order ccusage lists models in
 }
 
-// IndexEntry is what the writer's dedupe index needs of a stored call.
-type IndexEntry struct {
-	ID        int64
-	Key       [16]byte
-	Msg       int64
-	Sidechain bool
-	Total     int64
-	FileID    int64
-	Offset    int64
+// Total is the call's token total.
+func (c *Call) Total() int64 {
+	t := c.Tokens
+	return t.Input + t.Output + t.Cache5m + t.Cache1h + t.CacheRead
 }
 
 // File is a transcript's ingest position.
@@ -93,30 +99,51 @@ type File struct {
 	Malformed int64 // unreadable lines before Offset
 }
 
-// Batch is one transaction's worth of ingest.
-type Batch struct {
-	Files   []File // positions after the calls below (new files have ID set by the caller)
-	Insert  []Call
-	Replace []Call // new surviving copies of stored calls (same ID)
+// Chunk is calls stored together.
+type Chunk struct {
+	ID     int64
+	FileID int64
+	Calls  []Call
 }
 
-// Bucket is a quarter hour's usage of one model.
-type Bucket struct {
-	Bucket  int64
+// Update rewrites a stored call (another copy of it is now kept).
+type Update struct {
+	At   Loc
+	Call Call
+}
+
+// DayDelta changes one day's sums in one zone.
+type DayDelta struct {
+	Zone    string
+	Day     int64 // local days since 1970-01-01
 	Model   Model
+	Project string // "" for the sums over every project
+	Calls   int64
 	Tokens  price.Tokens
 	Above   price.Tokens // summed per-call excess over price.LongContext
 	Cost    float64      // summed costUSD (Fixed models)
-	FirstTS int64        // earliest call, for first-seen model order
+	First   []byte       // the smallest first-seen position among its calls (min is kept)
 }
 
-// SessionModel is a session's usage of one model.
-type SessionModel struct {
-	Session, Project string
-	Model            Model
-	Tokens, Above    price.Tokens
-	Cost             float64
-	First, Last      int64 // Unix microseconds
+// Batch is one transaction's worth of ingest.
+type Batch struct {
+	Files     []File
+	Chunks    []Chunk
+	Updates   []Update
+	Days      []DayDelta
+	Zones     []string // zones whose days this batch starts to keep
+	DropZones []string // zones whose days are no longer kept
+	Oldest    int64    // the earliest call time in the batch (0: none)
+}
+
+// Day is one day's usage of one model.
+type Day struct {
+	Day    int64
+	Model  Model
+	Tokens price.Tokens
+	Above  price.Tokens
+	Cost   float64
+	First  []byte
 }
 
 // Summary counts what a store holds.
@@ -124,7 +151,7 @@ type Summary struct {
 	Files, Calls, Malformed int64
 	Oldest                  int64 // earliest call (Unix microseconds), 0 if none
 	Models                  []string
-	MaxID, MaxFileID        int64
+	MaxChunk, MaxFileID     int64
 }
 
 // Path returns the file a sqlite:// URL names: relative paths are under

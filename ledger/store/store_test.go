@@ -35,9 +35,9 @@ func TestPath(t *testing.T) {
 	}
 }
 
-func call(id int64, ts int64, model string, in int64) Call {
-	return Call{ID: id, Key: [16]byte{byte(id)}, FileID: 1, TS: ts, Session: "s", Project: "p",
-		Model: Model{Name: model}, Tokens: price.Tokens{Input: in, Output: 1}}
+func call(ts int64, model string, in int64) Call {
+	return Call{Key: [16]byte{byte(in)}, FileID: 1, TS: ts, Session: "s", Project: "p",
+		Model: Model{Name: model}, Tokens: price.Tokens{Input: in, Output: 1}, OrderFile: 1}
 }
 
 func TestCreateModeAndReadOnly(t *testing.T) {
@@ -53,7 +53,8 @@ func TestCreateModeAndReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit(ctx, &Batch{Files: []File{{ID: 1, Path: "/x.jsonl", Offset: 10}}, Insert: []Call{call(1, 1e15, "m", 5)}}); err != nil {
+	if err := s.Commit(ctx, &Batch{Files: []File{{ID: 1, Path: "/x.jsonl", Offset: 10}},
+		Chunks: []Chunk{{ID: 1, FileID: 1, Calls: []Call{call(1e15, "m", 5)}}}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"a.db", "a.db-wal"} {
@@ -70,18 +71,54 @@ func TestCreateModeAndReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	if err := ro.Commit(ctx, &Batch{Insert: []Call{call(2, 1e15, "m", 5)}}); err == nil {
+	if err := ro.Commit(ctx, &Batch{Chunks: []Chunk{{ID: 2, FileID: 1, Calls: []Call{call(1e15, "m", 5)}}}}); err == nil {
 		t.Error("a read-only store committed")
 	}
 	sum, err := ro.Summary(ctx)
-	if err != nil || sum.Calls != 1 || sum.Files != 1 {
+	if err != nil || sum.Calls != 1 || sum.Files != 1 || sum.Oldest != 0 {
 		t.Errorf("read-only summary %+v, %v", sum, err)
 	}
 	s.Close()
 }
 
-// A database made by migration 1 (before the aggregates existed) opens and
-// upgrades: its calls reach the aggregates.
+// Calls go in packed and come out whole; an update rewrites one in place.
+func TestChunksRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, "sqlite://a.db", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a := Call{Key: [16]byte{1, 2, 3}, Msg: -5, Sidechain: true, FileID: 7, Offset: 1 << 40, TS: -3, Session: "sess", Project: "proj",
+		Model: Model{Name: "claude-opus-4-6", Fast: true, Fixed: true}, Tokens: price.Tokens{Input: 1, Output: 2, Cache5m: 3, Cache1h: 4, CacheRead: 5},
+		Cost: 0.25, OrderFile: 6, OrderOff: 99}
+	b := call(2e15, "other", 9)
+	if err := s.Commit(ctx, &Batch{Chunks: []Chunk{{ID: 3, FileID: 7, Calls: []Call{a, b}}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Chunk(ctx, 3)
+	if err != nil || len(got) != 2 || got[0] != a || got[1] != b {
+		t.Fatalf("chunk: %+v %v\nwant %+v %+v", got, err, a, b)
+	}
+	b2 := b
+	b2.Tokens.Input = 1000
+	if err := s.Commit(ctx, &Batch{Updates: []Update{{At: Loc{3, 1}, Call: b2}}}); err != nil {
+		t.Fatal(err)
+	}
+	var all []Call
+	if err := s.Calls(ctx, func(at Loc, c *Call) error {
+		all = append(all, *c)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 || all[0] != a || all[1] != b2 {
+		t.Fatalf("calls after the update: %+v", all)
+	}
+}
+
+// A database made by migration 1 (before days were kept) opens and
+// upgrades; its calls are still there, and days can be kept.
 func TestMigrationFromVersion1(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
@@ -89,12 +126,16 @@ func TestMigrationFromVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	data := make([]byte, recSize)
+	c := call(1e15, "claude-opus-4-6", 300000)
+	encode(data, &c, ids{1, 1, 1})
 	if _, err := db.Exec(`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);` + migrations[0] + `
 		INSERT INTO models VALUES (1, 'claude-opus-4-6', 0, 0);
 		INSERT INTO projects VALUES (1, 'p');
-		INSERT INTO sessions VALUES (1, 's');
-		INSERT INTO calls VALUES (1, x'01', 0, 0, 1, 0, 1000000000000000, 1, 1, 1, 300000, 2, 3, 4, 5, 0);
-		INSERT INTO calls VALUES (2, x'02', 0, 0, 1, 9, 1000000000000001, 1, 1, 1, 10, 20, 30, 40, 50, 0);`); err != nil {
+		INSERT INTO sessions VALUES (1, 's');`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO chunks VALUES (1, 1, 1, ?)`, data); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -106,18 +147,20 @@ func TestMigrationFromVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	bs, err := s.Buckets(ctx, 0, 1<<40, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := Bucket{Bucket: 1_000_000_000 / BucketSeconds, Model: Model{Name: "claude-opus-4-6"}, Tokens: price.Tokens{Input: 300010, Output: 22, Cache5m: 33, Cache1h: 44, CacheRead: 55},
-		Above: price.Tokens{Input: 100000}, FirstTS: 1e15}
-	if len(bs) != 1 || bs[0] != want {
-		t.Fatalf("buckets after migration: %+v\nwant %+v", bs, want)
-	}
 	var v int
 	if err := s.(*sqliteStore).w.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != Version {
 		t.Fatalf("schema version %d, %v; want %d", v, err, Version)
+	}
+	got, err := s.Chunk(ctx, 1)
+	if err != nil || len(got) != 1 || got[0] != c {
+		t.Fatalf("the old call: %+v %v", got, err)
+	}
+	if err := s.Commit(ctx, &Batch{Zones: []string{"UTC"}, Days: []DayDelta{{Zone: "UTC", Day: 11574, Model: c.Model, Calls: 1, Tokens: c.Tokens, First: []byte("a")}}}); err != nil {
+		t.Fatal(err)
+	}
+	days, err := s.Days(ctx, "UTC", 0, 1<<40, "")
+	if err != nil || len(days) != 1 || days[0].Tokens != c.Tokens || string(days[0].First) != "a" {
+		t.Fatalf("days %+v %v", days, err)
 	}
 }
 
@@ -134,31 +177,37 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 }
 
-// Replacing a call moves its contribution between aggregates exactly.
-func TestReplaceMovesAggregates(t *testing.T) {
+// Day sums add up, the first-seen position keeps the smallest, and
+// projects are kept apart from the sums over all of them.
+func TestDaysUpsert(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, "sqlite://a.db", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	const hour = 3600e6
-	if err := s.Commit(ctx, &Batch{Insert: []Call{call(1, 10*hour, "a", 5), call(2, 10*hour, "a", 7)}}); err != nil {
-		t.Fatal(err)
+	m := Model{Name: "x"}
+	d := func(project string, in int64, first string) DayDelta {
+		return DayDelta{Zone: "UTC", Day: 5, Model: m, Project: project, Calls: 1, Tokens: price.Tokens{Input: in}, First: []byte(first)}
 	}
-	moved := call(1, 20*hour, "b", 9)
-	if err := s.Commit(ctx, &Batch{Replace: []Call{moved}}); err != nil {
-		t.Fatal(err)
+	for _, b := range []*Batch{
+		{Zones: []string{"UTC"}, Days: []DayDelta{d("", 1, "b"), d("p", 1, "b")}},
+		{Days: []DayDelta{d("", 2, "a"), d("q", 2, "a")}},
+		{Days: []DayDelta{d("", 4, "c")}},
+	} {
+		if err := s.Commit(ctx, b); err != nil {
+			t.Fatal(err)
+		}
 	}
-	bs, err := s.Buckets(ctx, 0, 1<<40, "")
-	if err != nil {
-		t.Fatal(err)
+	all, err := s.Days(ctx, "UTC", 0, 10, "")
+	if err != nil || len(all) != 1 || all[0].Tokens.Input != 7 || string(all[0].First) != "a" {
+		t.Fatalf("all projects: %+v %v", all, err)
 	}
-	if len(bs) != 2 || bs[0].Model.Name != "a" || bs[0].Tokens.Input != 7 || bs[1].Model.Name != "b" || bs[1].Tokens.Input != 9 {
-		t.Fatalf("buckets %+v", bs)
+	p, err := s.Days(ctx, "UTC", 0, 10, "p")
+	if err != nil || len(p) != 1 || p[0].Tokens.Input != 1 {
+		t.Fatalf("project p: %+v %v", p, err)
 	}
-	ss, err := s.Sessions(ctx, 0, 1<<62, "p")
-	if err != nil || len(ss) != 2 {
-		t.Fatalf("sessions %+v %v", ss, err)
+	if none, err := s.Days(ctx, "UTC", 6, 10, ""); err != nil || len(none) != 0 {
+		t.Fatalf("days 6…9: %+v %v", none, err)
 	}
 }

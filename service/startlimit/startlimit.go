@@ -14,6 +14,8 @@ import (
 	"io/fs"
 	"os"
 	"time"
+
+	"github.com/anthropics/cco/homefile"
 )
 
 // Limit is Burst failed starts within Interval.
@@ -53,7 +55,8 @@ func Check(path string, now time.Time, l Limit) (int, bool, error) {
 
 // Failed adds a failed start at now to the record.
 func Failed(path string, now time.Time) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	// Like every file of CCO_HOME: never through a link, made 0600.
+	f, err := homefile.Open(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE)
 	if err != nil {
 		return fmt.Errorf("recording a failed start: %w", err)
 	}

@@ -32,6 +32,13 @@ func completionCases() []struct {
 		{"cco daemon render --os l", []string{"linux"}},
 		{"cco daemon start --log-level ", logLevel.Enum},
 		{"cco daemon config set ", config.KeyNames()},
+		// The value of config set, for keys with a few values.
+		{"cco daemon config set log_level ", logLevel.Enum},
+		{"cco daemon config set auto_start ", []string{"false", "true"}},
+		// help completes the commands under what it was given.
+		{"cco help da", []string{"daemon"}},
+		{"cco help daemon con", []string{"config"}},
+		{"cco help daemon config s", []string{"set", "show"}},
 		{"cco daemon config get log_", []string{"log_level", "log_max_files", "log_rotation_size"}},
 		{"cco completion ", docs.Shells},
 		// Hidden flags (--completion-bash, --help-long, --help-man, …) are
@@ -150,4 +157,22 @@ func candidates(out string) []string {
 	}
 	slices.Sort(got)
 	return got
+}
+
+// TestCompletionDescriptionsInFish: fish shows each command's and flag's
+// help beside it.
+func TestCompletionDescriptionsInFish(t *testing.T) {
+	fish := tooltest.Need(t, "fish", "fish")
+	scripts := writeTemp(t)
+	cmd := exec.Command(fish, "--no-config", "-c", `source $argv[1]; and complete -C $argv[2]`, filepath.Join(scripts, docs.CompletionFile("fish")), "cco daemon st")
+	cmd.Env = append(os.Environ(), "PATH="+testhost.CCODir(t)+string(os.PathListSeparator)+os.Getenv("PATH"), "CCO_HOME="+t.TempDir())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"start\tStart the daemon in the background and wait until it serves", "stop\tStop the daemon: SIGTERM, then SIGKILL after the timeout"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("fish offers\n%s\nwithout %q", out, want)
+		}
+	}
 }

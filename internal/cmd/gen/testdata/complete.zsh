@@ -11,7 +11,9 @@ zpty -w z "PS1='RE@''DY> '"
 ready
 zpty -w z "$before; autoload -Uz compinit; compinit -u -D; bindkey '^I' complete-word; $after"
 ready
-zpty -w z "compadd() { local -a m; builtin compadd -O m \"\$@\"; print -rl -- \$m >> ${(q)out}; builtin compadd \"\$@\"; }"
+# A compadd that only asks which words match (-O, -A, -D: what _describe
+# does first) adds nothing, so it is not recorded.
+zpty -w z "compadd() { if [[ \" \$* \" == *' -'[OAD]' '* ]]; then builtin compadd \"\$@\"; return; fi; local -a m; builtin compadd -O m \"\$@\"; print -rl -- \$m >> ${(q)out}; builtin compadd \"\$@\"; }"
 ready
 zpty -w -n z "$line"$'\t'$'\x15'
 zpty -w z "print -r -- __DO''NE__"
