@@ -23,11 +23,12 @@ build: ## Build ./cco
 # not hours); `make soak` and `make faults` run the long ones.
 TEST_SOAK_CYCLES  ?= 60
 TEST_SOAK_TIME    ?= 2m
+TEST_SOAK_IDENTITY_TIME ?= 30s
 TEST_FAULTS_ROUNDS ?= 20
 
 test: ## Run every test (unit, golden, end-to-end, real validators), then bounded soak and fault rounds
 	$(GO) test -count=1 ./...
-	$(MAKE) --no-print-directory soak SOAK_CYCLES=$(TEST_SOAK_CYCLES) SOAK_TIME=$(TEST_SOAK_TIME)
+	$(MAKE) --no-print-directory soak SOAK_CYCLES=$(TEST_SOAK_CYCLES) SOAK_TIME=$(TEST_SOAK_TIME) SOAK_IDENTITY_TIME=$(TEST_SOAK_IDENTITY_TIME)
 	$(MAKE) --no-print-directory faults FAULTS_ROUNDS=$(TEST_FAULTS_ROUNDS)
 
 lint: ## gofmt, go vet and staticcheck (pinned)
@@ -83,16 +84,17 @@ BENCH_N     ?= 30
 BENCHCOUNT  ?= 6
 SOAK_CYCLES ?= 1000
 SOAK_TIME   ?= 5m
+SOAK_IDENTITY_TIME ?=
 FAULTS_ROUNDS ?=
 FUZZTIME    ?= 30s
 
 .PHONY: bench bench-go soak faults fuzz
 
-bench: build ## Side by side with start-stop-daemon, systemd --user, supervisord, pm2 (root; installs peers), then bench-go
+bench: build ## Side by side with start-stop-daemon, systemd --user, supervisord, pm2, and the ledger with ccusage (root; installs peers; CCUSAGE_BIN names ccusage), then bench-go
 	@command -v tini >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tini)
 	@mkdir -p bench/out
 	$(GO) build -o bench/out/ccobench ./bench
-	tini -s -- bench/out/ccobench -cco ./cco -n $(BENCH_N) -out bench/out/results.md
+	tini -s -- bench/out/ccobench -cco ./cco -n $(BENCH_N) -usage-daily -out bench/out/results.md
 	$(MAKE) --no-print-directory bench-go
 
 bench-go: ## Go benchmarks of every package, saved for benchstat in bench/out/go-bench.txt
@@ -104,7 +106,7 @@ bench-go: ## Go benchmarks of every package, saved for benchstat in bench/out/go
 TINI := $(shell command -v tini >/dev/null 2>&1 && echo tini -s --)
 
 soak: build ## SOAK_CYCLES start/stop/restart cycles with kill -9 and concurrent status/logs, within SOAK_TIME
-	CCO_BIN=$(CURDIR)/cco SOAK_CYCLES=$(SOAK_CYCLES) SOAK_TIME=$(SOAK_TIME) \
+	CCO_BIN=$(CURDIR)/cco SOAK_CYCLES=$(SOAK_CYCLES) SOAK_TIME=$(SOAK_TIME) SOAK_IDENTITY_TIME=$(SOAK_IDENTITY_TIME) \
 		$(TINI) $(GO) test -count=1 -tags soak -timeout 30m ./soak/
 
 faults: build ## Fault injection (root): full, read-only and foreign CCO_HOME, SIGHUP reload, kill -9 mid-write, log dir removed, hostile files, exposure

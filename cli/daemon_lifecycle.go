@@ -16,6 +16,7 @@ import (
 	"github.com/anthropics/cco/daemon"
 	"github.com/anthropics/cco/lifecycle"
 	"github.com/anthropics/cco/protocol"
+	"github.com/anthropics/cco/service"
 	"github.com/anthropics/cco/service/identity"
 	"github.com/anthropics/cco/service/startlimit"
 )
@@ -62,9 +63,6 @@ type startCmd struct {
 }
 
 func (c *startCmd) run(ctx context.Context) error {
-	if c.wait <= 0 {
-		return fmt.Errorf("--wait %v: want a positive duration, such as 10s", c.wait)
-	}
 	eff, paths, err := loadEffective(c.env, c.overrides)
 	if err != nil {
 		return err
@@ -95,6 +93,9 @@ func (c *startCmd) run(ctx context.Context) error {
 	warnExposed(c.env, s.State)
 	if s.Already {
 		fmt.Fprintf(c.env.Stdout, "cco daemon already running (pid %d)%s\n", s.PID, onAddr(s.State))
+		if why := notApplied(eff, c.overrides, s.State); why != "" {
+			fmt.Fprintln(c.env.Stderr, "note: "+why)
+		}
 		return nil
 	}
 	fmt.Fprintf(c.env.Stdout, "cco daemon started (pid %d)%s in %s\n", s.PID, onAddr(s.State), ms(s.Took))
@@ -182,7 +183,10 @@ func stop(ctx context.Context, e *Env, timeout time.Duration) error {
 	if svc != nil {
 		// The manager must stop it, or it would start it again.
 		stopped, signalled, err := stopService(ctx, e, ctl, svc, timeout)
-		if stopped || err != nil {
+		if errors.Is(err, service.ErrNoUserBus) || errors.Is(err, service.ErrNoSystemd) {
+			// A daemon started by hand must still be stoppable.
+			fmt.Fprintf(e.Stderr, "cco: the %s's state is unknown (%s); stopping the daemon directly, which the service manager may undo if it runs it\n", svc.Name(), firstLine(err))
+		} else if stopped || err != nil {
 			return err
 		}
 		// What the manager left running is stopped below like any daemon;
@@ -197,6 +201,9 @@ func stop(ctx context.Context, e *Env, timeout time.Duration) error {
 	}
 	if s.Stale != "" {
 		fmt.Fprintln(e.Stderr, "cco: "+s.Stale)
+	}
+	if s.Warning != "" {
+		fmt.Fprintln(e.Stderr, "cco: "+s.Warning)
 	}
 	switch {
 	case s.PID == 0:
@@ -278,13 +285,23 @@ type restartCmd struct {
 	timeout time.Duration
 }
 
+// run checks everything it can before it stops anything — the flags, the
+// configuration they make (loaded and validated), the service manager's
+// word — so that a failing check leaves the running daemon untouched.
 func (c *restartCmd) run(ctx context.Context) error {
-	if len(c.overrides) > 0 {
-		// Refuse before stopping anything.
-		if svc, err := installedService(c.env); err != nil {
-			return err
-		} else if svc != nil {
+	if _, _, err := loadEffective(c.env, c.overrides); err != nil {
+		return err
+	}
+	svc, err := installedService(c.env)
+	if err != nil {
+		return err
+	}
+	if svc != nil {
+		if len(c.overrides) > 0 {
 			return flagsUnreachable(svc)
+		}
+		if _, err := svc.PID(ctx); err != nil {
+			return fmt.Errorf("not restarting: the %s's state is unknown: %w", svc.Name(), err)
 		}
 	}
 	if err := stop(ctx, c.env, c.timeout); err != nil {
@@ -378,7 +395,9 @@ type logsCmd struct {
 	follow bool
 }
 
-// followInterval is how often logs --follow looks for new lines.
+// followInterval is how often logs --follow looks for new lines where it
+// is not told of them (no inotify) and while it passes from one file to
+// the next.
 const followInterval = 100 * time.Millisecond
 
 func (c *logsCmd) run(ctx context.Context) error {
@@ -416,6 +435,11 @@ const ignoreTermEnv = "CCO_TEST_IGNORE_SIGTERM"
 // wedgeEnv is for tests only: while the file it names exists, the daemon's
 // HTTP server hangs every request, as a deadlocked one would.
 const wedgeEnv = "CCO_TEST_WEDGE_FILE"
+
+// neverReadyEnv is for tests only: when set to 1, `daemon run` serves but
+// never answers on start's readiness pipe (it keeps it open), so that tests
+// can interrupt a start whose daemon holds its lock and state file.
+const neverReadyEnv = "CCO_TEST_NEVER_READY"
 
 type runCmd struct{ env *Env }
 
@@ -463,10 +487,13 @@ func (c *runCmd) run(ctx context.Context) error {
 		if err != nil || n < 3 {
 			return fmt.Errorf("%s=%q does not name an inherited file descriptor", protocol.ReadyFDEnv, fd)
 		}
-		o.Ready = os.NewFile(uintptr(n), "readiness pipe")
+		if c.env.Getenv(neverReadyEnv) != "1" {
+			o.Ready = os.NewFile(uintptr(n), "readiness pipe")
+		}
 		os.Unsetenv(protocol.ReadyFDEnv)
 	}
-	err = daemon.Run(ctx, o)
+	// The daemon handles SIGTERM and SIGINT itself, and logs which stopped it.
+	err = daemon.Run(context.WithoutCancel(ctx), o)
 	if err != nil && limited {
 		if rerr := startlimit.Failed(record, c.env.Now()); rerr != nil {
 			fmt.Fprintf(c.env.Stderr, "cco daemon: %v\n", rerr)

@@ -394,6 +394,9 @@ type serviceState struct {
 	Detail   string `json:"detail"`
 	PID      int    `json:"pid"`
 	Restarts int    `json:"restarts"`
+	// Unknown says why the manager could not be asked (no user bus, say):
+	// Installed is then all that is known. "" when it answered.
+	Unknown string `json:"unknown"`
 	// LastExit is how the manager says the daemon last exited; "" when it
 	// does not say.
 	LastExit string `json:"last_exit,omitempty"`
@@ -409,6 +412,9 @@ type serviceState struct {
 func (s *serviceState) String() string {
 	if !s.Installed {
 		return "service: not installed (cco daemon install)"
+	}
+	if s.Unknown != "" {
+		return "service: " + s.Name + " installed, state unknown: " + s.Unknown
 	}
 	line := "service: " + s.Name + ", " + s.Detail
 	if s.Enabled {
@@ -434,6 +440,13 @@ func (s *serviceState) String() string {
 	return line
 }
 
+// firstLine is the first line of err's message: the what and why, without
+// the advice that follows.
+func firstLine(err error) string {
+	l, _, _ := strings.Cut(err.Error(), "\n")
+	return l
+}
+
 // serviceStatus reports the per-user service: nil when this platform has
 // none.
 func serviceStatus(ctx context.Context, e *Env) (*serviceState, error) {
@@ -447,7 +460,9 @@ func serviceStatus(ctx context.Context, e *Env) (*serviceState, error) {
 	}
 	cur, err := m.State(ctx)
 	if err != nil {
-		return nil, err
+		// The daemon's own status does not depend on the manager.
+		s.Installed, s.Unknown = true, firstLine(err)
+		return s, nil
 	}
 	eff, paths, err := loadEffective(e, nil)
 	if err != nil {

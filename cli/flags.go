@@ -78,7 +78,7 @@ func durationFlag(cmd *kingpin.CmdClause, name, def, help string, d *time.Durati
 }
 
 func waitFlag(cmd *kingpin.CmdClause, d *time.Duration) {
-	durationFlag(cmd, "wait", "10s", "How long to wait for the daemon to serve before giving up (10s, 1m, or seconds).", d)
+	durationFlag(cmd, "wait", "10s", "How long start may take in all: waiting for another start, and for the daemon to serve (10s, 1m, or seconds).", d)
 }
 
 func timeoutFlag(cmd *kingpin.CmdClause, d *time.Duration) {

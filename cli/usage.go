@@ -198,15 +198,7 @@ func (c *usageCmd) readLedger(ctx context.Context, databaseURL, home, zone strin
 			return nil, err
 		}
 	}
-	var rep any
-	switch c.kind {
-	case "daily":
-		rep, err = l.Daily(ctx, q)
-	case "monthly":
-		rep, err = l.Monthly(ctx, q)
-	default:
-		rep, err = l.Sessions(ctx, q)
-	}
+	rep, err := l.Report(ctx, c.kind, q)
 	if err != nil {
 		return nil, err
 	}

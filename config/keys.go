@@ -63,7 +63,7 @@ var Keys = []Key{
 	{Name: "log_rotation_size", Kind: Int, Default: int64(10 << 20), Min: 1 << 10, Max: 1 << 40, Unit: "bytes",
 		Doc: "daemon.log is rotated when a write would take it past this size."},
 	{Name: "log_max_files", Kind: Int, Default: int64(5), Min: 1, Max: 1000,
-		Doc: "Rotated logs kept beside daemon.log (daemon.log.1 is the newest); older ones are deleted."},
+		Doc: "Rotated logs kept beside daemon.log (daemon.log.N, the highest N the newest); older ones are deleted."},
 	{Name: "database_url", Kind: String, Default: "sqlite://analytics.db", check: checkDatabaseURL,
 		Valid: "a sqlite:// URL; a relative path is taken from CCO_HOME",
 		Doc:   "The usage ledger: the daemon's database of every Claude Code API call it has read from the transcripts. It outlives the transcripts, which Claude Code deletes after 30 days."},

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"slices"
+	"strconv"
 
 	"github.com/anthropics/cco/homefile"
 )
@@ -195,4 +199,40 @@ func DatabaseFile(home, databaseURL string) string {
 		name = filepath.Join(home, name)
 	}
 	return filepath.Clean(name)
+}
+
+// RotatedLog names the n-th file rotated out of the log at path:
+// daemon.log.n. Numbers only grow, so a higher n is a newer file.
+func RotatedLog(path string, n int64) string { return path + "." + strconv.FormatInt(n, 10) }
+
+// NextLog is where the daemon makes the log's next file before it renames
+// it over the log at path.
+func NextLog(path string) string { return path + ".next" }
+
+// A Rotated is a file rotated out of the daemon's log.
+type Rotated struct {
+	Path string
+	N    int64
+}
+
+// RotatedLogs lists the files rotated out of the log at path, oldest
+// first.
+func RotatedLogs(path string) ([]Rotated, error) {
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	prefix := filepath.Base(path) + "."
+	var rs []Rotated
+	for _, e := range entries {
+		num, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || num == "" || num[0] < '1' || num[0] > '9' {
+			continue
+		}
+		if n, err := strconv.ParseInt(num, 10, 64); err == nil {
+			rs = append(rs, Rotated{Path: filepath.Join(filepath.Dir(path), e.Name()), N: n})
+		}
+	}
+	slices.SortFunc(rs, func(a, b Rotated) int { return cmp.Compare(a.N, b.N) })
+	return rs, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/protocol"
 	"github.com/anthropics/cco/version"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ShutdownGrace bounds how long in-flight requests may take to finish once
@@ -164,7 +165,7 @@ func start(o Options) (d *daemon, err error) {
 		ln.Close()
 		return nil, err
 	}
-	procStart, err := protocol.SelfStart()
+	self, err := protocol.Self()
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("reading this process's start time: %w", err)
@@ -182,14 +183,16 @@ func start(o Options) (d *daemon, err error) {
 	d.state = &protocol.State{
 		PID: os.Getpid(), StartedAt: time.Now().UTC().Truncate(time.Millisecond),
 		Host: host, Port: bound.Port, Version: version.String(), Executable: exe,
-		ProcStart: procStart, LogFile: o.Paths.LogFile(),
+		ProcStart: self.Start, ExecutableID: self.ExeID, LogFile: o.Paths.LogFile(),
 	}
 	if err := protocol.WriteState(o.Paths.PIDFile(), d.state); err != nil {
 		ln.Close()
 		return nil, err
 	}
 	d.usage = startUsage(o.Paths, cfg, o.Getenv, logger)
-	m.reg.MustRegister(newLedgerCollector(d.usage))
+	m.reg.MustRegister(newLedgerCollector(d.usage), prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "cco_log_rotations_total", Help: "Rotations of daemon.log since the daemon started.",
+	}, func() float64 { return float64(log.Rotations()) }))
 	d.startWatching(bound)
 	idle := IdleTimeout
 	if o.IdleTimeout != 0 {
@@ -234,7 +237,11 @@ func (d *daemon) routes() http.Handler {
 	})
 	counted := d.metrics.countRequests(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d.logger.Debug("request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		// The daemon's own probe is counted, not logged: a line every
+		// health_check_interval would say nothing.
+		if r.UserAgent() != protocol.ProbeUserAgent {
+			d.logger.Debug("request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		}
 		counted.ServeHTTP(w, r)
 	})
 }

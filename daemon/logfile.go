@@ -1,12 +1,17 @@
 package daemon
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 
+	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/homefile"
 	"github.com/anthropics/cco/protocol"
 	"golang.org/x/sys/unix"
 )
@@ -14,7 +19,13 @@ import (
 // LogFile is the daemon's log: one writer, guarded by a mutex, that rotates
 // by size between whole writes, so that no line is lost or torn however
 // many goroutines log at once. Each Write must be whole lines (slog handlers
-// write one record per call).
+// write one record per call); a Write lands whole or, when the disk is full,
+// not at all.
+//
+// Rotation gives the file a second name, daemon.log.N, with N one more than
+// the newest rotated file, and renames a new empty file over daemon.log; it
+// then removes the oldest rotated files beyond log_max_files. Its cost does
+// not depend on how many files are kept.
 type LogFile struct {
 	mu       sync.Mutex
 	path     string
@@ -22,28 +33,65 @@ type LogFile struct {
 	size     int64
 	maxSize  int64
 	maxFiles int
+	// Rotated files are numbered oldest … next-1 (some may be gone).
+	oldest, next int64
+	// failing: the last rotation failed and said so; the next failure does
+	// not say it again.
+	failing bool
 	// std: point fds 1 and 2 at the current file after every open, so that
 	// a panic's output and anything else written there lands in the log.
 	std bool
 	// orig holds copies of fds 1 and 2 from before the first redirect, until
 	// RestoreStd or ForgetStd; nil when there are none.
 	orig []int
+	// rotations counts the rotations done since OpenLog, for /metrics.
+	rotations atomic.Uint64
 }
 
+// Rotations is how many times the log was rotated since it was opened.
+func (l *LogFile) Rotations() uint64 { return l.rotations.Load() }
+
 // OpenLog opens (appends to) the log at path. It rotates once the file
-// would pass maxSize bytes, keeping maxFiles old files: path.1 the newest.
+// would pass maxSize bytes, keeping maxFiles rotated files.
 func OpenLog(path string, maxSize int64, maxFiles int, std bool) (*LogFile, error) {
-	l := &LogFile{path: path, maxSize: maxSize, maxFiles: maxFiles, std: std}
+	l := &LogFile{path: path, maxSize: maxSize, maxFiles: maxFiles, std: std, oldest: 1, next: 1}
+	rotated, err := config.RotatedLogs(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("listing the rotated daemon logs: %w", err)
+	}
 	if err := l.open(); err != nil {
 		return nil, err
+	}
+	if len(rotated) > 0 {
+		l.oldest, l.next = rotated[0].N, rotated[len(rotated)-1].N+1
+		// A rotation cut short between its two steps leaves the newest
+		// rotated name on the current file: drop that second name, or its
+		// lines would be read twice.
+		if newest := rotated[len(rotated)-1].Path; protocol.NamesFile(newest, l.f) {
+			if err := os.Remove(newest); err != nil {
+				l.f.Close()
+				return nil, fmt.Errorf("removing %s, a second name of the daemon log: %w", newest, err)
+			}
+		}
 	}
 	return l, nil
 }
 
-func (l *LogFile) open() error {
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+// openLogFile opens a file of the log for appending, as homefile.Open
+// opens CCO_HOME's files: no link followed, never blocking on a FIFO, only
+// this user's regular file, made 0600.
+func openLogFile(name string, flag int) (*os.File, error) {
+	f, err := homefile.Open(name, flag|os.O_WRONLY|os.O_APPEND|os.O_CREATE)
 	if err != nil {
-		return fmt.Errorf("opening the daemon log: %w", err)
+		return nil, fmt.Errorf("opening the daemon log: %w", err)
+	}
+	return f, nil
+}
+
+func (l *LogFile) open() error {
+	f, err := openLogFile(l.path, 0)
+	if err != nil {
+		return err
 	}
 	return l.adopt(f)
 }
@@ -82,55 +130,82 @@ func (l *LogFile) adopt(f *os.File) error {
 }
 
 // Write appends p, rotating first if p would take the file past its size.
+// p lands whole or not at all.
 func (l *LogFile) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.size > 0 && l.size+int64(len(p)) > l.maxSize {
-		if err := l.rotate(); err != nil {
+		if err := l.rotate(); err != nil && !l.failing {
 			// Keep logging into the current file rather than lose lines.
-			fmt.Fprintf(l.f, "cco: log rotation failed: %v\n", err)
+			var b bytes.Buffer
+			slog.New(slog.NewTextHandler(&b, nil)).Error("rotating the log failed; writing on into the current file", "err", err)
+			l.write(b.Bytes())
+			l.failing = true
+		} else if err == nil {
+			l.failing = false
 		}
 	}
+	return l.write(p)
+}
+
+// write appends p with one write. A short write (a full disk) is taken
+// back by cutting the file to where it ended before, so that no torn line
+// stays in it.
+func (l *LogFile) write(p []byte) (int, error) {
 	n, err := l.f.Write(p)
-	l.size += int64(n)
-	return n, err
+	if err == nil {
+		l.size += int64(n)
+		return n, nil
+	}
+	if n > 0 {
+		if terr := l.f.Truncate(l.size); terr != nil {
+			l.size += int64(n)
+			return n, fmt.Errorf("%w; and taking back the %d bytes written of %d: %v", err, n, len(p), terr)
+		}
+	}
+	return 0, err
 }
 
-// rotate shifts path.N-1 to path.N … path to path.1 and starts a new path.
-// path never goes missing, so a reader (`cco daemon logs`) always finds it:
-// path.1 is made a second name of the current file, then a new empty file
-// is renamed over path.
+// rotate makes the current file daemon.log.N, starts a new daemon.log and
+// removes the rotated files beyond maxFiles, oldest first. daemon.log never
+// goes missing, so a reader (`cco daemon logs`) always finds it: the
+// rotated name is a second name of the current file, then a new empty file
+// is renamed over daemon.log.
 func (l *LogFile) rotate() error {
-	for i := l.maxFiles; ; i++ { // files beyond a lowered log_max_files
-		if err := os.Remove(fmt.Sprintf("%s.%d", l.path, i+1)); err != nil {
-			break
+	rotated := config.RotatedLog(l.path, l.next)
+	if err := os.Link(l.path, rotated); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			l.next++ // not ours: the next rotation takes the next number
 		}
-	}
-	for i := l.maxFiles - 1; i >= 1; i-- {
-		err := os.Rename(fmt.Sprintf("%s.%d", l.path, i), fmt.Sprintf("%s.%d", l.path, i+1))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	if err := os.Remove(l.path + ".1"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err // only left when log_max_files is 1
-	}
-	if err := os.Link(l.path, l.path+".1"); err != nil {
 		return err
 	}
-	next := l.path + ".next"
-	f, err := os.OpenFile(next, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_TRUNC, 0o600)
+	next := config.NextLog(l.path)
+	f, err := openLogFile(next, os.O_TRUNC)
+	if err == nil {
+		if err = os.Rename(next, l.path); err != nil {
+			f.Close()
+		}
+	}
 	if err != nil {
+		os.Remove(rotated) // still the current file's second name
 		return err
 	}
-	if err := os.Rename(next, l.path); err != nil {
-		f.Close()
+	l.next++
+	l.rotations.Add(1)
+	if err := l.adopt(f); err != nil {
 		return err
 	}
-	return l.adopt(f)
+	for ; l.next-l.oldest > int64(l.maxFiles); l.oldest++ {
+		old := config.RotatedLog(l.path, l.oldest)
+		if err := os.Remove(old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing the oldest rotated log: %w", err)
+		}
+	}
+	return nil
 }
 
-// SetLimits changes the rotation size and the number of old files kept.
+// SetLimits changes the rotation size and the number of rotated files
+// kept; files beyond the new number go at the next rotation.
 func (l *LogFile) SetLimits(maxSize int64, maxFiles int) {
 	l.mu.Lock()
 	l.maxSize, l.maxFiles = maxSize, maxFiles

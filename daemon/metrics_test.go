@@ -58,6 +58,7 @@ func TestMetricsPassPromtool(t *testing.T) {
 		`cco_http_requests_total{code="404",route="/"} 1`,
 		`cco_log_lines_total{level="info"}`,
 		"cco_log_bytes_total ",
+		"cco_log_rotations_total 0",
 		`cco_config_reloads_total{result="failure"} 0`,
 		"cco_config_last_reload_successful 1",
 		"cco_daemon_start_time_seconds ",

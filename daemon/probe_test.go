@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -117,4 +118,30 @@ func health(t *testing.T, o Options) protocol.Health {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// TestProbeNotLogged: the daemon's own probes are counted in /metrics but
+// leave no request line in the log at debug, where other requests do.
+func TestProbeNotLogged(t *testing.T) {
+	o := testOptions(t, nil)
+	o.Config.LogLevel = "debug"
+	o.Config.HealthCheckInterval = 1
+	runDaemon(t, o)
+	// Only the probe asks /health here; the test reads /metrics.
+	probes := regexp.MustCompile(`cco_http_requests_total\{code="200",route="GET /health"\} ([0-9]+)`)
+	testhost.Eventually(t, "two probes counted", func() bool {
+		m := probes.FindSubmatch(get(t, "http://"+o.Config.Addr()+"/metrics"))
+		if m == nil {
+			return false
+		}
+		n, _ := strconv.Atoi(string(m[1]))
+		return n >= 2
+	})
+	data, _ := os.ReadFile(o.Paths.LogFile())
+	if strings.Contains(string(data), "path=/health") {
+		t.Errorf("the daemon's probe left request lines:\n%s", data)
+	}
+	if !strings.Contains(string(data), "msg=request method=GET path=/metrics") {
+		t.Errorf("no request line at debug for the test's own request:\n%s", data)
+	}
 }

@@ -73,16 +73,7 @@ func (l *Ledger) answer(ctx context.Context, kind, tz string, q Query) ([]byte, 
 	if ok {
 		return b, nil
 	}
-	var rep any
-	var err error
-	switch kind {
-	case "daily":
-		rep, err = l.Daily(ctx, q)
-	case "monthly":
-		rep, err = l.Monthly(ctx, q)
-	default:
-		rep, err = l.Sessions(ctx, q)
-	}
+	rep, err := l.Report(ctx, kind, q)
 	if err != nil {
 		return nil, err
 	}

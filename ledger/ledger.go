@@ -103,6 +103,8 @@ type Ledger struct {
 	summaryOnce sync.Once
 	totalsOnce  sync.Once
 
+	priceCache sync.Map // model name → *price.Price (Key "" when unknown)
+
 	hotMu sync.Mutex
 	hot   map[string]time.Time // transcripts changed lately, by path
 }
@@ -558,7 +560,7 @@ func (l *Ledger) addTotal(d *store.DayDelta) {
 		t.CostUSD += d.Cost
 	case noModel(d.Model.Name):
 	default:
-		if p, ok := l.prices.Lookup(d.Model.Name); ok {
+		if p, ok := l.price(d.Model.Name); ok {
 			t.CostUSD += p.CostSplit(d.Tokens, d.Above, d.Model.Fast)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -171,15 +170,61 @@ type modelSum struct {
 	label   string
 	tok     price.Tokens
 	cost    float64
-	first   []byte // first-seen position (ccusage lists models in this order)
+	first   pos // first-seen position (ccusage lists models in this order)
 	missing bool
 }
 
 func newGroup() *group { return &group{models: map[string]*modelSum{}} }
 
+// pos is a first-seen position: a key from the store (path and offset), or
+// a file's rank in path order and an offset (when adding up calls), or a
+// rank alone (a month's models). One report uses one kind.
+type pos struct {
+	key       []byte
+	rank, off int64
+	set       bool
+}
+
+func (a pos) less(b pos) bool {
+	if !b.set {
+		return a.set
+	}
+	if !a.set {
+		return false
+	}
+	if a.key != nil || b.key != nil {
+		return bytes.Compare(a.key, b.key) < 0
+	}
+	return a.rank < b.rank || a.rank == b.rank && a.off < b.off
+}
+
+func (a pos) compare(b pos) int {
+	switch {
+	case a.less(b):
+		return -1
+	case b.less(a):
+		return 1
+	}
+	return 0
+}
+
+// price looks a model up once per ledger.
+func (l *Ledger) price(name string) (price.Price, bool) {
+	if v, ok := l.priceCache.Load(name); ok {
+		p := v.(*price.Price)
+		return *p, p.Key != ""
+	}
+	p, ok := l.prices.Lookup(name)
+	if !ok {
+		p = price.Price{}
+	}
+	l.priceCache.Store(name, &p)
+	return p, ok
+}
+
 // add counts tokens (with their per-call excess above) of model m, first
 // seen at first.
-func (l *Ledger) add(g *group, m store.Model, tok, above price.Tokens, fixed float64, first []byte) {
+func (l *Ledger) add(g *group, m store.Model, tok, above price.Tokens, fixed float64, first pos) {
 	g.tok.Input += tok.Input
 	g.tok.Output += tok.Output
 	g.tok.Cache5m += tok.Cache5m
@@ -194,7 +239,7 @@ func (l *Ledger) add(g *group, m store.Model, tok, above price.Tokens, fixed flo
 		s = &modelSum{label: label, first: first}
 		g.models[label] = s
 	}
-	if first != nil && (s.first == nil || bytes.Compare(first, s.first) < 0) {
+	if first.less(s.first) {
 		s.first = first
 	}
 	s.tok.Input += tok.Input
@@ -206,7 +251,7 @@ func (l *Ledger) add(g *group, m store.Model, tok, above price.Tokens, fixed flo
 		s.cost += fixed
 		return
 	}
-	p, ok := l.prices.Lookup(m.Name)
+	p, ok := l.price(m.Name)
 	if !ok {
 		s.missing = true
 		return
@@ -222,7 +267,7 @@ func (g *group) merge(day *group, rank *uint64) {
 		s := g.models[d.label]
 		if s == nil {
 			*rank++
-			s = &modelSum{label: d.label, first: binary.BigEndian.AppendUint64(nil, *rank)}
+			s = &modelSum{label: d.label, first: pos{rank: int64(*rank), set: true}}
 			g.models[d.label] = s
 		}
 		addTokens(&s.tok, d.tok, 1)
@@ -238,7 +283,7 @@ func (g *group) sorted() []*modelSum {
 		sums = append(sums, s)
 	}
 	slices.SortFunc(sums, func(a, b *modelSum) int {
-		return cmp.Or(bytes.Compare(a.first, b.first), cmp.Compare(a.label, b.label))
+		return cmp.Or(a.first.compare(b.first), cmp.Compare(a.label, b.label))
 	})
 	return sums
 }
@@ -337,7 +382,7 @@ func (l *Ledger) periods(ctx context.Context, q Query) ([]string, map[string]*gr
 		}
 		for i := range days {
 			d := &days[i]
-			l.add(at(d.Day), d.Model, d.Tokens, d.Above, d.Cost, d.First)
+			l.add(at(d.Day), d.Model, d.Tokens, d.Above, d.Cost, pos{key: d.First, set: d.First != nil})
 		}
 	} else {
 		pos, err := l.positions(ctx)
@@ -361,17 +406,18 @@ func (l *Ledger) periods(ctx context.Context, q Query) ([]string, map[string]*gr
 }
 
 // positions returns a function giving a call's first-seen position, from
-// the files the store knows.
-func (l *Ledger) positions(ctx context.Context) (func(file, off int64) []byte, error) {
+// the files the store knows, ranked in path order.
+func (l *Ledger) positions(ctx context.Context) (func(file, off int64) pos, error) {
 	files, err := l.st.Files(ctx)
 	if err != nil {
 		return nil, err
 	}
-	paths := make(map[int64]string, len(files))
-	for _, f := range files {
-		paths[f.ID] = f.Path
+	slices.SortFunc(files, func(a, b store.File) int { return cmp.Compare(a.Path, b.Path) })
+	rank := make(map[int64]int64, len(files))
+	for i, f := range files {
+		rank[f.ID] = int64(i)
 	}
-	return func(file, off int64) []byte { return position(paths[file], off) }, nil
+	return func(file, off int64) pos { return pos{rank: rank[file], off: off, set: true} }, nil
 }
 
 // Daily reports usage per local day.
@@ -504,4 +550,19 @@ func (l *Ledger) Sessions(ctx context.Context, q Query) (*SessionReport, error) 
 // stamp formats a time as ccusage does: UTC, RFC 3339, milliseconds.
 func stamp(us int64) string {
 	return time.UnixMicro(us).UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+// Report is the report of kind "daily", "monthly" or "session": what
+// Daily, Monthly and Sessions return, for callers that take the kind as a
+// word (the HTTP API, the CLI).
+func (l *Ledger) Report(ctx context.Context, kind string, q Query) (any, error) {
+	switch kind {
+	case "daily":
+		return l.Daily(ctx, q)
+	case "monthly":
+		return l.Monthly(ctx, q)
+	case "session":
+		return l.Sessions(ctx, q)
+	}
+	return nil, fmt.Errorf("no %q report: daily, monthly or session", kind)
 }

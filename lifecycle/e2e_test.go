@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +25,31 @@ import (
 
 	"github.com/anthropics/cco/config"
 )
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"lockfile": lockFile})
+}
+
+// lockFile is the script command `lockfile posix|flock PATH`: a process
+// that is not the daemon and locks PATH (a POSIX record lock, as the daemon
+// takes, or a flock), then waits to be killed.
+func lockFile() {
+	f, err := os.OpenFile(os.Args[2], os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if os.Args[1] == "flock" {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+	} else {
+		err = syscall.FcntlFlock(f.Fd(), syscall.F_SETLKW, &syscall.Flock_t{Type: syscall.F_WRLCK})
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	select {}
+}
 
 // TestScripts runs testdata/script/*.txtar against the real binary, with a
 // temporary HOME and CCO_HOME and a free loopback port in $PORT. Whatever
@@ -67,6 +93,10 @@ func TestScripts(t *testing.T) {
 			"transcripts": cmdTranscripts,
 			"ccusage":     cmdCCUsage,
 			"sameusage":   cmdSameUsage,
+			"waitlocked":  cmdWaitLocked,
+			"mksock":      cmdMksock,
+			"notifysock":  cmdNotifySock,
+			"slate":       cmdSlate,
 		},
 	})
 }
@@ -79,6 +109,7 @@ func killDaemon(ccoHome string) {
 }
 
 // daemon count N: N processes hold the lock (0 or 1).
+// daemon pid VAR: put the lock holder's pid in $VAR.
 // daemon signal SIG: send SIG (HUP, KILL, QUIT, STOP, CONT) to the lock
 // holder; for STOP wait until it is stopped, for KILL and QUIT until the
 // lock is free.
@@ -95,6 +126,11 @@ func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 		if (strconv.Itoa(n) == args[1]) == neg {
 			ts.Fatalf("%d daemons hold %s", n, lock)
 		}
+	case len(args) == 2 && args[0] == "pid":
+		if pid == 0 {
+			ts.Fatalf("no daemon holds %s", lock)
+		}
+		ts.Setenv(args[1], strconv.Itoa(pid))
 	case len(args) == 2 && args[0] == "signal":
 		if pid == 0 {
 			ts.Fatalf("no daemon holds %s", lock)
@@ -121,7 +157,7 @@ func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 			})
 		}
 	default:
-		ts.Fatalf("usage: daemon count N | daemon signal SIG")
+		ts.Fatalf("usage: daemon count N | daemon pid VAR | daemon signal SIG")
 	}
 }
 
@@ -147,16 +183,24 @@ func cmdAlive(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// forgestate PID: write a state file naming PID, as a crashed daemon whose
-// pid was reused would leave.
+// forgestate [-start] PID: write a state file naming PID, as a crashed
+// daemon whose pid was reused would leave; with -start, with PID's real
+// kernel start time (only the executable, cco's, is wrong).
 func cmdForgeState(ts *testscript.TestScript, neg bool, args []string) {
-	pid, err := strconv.Atoi(args[0])
+	realStart := len(args) == 2 && args[0] == "-start"
+	pid, err := strconv.Atoi(args[len(args)-1])
 	ts.Check(err)
+	var start uint64 = 1
+	if realStart {
+		p, err := protocol.ProcInfo(pid)
+		ts.Check(err)
+		start = p.Start
+	}
 	paths := config.Paths{Home: ts.Getenv("CCO_HOME")}
 	ts.Check(paths.Ensure())
 	ts.Check(protocol.WriteState(paths.PIDFile(), &protocol.State{
 		PID: pid, StartedAt: time.Now(), Host: "127.0.0.1", Port: 1, Version: "dev",
-		Executable: ts.Getenv("CCO_BIN"), ProcStart: 1,
+		Executable: ts.Getenv("CCO_BIN"), ProcStart: start,
 	}))
 }
 
@@ -193,6 +237,99 @@ func cmdWaitReader(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		return false
 	})
+}
+
+// waitlocked posix|flock PATH [VAR]: wait until a process holds a lock of
+// that kind on PATH; put the holder of a posix lock in $VAR.
+func cmdWaitLocked(ts *testscript.TestScript, neg bool, args []string) {
+	path := ts.MkAbs(args[1])
+	testhost.Eventually(ts, args[0]+" lock on "+path, func() bool {
+		if args[0] == "posix" {
+			pid, _ := protocol.LockHolder(path)
+			if pid > 0 && len(args) == 3 {
+				ts.Setenv(args[2], strconv.Itoa(pid))
+			}
+			return pid != 0
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return false
+		}
+		defer f.Close()
+		return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil
+	})
+}
+
+// mksock PATH: a unix socket bound at PATH until the script ends.
+func cmdMksock(ts *testscript.TestScript, neg bool, args []string) {
+	ln, err := net.Listen("unix", ts.MkAbs(args[0]))
+	ts.Check(err)
+	ts.Defer(func() { ln.Close() })
+}
+
+// notifysock: a systemd-style notify socket in $WORK, named by
+// NOTIFY_SOCKET (with WATCHDOG_USEC, WATCHDOG_PID and LISTEN_FDS) for the
+// commands that follow, as a caller run by systemd has them.
+// notifysock quiet: nothing was sent to it.
+func cmdNotifySock(ts *testscript.TestScript, neg bool, args []string) {
+	path := ts.MkAbs("notify.sock")
+	if len(args) == 1 && args[0] == "quiet" {
+		c, ok := notifyConns.Load(ts)
+		if !ok {
+			ts.Fatalf("notifysock quiet before notifysock")
+		}
+		raw, err := c.(*net.UnixConn).SyscallConn()
+		ts.Check(err)
+		buf := make([]byte, 4096)
+		n := -1
+		ts.Check(raw.Read(func(fd uintptr) bool {
+			n, _, _ = syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
+			return true
+		}))
+		if n >= 0 {
+			ts.Fatalf("the notify socket received %q", buf[:n])
+		}
+		return
+	}
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	ts.Check(err)
+	notifyConns.Store(ts, conn)
+	ts.Defer(func() { conn.Close(); notifyConns.Delete(ts) })
+	ts.Setenv("NOTIFY_SOCKET", path)
+	ts.Setenv("WATCHDOG_USEC", "1000000")
+	ts.Setenv("WATCHDOG_PID", "1")
+	ts.Setenv("LISTEN_FDS", "1")
+	ts.Setenv("LISTEN_PID", "1")
+}
+
+// notifyConns are the notify sockets of running scripts.
+var notifyConns sync.Map // *testscript.TestScript → *net.UnixConn
+
+// slate PATH: the daemon holds no descriptor to PATH (which the caller of
+// start had open), its working directory is /, and its environment holds
+// none of NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*.
+func cmdSlate(ts *testscript.TestScript, neg bool, args []string) {
+	pid, err := testhost.DaemonPID(ts.Getenv("CCO_HOME"))
+	ts.Check(err)
+	marker := ts.MkAbs(args[0])
+	links, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+	for _, l := range links {
+		if target, _ := os.Readlink(l); target == marker {
+			ts.Fatalf("the daemon (pid %d) inherited %s as fd %s", pid, marker, filepath.Base(l))
+		}
+	}
+	if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err != nil || cwd != "/" {
+		ts.Fatalf("the daemon's working directory is %q (%v), want /", cwd, err)
+	}
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	ts.Check(err)
+	for _, kv := range strings.Split(string(env), "\x00") {
+		for _, p := range []string{"NOTIFY_SOCKET=", "WATCHDOG_", "LISTEN_"} {
+			if strings.HasPrefix(kv, p) {
+				ts.Fatalf("the daemon inherited %s", kv)
+			}
+		}
+	}
 }
 
 // transcripts DIR SIZE: generate a Claude Code transcript tree of about

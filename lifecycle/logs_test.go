@@ -2,14 +2,12 @@ package lifecycle
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/anthropics/cco/internal/testhost"
 )
@@ -37,7 +35,7 @@ func TestTail(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if out.String() != tc.want || end != int64(len(tc.content)) {
+		if out.String() != tc.want || end.offset != int64(len(tc.content)) {
 			t.Errorf("Tail(%.20q, %d) = %.20q, %d; want %.20q, %d", tc.content, tc.n, out.String(), end, tc.want, len(tc.content))
 		}
 	}
@@ -77,16 +75,8 @@ func TestFollowRotationAndTruncation(t *testing.T) {
 		f.Close()
 	}
 	appendTo(path, "old")
-	var out syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Follow(ctx, &out, path, int64(len("old\n")), 2*time.Millisecond) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	out, stop := followFrom(t, path)
+	defer stop()
 	has := func(s string) func() bool { return func() bool { return strings.Contains(out.String(), s) } }
 
 	appendTo(path, "one", "two")
@@ -97,12 +87,11 @@ func TestFollowRotationAndTruncation(t *testing.T) {
 	testhost.Eventually(t, "four", has("four\n"))
 	appendTo(path, "five")
 	testhost.Eventually(t, "five", has("five\n"))
-	// Two rotations between two looks: path.2 is the old file, path.1 a
-	// whole file the follower never had open.
-	os.Rename(path+".1", path+".2")
-	os.Rename(path, path+".1")
-	os.Rename(path+".1", path+".2")
-	appendTo(path+".1", "five-b")
+	// Two rotations in a row: path.3 may be a whole file the follower
+	// never had open.
+	os.Rename(path, path+".2")
+	appendTo(path, "five-b")
+	os.Rename(path, path+".3")
 	appendTo(path, "five-c")
 	testhost.Eventually(t, "five-c", has("five-c\n"))
 	os.Truncate(path, 0)

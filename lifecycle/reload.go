@@ -18,5 +18,9 @@ func (c *Controller) Reload() error {
 	if in.Running == nil {
 		return ErrNotRunning
 	}
-	return c.signal(in.Running, syscall.SIGHUP)
+	sent, err := c.signal(in.Running, syscall.SIGHUP)
+	if err == nil && !sent {
+		return ErrNotRunning // it exited meanwhile
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -47,10 +48,13 @@ type Status struct {
 	Stale         string           `json:"stale"`
 }
 
-// Status inspects the daemon and asks it GET /health, waiting at most
-// healthTimeout for the answer.
+// Status inspects the daemon and asks it GET /health. It waits at most
+// healthTimeout for a lock holder without proof to prove itself (a daemon
+// starting or exiting), and as long for the answer.
 func (c *Controller) Status(ctx context.Context, healthTimeout time.Duration) (*Status, error) {
-	in, err := c.Inspect()
+	proofCtx, cancel := context.WithTimeout(ctx, healthTimeout)
+	in, err := c.inspectProven(proofCtx)
+	cancel()
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +66,7 @@ func (c *Controller) Status(ctx context.Context, healthTimeout time.Duration) (*
 	s.PID = r.PID
 	s.State = StateUnhealthy
 	if r.State == nil {
-		s.HealthError = "the daemon has not written its state file yet (starting?)"
+		s.HealthError = "its files were removed from CCO_HOME; it makes them anew within a second"
 		return s, nil
 	}
 	st := r.State
@@ -109,26 +113,27 @@ func fetchHealth(ctx context.Context, url string, timeout time.Duration) (*proto
 	return &h, nil
 }
 
-// WaitRunning waits up to wait for a daemon to hold the lock and to have written its state file: how start and restart see a
-// daemon that a service manager starts, since no readiness pipe reaches it.
-// It checks every few milliseconds.
+// WaitRunning waits up to wait for a daemon proven to run (see Inspect):
+// how start and restart see a daemon that a service manager starts, since
+// no readiness pipe reaches it. It probes with protocol.Poll.
 func (c *Controller) WaitRunning(ctx context.Context, wait time.Duration) (*Running, error) {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	var r *Running
+	var unproven *UnprovenError
+	err := protocol.Poll(ctx, func() (bool, error) {
 		in, err := c.Inspect()
+		if errors.As(err, &unproven) {
+			return false, nil // starting: it holds the lock, its state file is not written yet
+		}
 		if err != nil {
-			return nil, err
+			return false, err
 		}
-		if r := in.Running; r != nil && r.State != nil {
-			return r, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("the daemon did not start serving within %v; see `cco daemon logs`", wait)
-		case <-tick.C:
-		}
+		r = in.Running
+		return r != nil && r.State != nil, nil
+	})
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("the daemon did not start serving within %v; see `cco daemon logs`", wait)
 	}
+	return r, err
 }

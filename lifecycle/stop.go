@@ -10,7 +10,7 @@ import (
 	"github.com/anthropics/cco/protocol"
 )
 
-// killWait bounds the wait for the lock after SIGKILL.
+// killWait bounds the wait for the daemon to exit after SIGKILL.
 const killWait = 5 * time.Second
 
 // slowAfter is how long stop waits in silence before it tells Progress
@@ -22,14 +22,23 @@ type Stopped struct {
 	PID    int           // the daemon stopped, 0 when none ran
 	Killed bool          // it ignored SIGTERM for the whole timeout
 	Stale  string        // a stale state file was removed, and why
-	Took   time.Duration // from the signal to the lock's release
+	Took   time.Duration // from the signal to the daemon's exit
+	// Warning says what went wrong after the daemon stopped (its state
+	// file could not be removed); "" when nothing did.
+	Warning string
 }
 
-// Stop stops the running daemon: proof of identity, SIGTERM, a wait for its
-// lock to be released (a zombie holds no lock), and SIGKILL after timeout.
-// With no daemon running it only cleans a stale state file.
+// Stop stops the running daemon: proof of identity (see Inspect; a lock
+// holder without proof is given up to timeout to prove itself or exit),
+// SIGTERM,
+// a wait for the process to exit (a zombie counts as exited), and SIGKILL
+// after timeout. With no daemon running it only cleans a stale state file.
+// Once the daemon is gone Stop returns no error: what it could not clean up
+// after is a Warning.
 func (c *Controller) Stop(ctx context.Context, timeout time.Duration) (*Stopped, error) {
-	in, err := c.Inspect()
+	proofCtx, cancel := context.WithTimeout(ctx, timeout)
+	in, err := c.inspectProven(proofCtx)
+	cancel()
 	if err != nil {
 		return nil, err
 	}
@@ -38,28 +47,27 @@ func (c *Controller) Stop(ctx context.Context, timeout time.Duration) (*Stopped,
 	}
 	r := in.Running
 	begin := c.Now()
-	if err := c.signal(r, syscall.SIGTERM); err != nil {
+	if _, err := c.signal(r, syscall.SIGTERM); err != nil {
 		return nil, err
 	}
 	res := &Stopped{PID: r.PID}
-	unlocked := protocol.WatchUnlock(c.Paths.LockFile())
-	err = waitFor(ctx, unlocked, min(slowAfter, timeout))
+	err = c.waitGone(ctx, r, min(slowAfter, timeout))
 	if errors.Is(err, context.DeadlineExceeded) && timeout > slowAfter {
 		if c.Progress != nil {
 			fmt.Fprintf(c.Progress, "waiting for the daemon (pid %d) to exit; SIGKILL in %v\n", r.PID, (timeout - slowAfter).Round(time.Second))
 		}
-		err = waitFor(ctx, unlocked, timeout-slowAfter)
+		err = c.waitGone(ctx, r, timeout-slowAfter)
 	}
 	if err != nil {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			return nil, err
 		}
 		res.Killed = true
-		if err := c.signal(r, syscall.SIGKILL); err != nil {
+		if _, err := c.signal(r, syscall.SIGKILL); err != nil {
 			return nil, err
 		}
-		if err := waitFor(ctx, unlocked, killWait); errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("the daemon (pid %d) still holds %s %v after SIGKILL: it may be stuck in the kernel (state D); look at /proc/%d/status", r.PID, c.Paths.LockFile(), killWait, r.PID)
+		if err := c.waitGone(ctx, r, killWait); errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("the daemon (pid %d) still runs %v after SIGKILL: it may be stuck in the kernel (state D); look at /proc/%d/status", r.PID, killWait, r.PID)
 		} else if err != nil {
 			return nil, err
 		}
@@ -67,29 +75,24 @@ func (c *Controller) Stop(ctx context.Context, timeout time.Duration) (*Stopped,
 	res.Took = c.Now().Sub(begin)
 	// A killed daemon could not remove its state file.
 	if err := protocol.RemoveStateOf(c.Paths.PIDFile(), r.PID); err != nil {
-		return nil, err
+		res.Warning = fmt.Sprintf("the daemon stopped, but its state file could not be removed: %v", err)
 	}
 	return res, nil
 }
 
-// waitFor waits for ch up to d; it returns context.DeadlineExceeded on
-// timeout.
-func waitFor(ctx context.Context, ch <-chan error, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case err := <-ch:
-		return err
-	case <-t.C:
-		return context.DeadlineExceeded
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+// waitGone waits up to d for r to exit; it returns
+// context.DeadlineExceeded when it still runs.
+func (c *Controller) waitGone(ctx context.Context, r *Running, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return protocol.Poll(ctx, func() (bool, error) { return !protocol.Running(r.PID, r.proc), nil })
 }
 
 // WaitStopped waits up to timeout for the daemon's lock to be released: how
-// stop sees a daemon that its service manager stops. It waits in the kernel,
-// not by polling; it returns context.DeadlineExceeded on timeout.
+// stop sees a daemon that its service manager stops. It probes the lock
+// (protocol.WaitUnlocked); it returns context.DeadlineExceeded on timeout.
 func (c *Controller) WaitStopped(ctx context.Context, timeout time.Duration) error {
-	return waitFor(ctx, protocol.WatchUnlock(c.Paths.LockFile()), timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return protocol.WaitUnlocked(ctx, c.Paths.LockFile())
 }

@@ -44,6 +44,10 @@ type ReloadState struct {
 	PendingRestart []string `json:"pending_restart"`
 }
 
+// ProbeUserAgent is the User-Agent of Probe's requests, by which the
+// daemon tells its probes from other requests.
+const ProbeUserAgent = "cco-probe"
+
 // probeClient keeps no connections: a wedged server must be seen as
 // wedged, not answered from a connection it accepted long ago.
 var probeClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
@@ -57,6 +61,7 @@ func Probe(ctx context.Context, url string) error {
 	if err != nil {
 		return err
 	}
+	req.Header.Set("User-Agent", ProbeUserAgent)
 	resp, err := probeClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", url, err)

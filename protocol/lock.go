@@ -1,20 +1,25 @@
 package protocol
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 
+	"github.com/anthropics/cco/homefile"
 	"golang.org/x/sys/unix"
 )
 
 // The daemon's lock is a POSIX record lock (fcntl F_SETLK) on the whole of
 // $CCO_HOME/daemon.lock rather than a flock: F_GETLK tells who holds it
 // without taking it, so probing never makes a starting daemon fail, and the
-// answer is the holder's pid — the proof that a pid is the daemon. The kernel
-// drops it when the holder exits, before the process is reaped, so a zombie
-// daemon holds nothing. On Linux, where the two kinds of lock are
+// answer is the holder's pid — one of the proofs that a pid is the daemon
+// (the others are in the state file: see State.Describes). The kernel drops
+// it when the holder exits, before the process is reaped, so a zombie daemon
+// holds nothing. Only the daemon ever takes it: clients probe it (F_GETLK)
+// and wait for its release by probing, so that no client is ever seen
+// holding it. On Linux, where the two kinds of lock are
 // independent, the daemon also holds a flock, so that flock(1) and other
 // tools that only know flock see the file locked too.
 
@@ -26,7 +31,8 @@ type Lock struct{ f *os.File }
 // description lock. Only a process outside cco takes those.
 const Outside = -1
 
-// HeldError says another process holds the lock.
+// HeldError says another process holds the lock: a daemon, or any process
+// that locked the file.
 type HeldError struct {
 	PID  int
 	Path string
@@ -36,7 +42,7 @@ func (e *HeldError) Error() string {
 	if e.PID == Outside {
 		return OutsideMessage(e.Path)
 	}
-	return fmt.Sprintf("the daemon is already running (pid %d); stop it with `cco daemon stop`", e.PID)
+	return fmt.Sprintf("%s is locked by pid %d: a daemon already runs for this CCO_HOME, or another process holds its lock; see `cco daemon status`", e.Path, e.PID)
 }
 
 // OutsideMessage says that the lock at path is held by a process outside
@@ -48,7 +54,7 @@ func OutsideMessage(path string) string {
 // AcquireLock takes the lock at path without waiting. When another process
 // holds it the error is a *HeldError naming that process.
 func AcquireLock(path string) (*Lock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := homefile.Open(path, os.O_RDWR|os.O_CREATE)
 	if err != nil {
 		return nil, fmt.Errorf("opening the daemon lock: %w", err)
 	}
@@ -93,7 +99,7 @@ func NamesFile(path string, f *os.File) bool {
 // LockHolder returns the pid of the process holding the lock at path, 0
 // when nobody does, or Outside. It does not take the lock.
 func LockHolder(path string) (int, error) {
-	f, err := os.Open(path)
+	f, err := homefile.Open(path, os.O_RDONLY)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}
@@ -111,32 +117,25 @@ func LockHolder(path string) (int, error) {
 	return int(lk.Pid), nil
 }
 
-// WatchUnlock returns a channel that yields once nobody holds the lock at
-// path: nil, or the error that ended the wait. It waits in the kernel
-// (F_SETLKW), not by polling, and lets go of the lock before it reports.
-func WatchUnlock(path string) <-chan error {
-	done := make(chan error, 1)
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		done <- nil
-		return done
-	}
-	if err != nil {
-		done <- fmt.Errorf("waiting on the daemon lock: %w", err)
-		return done
-	}
-	go func() {
-		lk := wholeFile(unix.F_WRLCK)
-		err := unix.FcntlFlock(f.Fd(), unix.F_SETLKW, &lk)
-		for errors.Is(err, unix.EINTR) {
-			err = unix.FcntlFlock(f.Fd(), unix.F_SETLKW, &lk)
-		}
-		f.Close() // drops the lock, before anyone may start a new daemon
-		done <- err
-	}()
-	return done
+// WaitUnlocked returns once nobody holds the lock at path, or with ctx's
+// error. It probes the lock (see Poll) and never takes it: a waiting client
+// must not look like the daemon to another client, nor keep a starting
+// daemon from taking its lock.
+func WaitUnlocked(ctx context.Context, path string) error {
+	return Poll(ctx, func() (bool, error) {
+		pid, err := LockHolder(path)
+		return pid == 0, err
+	})
 }
 
 func wholeFile(typ int16) unix.Flock_t {
 	return unix.Flock_t{Type: typ, Whence: 0, Start: 0, Len: 0}
+}
+
+// HolderName names a lock holder as LockHolder returns it, for messages.
+func HolderName(pid int) string {
+	if pid == Outside {
+		return "a process outside cco (the system names no pid for it)"
+	}
+	return fmt.Sprintf("pid %d", pid)
 }

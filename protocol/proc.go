@@ -1,11 +1,21 @@
 package protocol
 
-import "os"
+import (
+	"os"
+	"strings"
+)
 
 // Proc is what identifies one process beyond its pid.
 type Proc struct {
-	Start  uint64 // kernel start time; see State.ProcStart
-	Exe    string // executable path, "" where the platform does not tell
+	Start uint64 // kernel start time; see State.ProcStart
+	// Exe is the executable's path as the kernel tells it now, without
+	// the " (deleted)" Linux adds once the file is replaced or removed; ""
+	// where the platform does not tell.
+	Exe string
+	// ExeID names the executable's file itself, "<device>:<inode>", which a
+	// replaced, removed or moved binary keeps; "" where the platform does
+	// not tell.
+	ExeID  string
 	Zombie bool
 }
 
@@ -15,8 +25,34 @@ func Alive(pid int) bool {
 	return err == nil && !p.Zombie
 }
 
-// SelfStart is this process's kernel start time, for the state file.
-func SelfStart() (uint64, error) {
-	p, err := ProcInfo(os.Getpid())
-	return p.Start, err
+// Self is what identifies this process, for the state file.
+func Self() (Proc, error) { return ProcInfo(os.Getpid()) }
+
+// Running reports whether pid is still the live process that p described:
+// not a zombie, and the same start time.
+func Running(pid int, p Proc) bool {
+	now, err := ProcInfo(pid)
+	return err == nil && !now.Zombie && now.Start == p.Start
 }
+
+// Describes reports whether the live process p, found at s.PID, is the
+// process s was written by: the same kernel start time (with the pid, one
+// process whatever pid reuse does) and the same executable — the same file
+// where both tell it (a binary replaced or moved in place is still the
+// file the daemon runs), else the same path.
+func (s *State) Describes(p Proc) bool {
+	if p.Zombie || p.Start != s.ProcStart {
+		return false
+	}
+	switch {
+	case s.ExecutableID != "" && p.ExeID != "":
+		return s.ExecutableID == p.ExeID
+	case s.Executable != "" && p.Exe != "":
+		return strings.TrimSuffix(s.Executable, deletedSuffix) == p.Exe
+	}
+	return true
+}
+
+// deletedSuffix is what Linux appends to /proc/<pid>/exe once the file is
+// gone from its path.
+const deletedSuffix = " (deleted)"

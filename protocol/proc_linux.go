@@ -6,11 +6,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // ProcInfo reads what identifies a live process: its kernel start time
-// (clock ticks since boot, /proc/<pid>/stat field 22), its executable, and
-// whether it is a zombie.
+// (clock ticks since boot, /proc/<pid>/stat field 22), its executable (the
+// path, and the file itself: a stat of /proc/<pid>/exe reaches it even once
+// replaced, removed or moved), and whether it is a zombie.
 func ProcInfo(pid int) (Proc, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -30,6 +32,15 @@ func ProcInfo(pid int) (Proc, error) {
 	if err != nil {
 		return Proc{}, fmt.Errorf("/proc/%d/stat: start time: %w", pid, err)
 	}
-	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-	return Proc{Start: start, Exe: strings.TrimSuffix(exe, " (deleted)"), Zombie: fields[0] == "Z"}, nil
+	p := Proc{Start: start, Zombie: fields[0] == "Z"}
+	link := fmt.Sprintf("/proc/%d/exe", pid)
+	if exe, err := os.Readlink(link); err == nil {
+		p.Exe = strings.TrimSuffix(exe, deletedSuffix)
+	}
+	if fi, err := os.Stat(link); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			p.ExeID = fmt.Sprintf("%d:%d", st.Dev, st.Ino)
+		}
+	}
+	return p, nil
 }

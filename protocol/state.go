@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/anthropics/cco/atomicfile"
+	"github.com/anthropics/cco/homefile"
 )
 
 // State is the daemon's state file, $CCO_HOME/daemon.pid: JSON, mode 0600,
@@ -31,6 +32,8 @@ import (
 //	                     clock ticks since boot (/proc/<pid>/stat field 22),
 //	                     on macOS microseconds since the epoch (kern.proc.pid);
 //	                     with pid it names one process, whatever pid reuse does
+//	executable_id string "<device>:<inode>" of the daemon's binary (Linux; ""
+//	                     elsewhere): a binary replaced or moved keeps it
 //	log_file     string  the daemon's log
 type State struct {
 	PID        int       `json:"pid"`
@@ -40,7 +43,9 @@ type State struct {
 	Version    string    `json:"version"`
 	Executable string    `json:"executable"`
 	ProcStart  uint64    `json:"proc_start"`
-	LogFile    string    `json:"log_file"`
+	// ExecutableID: see Proc.ExeID.
+	ExecutableID string `json:"executable_id"`
+	LogFile      string `json:"log_file"`
 }
 
 // Addr is host:port.
@@ -59,7 +64,7 @@ func ReadState(path string) (*State, error) {
 // ReadStateFile reads a state file and says which file it read (the daemon
 // replaces it by rename, so a new state file is a new file).
 func ReadStateFile(path string) (*State, os.FileInfo, error) {
-	f, err := os.Open(path)
+	f, err := homefile.Open(path, os.O_RDONLY)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -74,13 +79,18 @@ func ReadStateFile(path string) (*State, os.FileInfo, error) {
 	}
 	var s State
 	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fi, fmt.Errorf("%s is not a cco state file (%v): remove it", path, err)
+		return nil, fi, &BadStateError{Path: path, Why: fmt.Sprintf("not a cco state file (%v)", err)}
 	}
 	if s.PID <= 0 {
-		return nil, fi, fmt.Errorf("%s names no pid: remove it", path)
+		return nil, fi, &BadStateError{Path: path, Why: "it names no pid"}
 	}
 	return &s, fi, nil
 }
+
+// BadStateError says a state file cannot be read as one.
+type BadStateError struct{ Path, Why string }
+
+func (e *BadStateError) Error() string { return e.Path + ": " + e.Why }
 
 // WriteState replaces the state file atomically, mode 0600.
 func WriteState(path string, s *State) error {

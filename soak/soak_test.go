@@ -11,6 +11,7 @@ package soak
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -378,4 +379,100 @@ func (s *soak) readLogs() (logged map[int64]bool, files, lines int) {
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return l
+}
+
+// TestSoakIdentity repeats, for SOAK_IDENTITY_TIME (else SOAK_TIME, else
+// 60s), the cases where a
+// client could be taken for the daemon or the daemon missed: ten concurrent
+// stops with two starts among them, and a daemon whose lock file was
+// removed. No command may die of a signal or fail; the only daemon ever
+// named is one a start started; at the end nothing is left.
+//
+//	CCO_BIN=$PWD/cco SOAK_IDENTITY_TIME=60s go test -tags soak -run TestSoakIdentity ./soak/
+func TestSoakIdentity(t *testing.T) {
+	bin := os.Getenv("CCO_BIN")
+	if bin == "" {
+		t.Fatal("CCO_BIN is not set: run `make soak`, which builds ./cco and passes it")
+	}
+	limit, err := time.ParseDuration(cmp.Or(os.Getenv("SOAK_IDENTITY_TIME"), os.Getenv("SOAK_TIME")))
+	if err != nil {
+		limit = time.Minute
+	}
+	home := t.TempDir()
+	s := &soak{t: t, bin: bin, home: home, port: testhost.FreePort(t), codes: map[string]int{}}
+	s.env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "CCO_HOME=" + home, "CCO_PORT=" + strconv.Itoa(s.port)}
+	t.Cleanup(func() {
+		for _, pid := range testhost.Of(home) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	started := map[string]bool{}
+	var named []string
+	var mu sync.Mutex
+	startedRe := regexp.MustCompile(`cco daemon started \(pid (\d+)\)`)
+	namedRe := regexp.MustCompile(`cco daemon (?:already running|stopped) \(pid (\d+)\)`)
+	record := func(out string) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range startedRe.FindAllStringSubmatch(out, -1) {
+			started[m[1]] = true
+		}
+		for _, m := range namedRe.FindAllStringSubmatch(out, -1) {
+			named = append(named, m[1])
+		}
+	}
+	begin := time.Now()
+	rounds := 0
+	for ; time.Since(begin) < limit; rounds++ {
+		out, code := s.cco("daemon", "start")
+		record(out)
+		if code != 0 {
+			s.violate("round %d: start exited %d: %s", rounds, code, out)
+			break
+		}
+		if rounds%5 == 4 {
+			// The lock file removed under the daemon: status keeps its
+			// state file, stop finds it.
+			_ = os.Remove(filepath.Join(home, "daemon.lock"))
+			if out, code := s.cco("daemon", "status"); code != 0 {
+				s.violate("round %d: status of a daemon whose lock file was removed exited %d: %s", rounds, code, out)
+			}
+			if _, err := os.Stat(filepath.Join(home, "daemon.pid")); err != nil {
+				s.violate("round %d: the state file of a live daemon is gone: %v", rounds, err)
+			}
+		}
+		var wg sync.WaitGroup
+		for i := range 12 {
+			wg.Go(func() {
+				cmd := "stop"
+				if i == 3 || i == 8 {
+					cmd = "start"
+				}
+				out, code := s.cco("daemon", cmd)
+				record(out)
+				if code != 0 {
+					s.violate("round %d: %s exited %d: %s", rounds, cmd, code, out)
+				}
+			})
+		}
+		wg.Wait()
+		if len(s.violations) > 0 {
+			break
+		}
+	}
+	if out, code := s.cco("daemon", "stop"); code != 0 {
+		s.violate("the final stop failed (%d): %s", code, out)
+	}
+	if left := testhost.Left(home, 3*time.Second); len(left) > 0 {
+		s.violate("processes left after the final stop: %v", left)
+	}
+	for _, pid := range named {
+		if !started[pid] {
+			s.violate("a command named pid %s as the daemon, which no start started", pid)
+		}
+	}
+	t.Logf("%d rounds of 10 stops and 2 starts at once in %s", rounds, time.Since(begin).Round(time.Millisecond))
+	for _, v := range s.violations {
+		t.Error(v)
+	}
 }

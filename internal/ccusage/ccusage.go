@@ -15,6 +15,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/anthropics/cco/internal/tooltest"
 )
 
 // Version is the ccusage release the ledger is compared with. 20.0.26 has
@@ -40,16 +42,14 @@ func Find() (string, error) {
 	return bin, nil
 }
 
-// Need returns the ccusage executable, or ends the test: a failure under
-// CI=true (CI must run every check), a skip elsewhere.
+// Need returns the ccusage executable, or ends the test the way
+// tooltest.Missing does: a failure in CI, which must run every check, a
+// skip elsewhere.
 func Need(t testing.TB) string {
 	t.Helper()
 	bin, err := Find()
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%v; CI must run every check", err)
-		}
-		t.Skipf("%v: skipping the comparison with ccusage", err)
+		tooltest.Missing(t, "%v", err)
 	}
 	return bin
 }

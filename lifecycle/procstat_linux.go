@@ -1,0 +1,69 @@
+package lifecycle
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every
+// Linux this runs on.
+const clockTicks = 100
+
+// Stats reads pid's memory and CPU time from /proc, and counts the
+// established TCP connections whose local port is port.
+func Stats(pid, port int) (ProcStats, error) {
+	var s ProcStats
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return s, err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			s.RSS = kb * 1024
+		}
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return s, err
+	}
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) > 12 {
+		utime, _ := strconv.ParseUint(fields[11], 10, 64) // field 14
+		stime, _ := strconv.ParseUint(fields[12], 10, 64) // field 15
+		s.CPU = time.Duration(utime+stime) * time.Second / clockTicks
+	}
+	s.Connections = established(port)
+	return s, nil
+}
+
+// established counts the ESTABLISHED TCP connections (state 01) whose local
+// port is port, in /proc/net/tcp and tcp6; -1 when neither can be read.
+func established(port int) int {
+	n, read := 0, false
+	hexPort := fmt.Sprintf(":%04X", port)
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		f, err := os.Open(table)
+		if err != nil {
+			continue
+		}
+		read = true
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) > 3 && strings.HasSuffix(fields[1], hexPort) && fields[3] == "01" {
+				n++
+			}
+		}
+		f.Close()
+	}
+	if !read {
+		return -1
+	}
+	return n
+}
