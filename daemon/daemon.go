@@ -212,6 +212,7 @@ func start(o Options) (d *daemon, err error) {
 	if err := n.send("READY=1\nMAINPID=" + strconv.Itoa(d.state.PID)); err != nil {
 		logger.Warn("systemd notify", "err", err)
 	}
+	d.probe.begin()
 	return d, nil
 }
 

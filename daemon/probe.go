@@ -41,6 +41,7 @@ type prober struct {
 	lastSuccess prometheus.Gauge
 
 	interval chan time.Duration // a new health_check_interval
+	ready    chan struct{}      // closed once systemd was told READY=1
 	every    time.Duration      // the period; run's alone once it runs
 
 	mu sync.Mutex
@@ -52,7 +53,7 @@ type prober struct {
 // WATCHDOG_USEC.
 func newProber(url string, interval time.Duration, n *notifier, logger *slog.Logger, giveUp bool, reg prometheus.Registerer) *prober {
 	p := &prober{
-		url: url, notify: n, logger: logger, interval: make(chan time.Duration, 1),
+		url: url, notify: n, logger: logger, interval: make(chan time.Duration, 1), ready: make(chan struct{}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cco_health_probe_failures_total", Help: "Probes of the daemon's own GET /health that failed.",
 		}),
@@ -109,8 +110,20 @@ func (p *prober) state() *protocol.ProbeState {
 	return &st
 }
 
-// run probes at once, then every period, until ctx is done.
+// begin lets run probe: after READY=1, which a watchdog ping must follow.
+func (p *prober) begin() {
+	if p != nil {
+		close(p.ready)
+	}
+}
+
+// run probes once begin was called, then every period, until ctx is done.
 func (p *prober) run(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-p.ready:
+	}
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
