@@ -161,6 +161,7 @@ func New(e *Env) *kingpin.Application {
 	configureRenderCmd(daemon, e)
 	configureConfigCmd(daemon, e)
 	configureUsageCmd(app, e)
+	configureDashboardCmd(app, e)
 	configureCompletionCmd(app, e)
 	configureVersionCmd(app, e)
 	return app

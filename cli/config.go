@@ -151,35 +151,40 @@ func (c *configSetCmd) run(ctx context.Context) error {
 			return err
 		}
 	}
+	if _, known := config.Lookup(c.key); !known {
+		// unset of a key cco does not know: the way out of a misspelt or
+		// outdated key, which every other edit refuses.
+		return c.removeUnknown(ctx)
+	}
+	var text *string
+	if !c.unset {
+		text = &c.value
+	}
 	paths, err := c.env.Paths()
 	if err != nil {
 		return err
 	}
-	if err := paths.Ensure(); err != nil {
-		return err
-	}
-	// Read, change and write under the lock, so that concurrent sets of
-	// different keys all land.
-	unlock, err := homefile.Lock(ctx, paths.ConfigLockFile(), configLockWait)
+	pid, gen := runningReload(ctx, paths)
+	next, paths, err := editConfig(ctx, c.env, k, text)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	f, err := config.ReadFile(paths.Config())
-	if f == nil {
-		return fmt.Errorf("%s: %w\nfix it with `cco daemon config edit`", paths.Config(), err)
+	daemonSays := appliedByDaemon(ctx, paths, k.Name, pid, gen)
+	if c.unset {
+		fmt.Fprintf(c.env.Stdout, "%s unset in %s; it takes its default, %s%s\n", k.Name, paths.Config(), config.FormatValue(k.Default), daemonSays)
+	} else {
+		fmt.Fprintf(c.env.Stdout, "%s = %s in %s%s\n", k.Name, config.FormatValue(next.Values[k.Name]), paths.Config(), daemonSays)
 	}
-	// Problems of the key being changed are mended by the change; the lines
-	// of any other problem stay as they are, and are listed after.
-	other := config.ProblemsBesides(err, c.key)
-	defer func() {
-		if other != nil {
-			fmt.Fprintf(c.env.Stderr, "note: %s still has problems (`cco daemon config unset KEY` removes a key; `cco daemon config edit` opens the file):\n%v\n", paths.Config(), other)
-		}
-	}()
-	if _, known := config.Lookup(c.key); !known {
-		// unset of a key cco does not know: the way out of a misspelt or
-		// outdated key, which every other edit refuses.
+	if v := c.env.Getenv(k.EnvVar()); v != "" {
+		fmt.Fprintf(c.env.Stderr, "note: %s=%s in this environment overrides the file\n", k.EnvVar(), v)
+	}
+	return nil
+}
+
+// removeUnknown removes the line of c.key, a key cco does not know, from
+// config.toml, under the config lock.
+func (c *configSetCmd) removeUnknown(ctx context.Context) error {
+	return lockedConfig(ctx, c.env, c.key, func(paths config.Paths, f *config.File) error {
 		if _, set := f.Lines[c.key]; !set {
 			_, err := config.LookupKey(c.key)
 			return err
@@ -193,34 +198,53 @@ func (c *configSetCmd) run(ctx context.Context) error {
 		}
 		fmt.Fprintf(c.env.Stdout, "removed %s, which cco does not know, from %s (line %d)\n", c.key, paths.Config(), f.Lines[c.key])
 		return nil
-	}
-	var text *string
-	if !c.unset {
-		text = &c.value
-	}
-	next, err := f.With(k.Name, text)
+	})
+}
+
+// editConfig sets key k to text in config.toml (nil: back to its default),
+// the one way commands change the file: only that key's line changes, and
+// it is read, changed and written while holding config.lock, so that
+// concurrent edits of different keys all land.
+func editConfig(ctx context.Context, e *Env, k config.Key, text *string) (next *config.File, paths config.Paths, err error) {
+	err = lockedConfig(ctx, e, k.Name, func(p config.Paths, f *config.File) error {
+		paths = p
+		if next, err = f.With(k.Name, text); err != nil {
+			return err
+		}
+		data, err := config.Edit(f, next, k.Name)
+		if err != nil {
+			return err
+		}
+		return config.Save(p.Config(), data)
+	})
+	return next, paths, err
+}
+
+// lockedConfig reads config.toml under config.lock and hands it to change.
+// Problems of key are change's to mend; the lines of any other problem stay
+// as they are, and are listed after, on stderr.
+func lockedConfig(ctx context.Context, e *Env, key string, change func(config.Paths, *config.File) error) error {
+	paths, err := e.Paths()
 	if err != nil {
 		return err
 	}
-	data, err := config.Edit(f, next, k.Name)
+	if err := paths.Ensure(); err != nil {
+		return err
+	}
+	unlock, err := homefile.Lock(ctx, paths.ConfigLockFile(), configLockWait)
 	if err != nil {
 		return err
 	}
-	pid, gen := runningReload(ctx, paths)
-	if err := config.Save(paths.Config(), data); err != nil {
+	defer unlock()
+	f, err := config.ReadFile(paths.Config())
+	if f == nil {
+		return fmt.Errorf("%s: %w\nfix it with `cco daemon config edit`", paths.Config(), err)
+	}
+	if err := change(paths, f); err != nil {
 		return err
 	}
-	// The daemon's reload is waited for without the lock: other sets need
-	// not wait for it.
-	unlock()
-	daemonSays := appliedByDaemon(ctx, paths, k.Name, pid, gen)
-	if c.unset {
-		fmt.Fprintf(c.env.Stdout, "%s unset in %s; it takes its default, %s%s\n", k.Name, paths.Config(), config.FormatValue(k.Default), daemonSays)
-	} else {
-		fmt.Fprintf(c.env.Stdout, "%s = %s in %s%s\n", k.Name, config.FormatValue(next.Values[k.Name]), paths.Config(), daemonSays)
-	}
-	if v := c.env.Getenv(k.EnvVar()); v != "" {
-		fmt.Fprintf(c.env.Stderr, "note: %s=%s in this environment overrides the file\n", k.EnvVar(), v)
+	if other := config.ProblemsBesides(err, key); other != nil {
+		fmt.Fprintf(e.Stderr, "note: %s still has problems (`cco daemon config unset KEY` removes a key; `cco daemon config edit` opens the file):\n%v\n", paths.Config(), other)
 	}
 	return nil
 }

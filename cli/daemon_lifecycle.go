@@ -8,9 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/daemon"
@@ -19,6 +21,7 @@ import (
 	"github.com/anthropics/cco/service"
 	"github.com/anthropics/cco/service/identity"
 	"github.com/anthropics/cco/service/startlimit"
+	"github.com/anthropics/cco/version"
 )
 
 func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
@@ -46,8 +49,9 @@ func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
 	lc.Flag("lines", "How many lines to print from the end.").Short('n').Default("50").PlaceHolder("N").SetValue(countValue{name: "-n", n: &logs.lines})
 	lc.Flag("follow", "Keep printing new lines as they are written, across rotation, until interrupted.").Short('f').BoolVar(&logs.follow)
 
-	run := &runCmd{env: e}
-	daemon.Command("run", "Run the daemon in the foreground: what start, systemd and launchd execute.").Action(action(e, run.run))
+	run := &runCmd{env: e, overrides: config.Overrides{}}
+	runc := daemon.Command("run", "Run the daemon in the foreground: what start, systemd and launchd execute. It takes start's flags, and on a terminal it prints its log lines there too.").Action(action(e, run.run))
+	configFlags(runc, run.overrides)
 }
 
 // exitNotRunning is status's exit code when no daemon runs (LSB).
@@ -68,7 +72,7 @@ func (c *startCmd) run(ctx context.Context) error {
 		return err
 	}
 	ctl := lifecycle.New(paths)
-	svc, err := installedService(c.env)
+	svc, err := installedService(ctx, c.env)
 	if err != nil {
 		return err
 	}
@@ -126,11 +130,11 @@ func (c *startCmd) startService(ctx context.Context, ctl *lifecycle.Controller, 
 	}
 	begin := c.env.Now()
 	if err := svc.Start(ctx); err != nil {
-		return fmt.Errorf("starting the %s: %w", svc.Name(), err)
+		return daemonSaid(ctx, svc, ctl.Paths, begin, fmt.Errorf("starting the %s: %w", svc.Name(), err))
 	}
 	r, err := ctl.WaitRunning(ctx, c.wait)
 	if err != nil {
-		return err
+		return daemonSaid(ctx, svc, ctl.Paths, begin, err)
 	}
 	warnExposed(c.env, r.State)
 	fmt.Fprintf(c.env.Stdout, "cco daemon started by the %s (pid %d)%s in %s\n", svc.Name(), r.PID, onAddr(r.State), ms(c.env.Now().Sub(begin)))
@@ -175,7 +179,7 @@ func stop(ctx context.Context, e *Env, timeout time.Duration) error {
 	}
 	ctl := lifecycle.New(paths)
 	ctl.Progress = e.Stderr
-	svc, err := installedService(e)
+	svc, err := installedService(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -292,7 +296,7 @@ func (c *restartCmd) run(ctx context.Context) error {
 	if _, _, err := loadEffective(c.env, c.overrides); err != nil {
 		return err
 	}
-	svc, err := installedService(c.env)
+	svc, err := installedService(ctx, c.env)
 	if err != nil {
 		return err
 	}
@@ -324,6 +328,9 @@ type statusJSON struct {
 	*lifecycle.Status
 	Exposed bool          `json:"exposed"`
 	Service *serviceState `json:"service"`
+	// CLIVersion is this cco's version; a daemon of another one needs a
+	// restart to run it.
+	CLIVersion string `json:"cli_version"`
 }
 
 // run prints the daemon's status. Exit 0: running and answering; 1:
@@ -344,7 +351,7 @@ func (c *statusCmd) run(ctx context.Context) error {
 	if c.json {
 		enc := json.NewEncoder(c.env.Stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(statusJSON{s, exposed(s.Address), svc}); err != nil {
+		if err := enc.Encode(statusJSON{s, exposed(s.Address), svc, version.String()}); err != nil {
 			return err
 		}
 	} else {
@@ -362,27 +369,45 @@ func (c *statusCmd) run(ctx context.Context) error {
 
 func (c *statusCmd) print(s *lifecycle.Status, svc *serviceState) {
 	w := c.env.Stdout
+	st := newStyle(w, c.env.Getenv)
 	if s.Stale != "" {
 		fmt.Fprintln(c.env.Stderr, "cco: "+s.Stale)
 	}
 	switch s.State {
 	case lifecycle.StateStopped:
-		fmt.Fprintln(w, "cco daemon is not running")
+		fmt.Fprintf(w, "cco daemon is %s\n", st.dim("not running"))
 	case lifecycle.StateRunning:
-		fmt.Fprintf(w, "cco daemon is running (pid %d) on %s\n", s.PID, s.URL)
+		fmt.Fprintf(w, "cco daemon is %s (pid %d) on %s\n", st.green("running"), s.PID, s.URL)
 	default:
-		fmt.Fprintf(w, "cco daemon is running (pid %d) but not answering: %s\n", s.PID, s.HealthError)
+		fmt.Fprintf(w, "cco daemon is %s (pid %d) but %s: %s\n", st.yellow("running"), s.PID, st.red("not answering"), s.HealthError)
 	}
 	if exposed(s.Address) {
-		fmt.Fprintf(w, "  warning: %s\n", config.ExposedWarning(s.Address))
+		fmt.Fprintf(w, "  %s %s\n", st.yellow("warning:"), config.ExposedWarning(s.Address))
 	}
 	if s.StartedAt != nil {
 		fmt.Fprintf(w, "  uptime:  %s (since %s)\n", time.Duration(s.UptimeSeconds)*time.Second, s.StartedAt.Local().Format(time.RFC3339))
 	}
 	if s.Version != "" {
 		fmt.Fprintf(w, "  version: %s\n", s.Version)
+		if mine := version.String(); s.Version != mine {
+			fmt.Fprintf(w, "  %s the daemon runs cco %s and this is cco %s: `cco daemon restart` runs this one\n", st.yellow("warning:"), s.Version, mine)
+		}
+	}
+	if s.MemoryBytes > 0 {
+		conns := ""
+		if s.Connections >= 0 {
+			conns = fmt.Sprintf(", %d open connection%s", s.Connections, map[bool]string{true: "", false: "s"}[s.Connections == 1])
+		}
+		fmt.Fprintf(w, "  memory:  %.1f MiB, CPU %s%s\n", float64(s.MemoryBytes)/(1<<20), time.Duration(s.CPUSeconds*float64(time.Second)).Round(10*time.Millisecond), conns)
 	}
 	fmt.Fprintf(w, "  log:     %s\n", s.LogFile)
+	for _, line := range s.RecentProblems {
+		paint := st.yellow
+		if strings.Contains(line, " level=ERROR ") {
+			paint = st.red
+		}
+		fmt.Fprintf(w, "    %s\n", paint(line))
+	}
 	printReload(w, s.Health)
 	if svc != nil {
 		fmt.Fprintf(w, "  %s\n", svc)
@@ -441,10 +466,13 @@ const wedgeEnv = "CCO_TEST_WEDGE_FILE"
 // can interrupt a start whose daemon holds its lock and state file.
 const neverReadyEnv = "CCO_TEST_NEVER_READY"
 
-type runCmd struct{ env *Env }
+type runCmd struct {
+	env       *Env
+	overrides config.Overrides
+}
 
 func (c *runCmd) run(ctx context.Context) error {
-	eff, paths, err := loadEffective(c.env, nil)
+	eff, paths, err := loadEffective(c.env, c.overrides)
 	if err != nil {
 		// Restarting cannot fix a configuration: the unit's
 		// RestartPreventExitStatus= lists this code.
@@ -455,7 +483,7 @@ func (c *runCmd) run(ctx context.Context) error {
 		Paths:  paths,
 		Config: eff.DaemonConfig,
 		Reload: func() (config.DaemonConfig, error) {
-			eff, _, err := loadEffective(c.env, nil)
+			eff, _, err := loadEffective(c.env, c.overrides)
 			if err != nil {
 				return config.DaemonConfig{}, err
 			}
@@ -491,6 +519,15 @@ func (c *runCmd) run(ctx context.Context) error {
 			o.Ready = os.NewFile(uintptr(n), "readiness pipe")
 		}
 		os.Unsetenv(protocol.ReadyFDEnv)
+	}
+	if f, ok := c.env.Stderr.(*os.File); ok && isTerminal(f) {
+		// Run by hand in a terminal: its log lines show there too. A copy
+		// of the descriptor, since the daemon points fd 2 at its log.
+		if fd, err := unix.Dup(int(f.Fd())); err == nil {
+			echo := os.NewFile(uintptr(fd), "terminal")
+			defer echo.Close()
+			o.Echo = echo
+		}
 	}
 	// The daemon handles SIGTERM and SIGINT itself, and logs which stopped it.
 	err = daemon.Run(context.WithoutCancel(ctx), o)

@@ -55,7 +55,7 @@ func (c *reloadCmd) run(ctx context.Context) error {
 		return &ExitError{Code: exitNotRunning, Err: errors.New("cco daemon is not running: nothing to reload")}
 	}
 	how := "SIGHUP"
-	if svc, err := installedService(c.env); err != nil {
+	if svc, err := installedService(ctx, c.env); err != nil {
 		return err
 	} else if m, ok := svc.(managed); ok {
 		if pid, err := m.PID(ctx); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/anthropics/cco/lifecycle"
 	"github.com/anthropics/cco/render"
 	"github.com/anthropics/cco/service"
+	"github.com/anthropics/cco/service/identity"
 	"github.com/anthropics/cco/service/startlimit"
 )
 
@@ -29,17 +31,18 @@ func configureServiceCmds(daemon *kingpin.CmdClause, e *Env) {
 	ic.Flag("dry-run", "Print every file install would write and every command it would run, and a diff against what is installed; change nothing.").BoolVar(&install.dryRun)
 	enumFlag(ic.Flag("os", "Preview the files of another platform (with --dry-run).").PlaceHolder("linux|darwin"), "os", &install.os, "linux", "darwin")
 	ic.Flag("no-start", "Install and enable, but do not start the daemon now.").BoolVar(&install.noStart)
+	ic.Flag("override", "Where a package already installed cco-daemon.service, write your own unit anyway: ~/.config/systemd/user takes precedence over the package's directory.").BoolVar(&install.override)
 
 	uninstall := &uninstallCmd{env: e}
-	uc := daemon.Command("uninstall", "Stop the service and remove it.").Action(action(e, uninstall.run))
+	uc := daemon.Command("uninstall", "Stop and disable the service and remove what install wrote; a unit a package installed stays.").Action(action(e, uninstall.run))
 	uc.Flag("dry-run", "Print what uninstall would remove and run; change nothing.").BoolVar(&uninstall.dryRun)
 
 	enable := &enableCmd{env: e, enable: true}
-	ec := daemon.Command("enable", "Start the installed service at login.").Action(action(e, enable.run))
+	ec := daemon.Command("enable", "Start the installed service at login, and set auto_start = true so that install keeps it so.").Action(action(e, enable.run))
 	ec.Flag("now", "Also start it now.").BoolVar(&enable.now)
 
 	disable := &enableCmd{env: e}
-	dc := daemon.Command("disable", "Stop starting the installed service at login.").Action(action(e, disable.run))
+	dc := daemon.Command("disable", "Stop starting the installed service at login, and set auto_start = false so that install keeps it so.").Action(action(e, disable.run))
 	dc.Flag("now", "Also stop it now.").BoolVar(&disable.now)
 }
 
@@ -145,10 +148,11 @@ func (e *Env) sandboxDropIn(ctx context.Context, m service.Manager, cfg config.D
 }
 
 type installCmd struct {
-	env     *Env
-	dryRun  bool
-	os      string
-	noStart bool
+	env      *Env
+	dryRun   bool
+	os       string
+	noStart  bool
+	override bool
 }
 
 func (c *installCmd) run(ctx context.Context) error {
@@ -197,11 +201,17 @@ func (c *installCmd) run(ctx context.Context) error {
 			hand = r
 		}
 	}
-	opts := service.InstallOptions{AutoStart: eff.AutoStart, NoStart: c.noStart}
-	if reachable {
+	opts := service.InstallOptions{AutoStart: eff.AutoStart, NoStart: c.noStart, Override: c.override}
+	if opts.Health, err = render.HealthDropIn(eff.DaemonConfig); err != nil {
+		return err
+	}
+	if reachable && (cur.Foreign == "" || c.override) {
 		if opts.DropIn, err = e.sandboxDropIn(ctx, m, eff.DaemonConfig, paths); err != nil {
 			return err
 		}
+	}
+	if cur.Foreign != "" && goos == "linux" {
+		c.sayPackaged(m, cur)
 	}
 	if c.dryRun {
 		if hand != nil {
@@ -227,18 +237,35 @@ func (c *installCmd) run(ctx context.Context) error {
 	if err := startlimit.Reset(paths.FailedStarts()); err != nil {
 		return err
 	}
+	begin := e.Now()
 	if err := applyPlan(ctx, e, m, m.Install(cur, f.Data, opts)); err != nil {
-		return err
+		return daemonSaid(ctx, managed{m}, paths, begin, err)
 	}
 	if c.noStart {
 		return nil
 	}
 	r, err := ctl.WaitRunning(ctx, serviceWait)
 	if err != nil {
-		return fmt.Errorf("the %s did not bring the daemon up: %w", m.Name(), err)
+		return daemonSaid(ctx, managed{m}, paths, begin, fmt.Errorf("the %s did not bring the daemon up: %w", m.Name(), err))
 	}
 	fmt.Fprintf(e.Stdout, "the daemon (pid %d) serves on %s\n", r.PID, r.State.URL())
 	return nil
+}
+
+// sayPackaged tells what install does with a unit a package installed.
+func (c *installCmd) sayPackaged(m service.Manager, cur service.State) {
+	login := "disabled (does not start at login)"
+	if cur.Enabled {
+		login = "enabled (starts at login)"
+	}
+	if c.override {
+		fmt.Fprintf(c.env.Stdout, "%s is installed already, from %s, %s; --override: writing your own %s, which systemd uses instead (your ~/.config/systemd/user takes precedence over the package's directory)\n",
+			identity.UnitName, cur.Foreign, login, m.Path())
+		return
+	}
+	fmt.Fprintf(c.env.Stdout, "%s is installed already, from %s, %s: cco uses it and writes no unit of its own.\n"+
+		"  To run your own unit instead: cco daemon install --override (it goes to %s, which takes precedence over the package's directory)\n",
+		identity.UnitName, cur.Foreign, login, m.Path())
 }
 
 // applyPlan carries out a plan, saying what each step did, or why there
@@ -288,6 +315,9 @@ type enableCmd struct {
 	now    bool
 }
 
+// run switches start-at-login in the manager, then records it as
+// auto_start in config.toml, so that the next install, which enables or
+// disables by auto_start, keeps what the user chose here.
 func (c *enableCmd) run(ctx context.Context) error {
 	m, cur, err := c.env.currentService(ctx)
 	if err != nil {
@@ -301,7 +331,23 @@ func (c *enableCmd) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return applyPlan(ctx, c.env, m, p)
+	if err := applyPlan(ctx, c.env, m, p); err != nil {
+		return err
+	}
+	k, err := config.LookupKey("auto_start")
+	if err != nil {
+		return err
+	}
+	value := strconv.FormatBool(c.enable)
+	_, paths, err := editConfig(ctx, c.env, k, &value)
+	if err != nil {
+		return fmt.Errorf("recording auto_start = %s, so that install keeps it: %w", value, err)
+	}
+	fmt.Fprintf(c.env.Stdout, "auto_start = %s in %s\n", value, paths.Config())
+	if v := c.env.Getenv(k.EnvVar()); v != "" {
+		fmt.Fprintf(c.env.Stderr, "note: %s=%s in this environment overrides auto_start for install\n", k.EnvVar(), v)
+	}
+	return nil
 }
 
 // serviceControl is how start, stop, restart and status reach a daemon that
@@ -327,14 +373,26 @@ type serviceControl interface {
 	Restart(ctx context.Context) error
 	// PID is the daemon's pid as the manager knows it; 0 when it runs none.
 	PID(ctx context.Context) (int, error)
+	// Said is the daemon's own word on its state as the manager keeps it
+	// (systemd's STATUS=, which the daemon sends when it cannot start);
+	// "" when there is none.
+	Said(ctx context.Context) string
 }
 
 // installedService returns the service that owns the daemon, or nil when
-// the daemon is not installed as a service on this machine.
-func installedService(e *Env) (serviceControl, error) {
+// the daemon is not installed as a service on this machine. A manager that
+// can be asked (service.Finder: systemd, one systemctl call) finds a unit
+// a package installed as well as cco's own; otherwise cco's own file counts.
+func installedService(ctx context.Context, e *Env) (serviceControl, error) {
 	m, err := e.hostService()
 	if m == nil || err != nil {
 		return nil, err
+	}
+	if f, ok := m.(service.Finder); ok {
+		if _, found, err := f.Find(ctx); !found || err != nil {
+			return nil, err
+		}
+		return managed{m}, nil
 	}
 	if _, err := os.Stat(m.Path()); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -355,6 +413,14 @@ func (s managed) Restart(ctx context.Context) error { return s.do(ctx, s.m.Resta
 func (s managed) PID(ctx context.Context) (int, error) {
 	cur, err := s.m.State(ctx)
 	return cur.PID, err
+}
+
+func (s managed) Said(ctx context.Context) string {
+	cur, err := s.m.State(ctx)
+	if err != nil {
+		return ""
+	}
+	return cur.Status
 }
 
 func (s managed) Kill(ctx context.Context) error {
@@ -401,8 +467,10 @@ type serviceState struct {
 	// does not say.
 	LastExit string `json:"last_exit,omitempty"`
 	// Foreign is the file of another job loaded under cco's name, which
-	// cco leaves alone; "" when there is none.
-	Foreign string `json:"foreign,omitempty"`
+	// cco leaves alone; "" when there is none. Packaged: it is a unit a
+	// package installed, which cco controls like its own (systemd).
+	Foreign  string `json:"foreign,omitempty"`
+	Packaged bool   `json:"packaged,omitempty"`
 	// LastOutput is the last line the daemon printed before its own log
 	// opened (launchd.log), when the service is not running; "" otherwise.
 	LastOutput string `json:"last_output,omitempty"`
@@ -417,6 +485,9 @@ func (s *serviceState) String() string {
 		return "service: " + s.Name + " installed, state unknown: " + s.Unknown
 	}
 	line := "service: " + s.Name + ", " + s.Detail
+	if s.Packaged {
+		line = "service: " + s.Name + " from " + s.Path + " (a package's), " + s.Detail
+	}
 	if s.Enabled {
 		line += ", enabled (starts at login)"
 	} else {
@@ -428,7 +499,7 @@ func (s *serviceState) String() string {
 	if s.LastExit != "" && s.LastExit != "0" && s.LastExit != "(never exited)" {
 		line += ", last exit " + s.LastExit
 	}
-	if s.Foreign != "" {
+	if s.Foreign != "" && !s.Packaged {
 		line += "; another job with this name is loaded from " + s.Foreign + ", which cco leaves alone"
 	}
 	if s.LastOutput != "" {
@@ -448,38 +519,148 @@ func firstLine(err error) string {
 }
 
 // serviceStatus reports the per-user service: nil when this platform has
-// none.
+// none. Under systemd it costs one systemctl call (service.Finder).
 func serviceStatus(ctx context.Context, e *Env) (*serviceState, error) {
 	m, err := e.hostService()
 	if m == nil || err != nil {
 		return nil, err
 	}
-	s := &serviceState{Name: m.Name(), Path: m.Path()}
-	if _, err := os.Stat(m.Path()); errors.Is(err, os.ErrNotExist) {
-		return s, nil
-	}
-	cur, err := m.State(ctx)
-	if err != nil {
-		// The daemon's own status does not depend on the manager.
-		s.Installed, s.Unknown = true, firstLine(err)
-		return s, nil
+	s := &serviceState{Name: m.Name()}
+	var cur service.State
+	if f, ok := m.(service.Finder); ok {
+		var found bool
+		if cur, found, err = f.Find(ctx); err != nil {
+			// The daemon's own status does not depend on the manager: say
+			// why the service's is unknown (no user bus, no systemd).
+			if _, serr := os.Stat(m.Path()); serr == nil {
+				s.Path, s.Installed, s.Unknown = m.Path(), true, firstLine(err)
+			}
+			return s, nil
+		} else if !found {
+			return s, nil
+		}
+	} else {
+		s.Path = m.Path()
+		if _, err := os.Stat(m.Path()); errors.Is(err, os.ErrNotExist) {
+			return s, nil
+		}
+		if cur, err = m.State(ctx); err != nil {
+			s.Installed, s.Unknown = true, firstLine(err)
+			return s, nil
+		}
 	}
 	eff, paths, err := loadEffective(e, nil)
 	if err != nil {
 		return nil, err
 	}
-	f, err := e.serviceFile(runtime.GOOS, eff.DaemonConfig, paths)
-	if err != nil {
-		return nil, err
+	s.Installed, s.Enabled, s.Active = cur.Found(), cur.Enabled, cur.Active
+	if cur.Foreign != "" && runtime.GOOS == "linux" {
+		// A package's unit is up to date when it watches the daemon as
+		// the user's config says: through cco's drop-in where it must.
+		s.Path, s.Packaged = cur.Foreign, true
+		h, err := render.HealthDropIn(eff.DaemonConfig)
+		if err != nil {
+			return nil, err
+		}
+		want := service.PackagedHealth(cur.ForeignContent, h)
+		s.UpToDate = string(want) == string(cur.Health) && (want == nil) == (cur.Health == nil)
+	} else {
+		s.Path = m.Path()
+		f, err := e.serviceFile(runtime.GOOS, eff.DaemonConfig, paths)
+		if err != nil {
+			return nil, err
+		}
+		s.UpToDate = string(cur.Content) == string(f.Data)
 	}
-	s.Installed, s.Enabled, s.Active = cur.Installed(), cur.Enabled, cur.Active
-	s.UpToDate = string(cur.Content) == string(f.Data)
 	s.Detail, s.PID, s.Restarts = cur.Detail, cur.PID, cur.Restarts
+	if cur.Masked {
+		s.Detail, s.UpToDate = "masked (systemctl --user unmask cco-daemon.service)", true
+	}
 	s.LastExit, s.Foreign = cur.LastExit, cur.Foreign
 	if !cur.Active {
 		s.LastOutput = lastLine(paths.LaunchdLog())
 	}
 	return s, nil
+}
+
+// daemonSaid puts the daemon's own words in place of a service manager's
+// failure to start it (systemctl's "see journalctl", a wait that ran out):
+// the last error its log got since begin; else what it told the manager
+// (systemd's STATUS=: a configuration it could not read fails before its
+// log opens); else, under launchd, the last line of launchd.log written
+// since begin. err stands when the daemon said nothing.
+func daemonSaid(ctx context.Context, svc serviceControl, paths config.Paths, begin time.Time, err error) error {
+	said := lastErrorSince(paths.LogFile(), begin)
+	if said == "" {
+		said = svc.Said(ctx)
+	}
+	if fi, serr := os.Stat(paths.LaunchdLog()); said == "" && serr == nil && !fi.ModTime().Before(begin) {
+		said = lastLine(paths.LaunchdLog())
+	}
+	if said == "" {
+		return err
+	}
+	return fmt.Errorf("the daemon did not start under the %s: %s", svc.Name(), said)
+}
+
+// errorTail is how much of the log's end daemonSaid reads.
+const errorTail = 64 << 10
+
+// lastErrorSince is the last level=ERROR line of the daemon's log (slog's
+// text format) stamped at begin or later: its err= value, or its msg= when
+// it has none; "" when there is none.
+func lastErrorSince(path string, begin time.Time) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > errorTail {
+		f.Seek(fi.Size()-errorTail, io.SeekStart)
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, errorTail))
+	// The log stamps milliseconds.
+	begin = begin.Truncate(time.Millisecond)
+	said := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := logFields(line)
+		if fields["level"] != "ERROR" {
+			continue
+		}
+		if t, err := time.Parse(time.RFC3339Nano, fields["time"]); err != nil || t.Before(begin) {
+			continue
+		}
+		if said = fields["err"]; said == "" {
+			said = fields["msg"]
+		}
+	}
+	return said
+}
+
+// logFields reads the key=value pairs of one slog text line; a quoted
+// value is unquoted.
+func logFields(line string) map[string]string {
+	fields := map[string]string{}
+	for line != "" {
+		k, rest, ok := strings.Cut(line, "=")
+		if !ok {
+			break
+		}
+		var v string
+		if strings.HasPrefix(rest, `"`) {
+			q, err := strconv.QuotedPrefix(rest)
+			if err != nil {
+				break
+			}
+			v, _ = strconv.Unquote(q)
+			rest = rest[len(q):]
+		} else {
+			v, rest, _ = strings.Cut(rest, " ")
+		}
+		fields[strings.TrimSpace(k)] = v
+		line = strings.TrimLeft(rest, " ")
+	}
+	return fields
 }
 
 // lastLine is the last non-empty line of the file at path; "" when there

@@ -16,8 +16,13 @@ func newStyle(w io.Writer, getenv func(string) string) style {
 	if !ok || getenv("NO_COLOR") != "" || getenv("TERM") == "dumb" {
 		return style{}
 	}
+	return style{on: isTerminal(f)}
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), ioctlGetTermios)
-	return style{on: err == nil}
+	return err == nil
 }
 
 func (s style) wrap(code, text string) string {

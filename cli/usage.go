@@ -174,7 +174,7 @@ func (c *usageCmd) askDaemon(ctx context.Context, paths config.Paths, zone strin
 		return nil, "", fmt.Errorf("the daemon answered %s: %s", resp.Status, e.Error)
 	}
 	if resp.Header.Get("X-CCO-Partial") != "" {
-		partial = "the daemon is still reading transcripts: these numbers may lack the newest usage"
+		partial = "the daemon is still reading transcripts" + ingestProgress(ctx, in.Running.State.URL()) + ": these numbers may lack the newest usage"
 	}
 	return body, partial, nil
 }

@@ -12,6 +12,7 @@ import (
 type DaemonConfig struct {
 	Port                int    `toml:"port" json:"port"`
 	Host                string `toml:"host" json:"host"`
+	Dashboard           string `toml:"dashboard" json:"dashboard"`
 	LogLevel            string `toml:"log_level" json:"log_level"`
 	LogRotationSize     int64  `toml:"log_rotation_size" json:"log_rotation_size"`
 	LogMaxFiles         int    `toml:"log_max_files" json:"log_max_files"`

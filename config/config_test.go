@@ -13,7 +13,7 @@ import (
 
 func TestDefaultsAreValidAndMatchTheSeed(t *testing.T) {
 	want := DaemonConfig{
-		Port: 3000, Host: "127.0.0.1", LogLevel: "info", LogRotationSize: 10485760, LogMaxFiles: 5,
+		Port: 3000, Host: "127.0.0.1", Dashboard: "auto", LogLevel: "info", LogRotationSize: 10485760, LogMaxFiles: 5,
 		DatabaseURL: "sqlite://analytics.db", CacheSize: 1073741824, CacheTTL: 3600,
 		AutoStart: true, HealthChecks: true, HealthCheckInterval: 30, Sandbox: true,
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -62,6 +63,9 @@ type Options struct {
 	// IdleTimeout, when not zero, replaces the package's IdleTimeout: for
 	// tests, which cannot wait minutes to see an idle connection closed.
 	IdleTimeout time.Duration
+	// Echo, when not nil, gets every log line too: the terminal of a user
+	// who runs `cco daemon run` by hand.
+	Echo io.Writer
 	// IgnoreTERM is for tests only: the daemon ignores SIGTERM, so that
 	// stop's escalation to SIGKILL can be seen.
 	IgnoreTERM bool
@@ -144,7 +148,11 @@ func start(o Options) (d *daemon, err error) {
 	level := new(slog.LevelVar)
 	level.Set(parseLevel(cfg.LogLevel))
 	m := newMetrics(time.Now())
-	logger := slog.New(countingHandler{slog.NewTextHandler(countingWriter{log, m.logBytes}, &slog.HandlerOptions{Level: level}), m.logLines})
+	var out io.Writer = countingWriter{log, m.logBytes}
+	if o.Echo != nil {
+		out = io.MultiWriter(out, o.Echo) // the log first: a gone terminal never costs a line
+	}
+	logger := slog.New(countingHandler{slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}), m.logLines})
 	defer func() {
 		if err != nil {
 			logger.Error("not starting", "err", err)
@@ -199,10 +207,10 @@ func start(o Options) (d *daemon, err error) {
 		idle = o.IdleTimeout
 	}
 	d.srv = &http.Server{
-		Handler:           wedgeable(d.routes(), o.WedgeFile),
 		ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout, IdleTimeout: idle,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	d.srv.Handler = wedgeable(d.routes(), o.WedgeFile) // after the server: the dashboard's streams end with it
 	go func() { d.served <- d.srv.Serve(ln) }()
 	log.ForgetStd()
 	logger.Info("serving", "addr", d.state.Addr(), "pid", d.state.PID, "version", d.state.Version)
@@ -228,7 +236,7 @@ func (d *daemon) routes() http.Handler {
 			Probe:  d.probe.state(), Reload: d.reloads.state(),
 		})
 	})
-	mux.Handle("/api/usage/", d.usage.handler())
+	d.mountDashboard(mux)
 	mux.Handle("GET /metrics", d.metrics.handler())
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})

@@ -341,20 +341,11 @@ func unpricedList(m map[string]bool) []string {
 }
 
 // periods groups the usage q selects by local date (YYYY-MM-DD), in date
-// order: from the days the
-// store keeps for the zone, else (a zone not kept, read-only) from the
-// calls themselves.
+// order.
 func (l *Ledger) periods(ctx context.Context, q Query) ([]string, map[string]*group, error) {
-	loc, from, to, err := q.days()
-	if err != nil {
-		return nil, nil, err
-	}
 	groups := map[string]*group{}
 	var keys []string
-	if from >= to {
-		return nil, groups, nil
-	}
-	at := func(day int64) *group {
+	err := l.eachDay(ctx, q, func(day int64, m store.Model, tok, above price.Tokens, cost float64, _ int64, first pos) {
 		k := dayString(day)
 		g := groups[k]
 		if g == nil {
@@ -362,7 +353,22 @@ func (l *Ledger) periods(ctx context.Context, q Query) ([]string, map[string]*gr
 			groups[k] = g
 			keys = append(keys, k)
 		}
-		return g
+		l.add(g, m, tok, above, cost, first)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	slices.Sort(keys)
+	return keys, groups, nil
+}
+
+// eachDay calls fn with the usage q selects, per local day and model: from
+// the days the store keeps for the zone (calls counts them), else (a zone
+// not kept, read-only) from the calls themselves, one by one (calls 1).
+func (l *Ledger) eachDay(ctx context.Context, q Query, fn func(day int64, m store.Model, tok, above price.Tokens, cost float64, calls int64, first pos)) error {
+	loc, from, to, err := q.days()
+	if err != nil || from >= to {
+		return err
 	}
 	name := zoneName(loc)
 	if name != "" && !l.isKept(name) && !l.readOnly {
@@ -372,37 +378,33 @@ func (l *Ledger) periods(ctx context.Context, q Query) ([]string, map[string]*gr
 		}
 		l.ingestMu.Unlock()
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 	}
 	if name != "" && l.isKept(name) {
 		days, err := l.st.Days(ctx, name, from, to, q.Project)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		for i := range days {
 			d := &days[i]
-			l.add(at(d.Day), d.Model, d.Tokens, d.Above, d.Cost, pos{key: d.First, set: d.First != nil})
+			fn(d.Day, d.Model, d.Tokens, d.Above, d.Cost, d.Calls, pos{key: d.First, set: d.First != nil})
 		}
-	} else {
-		pos, err := l.positions(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := l.st.Calls(ctx, func(_ store.Loc, c *store.Call) error {
-			if q.Project != "" && c.Project != q.Project {
-				return nil
-			}
-			if day := dayOf(c.TS, loc); day >= from && day < to {
-				l.add(at(day), c.Model, c.Tokens, c.Tokens.Above(), c.Cost, pos(c.OrderFile, c.OrderOff))
-			}
-			return nil
-		}); err != nil {
-			return nil, nil, err
-		}
+		return nil
 	}
-	slices.Sort(keys)
-	return keys, groups, nil
+	position, err := l.positions(ctx)
+	if err != nil {
+		return err
+	}
+	return l.st.Calls(ctx, func(_ store.Loc, c *store.Call) error {
+		if q.Project != "" && c.Project != q.Project {
+			return nil
+		}
+		if day := dayOf(c.TS, loc); day >= from && day < to {
+			fn(day, c.Model, c.Tokens, c.Tokens.Above(), c.Cost, 1, position(c.OrderFile, c.OrderOff))
+		}
+		return nil
+	})
 }
 
 // positions returns a function giving a call's first-seen position, from

@@ -136,7 +136,7 @@ func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("no daemon holds %s", lock)
 		}
 		sig := map[string]syscall.Signal{
-			"HUP": syscall.SIGHUP, "KILL": syscall.SIGKILL, "QUIT": syscall.SIGQUIT,
+			"HUP": syscall.SIGHUP, "TERM": syscall.SIGTERM, "KILL": syscall.SIGKILL, "QUIT": syscall.SIGQUIT,
 			"STOP": syscall.SIGSTOP, "CONT": syscall.SIGCONT,
 		}[args[1]]
 		if sig == 0 {

@@ -1,11 +1,13 @@
 package lifecycle
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/anthropics/cco/protocol"
@@ -46,7 +48,21 @@ type Status struct {
 	Health        *protocol.Health `json:"health"`
 	HealthError   string           `json:"health_error"`
 	Stale         string           `json:"stale"`
+	// Of the running daemon, as ps and systemctl status show them; 0 and
+	// -1 when unknown (not running, or no /proc).
+	MemoryBytes uint64  `json:"memory_bytes"`
+	CPUSeconds  float64 `json:"cpu_seconds"`
+	Connections int     `json:"connections"`
+	// RecentProblems are the last lines of the log at warning or above
+	// (at most recentProblems of the last recentLines lines).
+	RecentProblems []string `json:"recent_problems"`
 }
+
+// What status reads of the log's end for recent problems.
+const (
+	recentLines    = 200
+	recentProblems = 5
+)
 
 // Status inspects the daemon and asks it GET /health. It waits at most
 // healthTimeout for a lock holder without proof to prove itself (a daemon
@@ -58,7 +74,8 @@ func (c *Controller) Status(ctx context.Context, healthTimeout time.Duration) (*
 	if err != nil {
 		return nil, err
 	}
-	s := &Status{State: StateStopped, LogFile: c.Paths.LogFile(), StateFile: c.Paths.PIDFile(), Stale: in.Stale}
+	s := &Status{State: StateStopped, LogFile: c.Paths.LogFile(), StateFile: c.Paths.PIDFile(), Stale: in.Stale, Connections: -1}
+
 	r := in.Running
 	if r == nil {
 		return s, nil
@@ -71,6 +88,10 @@ func (c *Controller) Status(ctx context.Context, healthTimeout time.Duration) (*
 	}
 	st := r.State
 	s.Address, s.URL, s.Version = st.Addr(), st.URL(), st.Version
+	s.RecentProblems = recentProblemLines(c.Paths.LogFile(), st.StartedAt)
+	if ps, err := Stats(r.PID, st.Port); err == nil {
+		s.MemoryBytes, s.CPUSeconds, s.Connections = ps.RSS, ps.CPU.Seconds(), ps.Connections
+	}
 	started := st.StartedAt
 	s.StartedAt = &started
 	s.UptimeSeconds = int64(c.Now().Sub(started) / time.Second)
@@ -136,4 +157,29 @@ func (c *Controller) WaitRunning(ctx context.Context, wait time.Duration) (*Runn
 		return nil, fmt.Errorf("the daemon did not start serving within %v; see `cco daemon logs`", wait)
 	}
 	return r, err
+}
+
+// recentProblemLines returns the last lines at level WARN or ERROR among the
+// log's last recentLines lines, written since the daemon started: what a
+// person looks at first.
+func recentProblemLines(path string, since time.Time) []string {
+	var buf bytes.Buffer
+	if _, err := Tail(&buf, path, recentLines); err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if !strings.Contains(line, " level=WARN ") && !strings.Contains(line, " level=ERROR ") {
+			continue
+		}
+		stamp, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
+		if t, err := time.Parse(time.RFC3339Nano, stamp); err == nil && t.Before(since.Truncate(time.Second)) {
+			continue
+		}
+		out = append(out, line)
+	}
+	if len(out) > recentProblems {
+		out = out[len(out)-recentProblems:]
+	}
+	return out
 }

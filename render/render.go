@@ -18,7 +18,7 @@ var serviceTemplates = templates.NewSet(template.FuncMap{
 	"unitEnv":     unitEnv,
 	"unitArg":     unitArg,
 	"unitPath":    unitPath,
-}, "cco-daemon.service.tmpl", "cco-daemon-sandbox.conf.tmpl", "com.anthropic.cco.daemon.plist.tmpl")
+}, "cco-daemon.service.tmpl", "cco-daemon-sandbox.conf.tmpl", "cco-daemon-health.conf.tmpl", "com.anthropic.cco.daemon.plist.tmpl")
 
 // Render executes the named template (its file name, such as
 // "cco-daemon.service.tmpl") with data. A value the format cannot carry is

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/service"
 	"github.com/anthropics/cco/service/identity"
 )
 
@@ -156,6 +157,16 @@ func SandboxDropIn(t Target) (File, error) {
 		return File{}, err
 	}
 	return File{Path: identity.DropInPath(identity.Path(t.OS, t.UserHome, t.XDGConfigHome)), Data: data, Mode: 0o644}, nil
+}
+
+// HealthDropIn renders how the daemon is watched (t.Config's health_checks
+// and health_check_interval, as the unit ServiceFile renders has them), as
+// a drop-in over a unit a package installed, which cannot know the user's
+// config. It is the service.Health install hands the systemd manager.
+func HealthDropIn(c config.DaemonConfig) (service.Health, error) {
+	u := Target{Config: c}.unit()
+	data, err := Render("cco-daemon-health.conf.tmpl", u)
+	return service.Health{Notify: u.HealthChecks, WatchdogSec: u.WatchdogSec, DropIn: data}, err
 }
 
 func (t Target) describe() string {

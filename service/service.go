@@ -59,6 +59,33 @@ type InstallOptions struct {
 	// none: install writes it, or removes one installed before. Only where
 	// the manager is a Sandboxer that said it can.
 	DropIn []byte
+	// Override writes cco's own unit even where the manager already has
+	// one from a package (State.Foreign): the user's own unit directory
+	// takes precedence over the package's. Without it install uses the
+	// package's unit and writes none.
+	Override bool
+	// Health is how the daemon is watched (health_checks and
+	// health_check_interval), which a package's unit cannot know.
+	Health Health
+}
+
+// Health is how the service manager watches the daemon.
+type Health struct {
+	// Notify: Type=notify with a watchdog of WatchdogSec seconds; false:
+	// Type=exec, no watchdog.
+	Notify      bool
+	WatchdogSec int64
+	// DropIn sets them over a package's unit (render.HealthDropIn).
+	DropIn []byte
+}
+
+// Finder is a Manager that asks the service manager itself whether it has
+// the service, wherever it was installed from (systemd: a package's unit
+// too), in one cheap probe: start, stop and status run it every time.
+type Finder interface {
+	// Find returns the probed state and whether there is a service to
+	// control.
+	Find(ctx context.Context) (cur State, found bool, err error)
 }
 
 // Sandboxer is a Manager that can run the daemon in a further sandbox
@@ -88,17 +115,36 @@ type State struct {
 	Restarts int
 	// Domain is the launchd domain used ("gui/501" or "user/501").
 	Domain string
-	// Foreign is the file of a job loaded under cco's name from another
-	// file than Path (launchd: a Homebrew or system-wide plist); cco
-	// reports it and leaves it alone.
+	// Foreign is the file the service is loaded from when cco did not
+	// write it. systemd: a unit a package or an administrator installed
+	// (/usr/lib/systemd/user, /etc/systemd/user, ~/.local/share/systemd/user),
+	// which cco controls like its own but never writes or removes.
+	// launchd: a job under cco's label from another plist (Homebrew's, a
+	// system-wide one), which cco reports and leaves alone.
 	Foreign string
+	// ForeignContent is the content of systemd's Foreign unit file.
+	ForeignContent []byte
+	// Masked: systemd has the unit masked (linked to /dev/null): it starts
+	// nothing, and cco neither writes over nor removes the mask.
+	Masked bool
+	// Health is cco's health drop-in over a Foreign unit (systemd); nil
+	// when there is none.
+	Health []byte
+	// Status is the daemon's own word on its state, which it sends when it
+	// fails to start (systemd's STATUS=, see daemon.NotifyFailure); "" when
+	// it said nothing.
+	Status string
 	// LastExit is the manager's word on how the daemon last exited
 	// (launchd's "last exit code"); empty when it does not say.
 	LastExit string
 }
 
-// Installed reports whether the service file is in place.
+// Installed reports whether cco's own service file is in place.
 func (s State) Installed() bool { return s.Content != nil }
+
+// Found reports whether there is a service to control: cco's own, one a
+// package installed, or a masked one, whose refusals systemd words itself.
+func (s State) Found() bool { return s.Installed() || s.Foreign != "" || s.Masked }
 
 // Env is what a Manager may know of the user and the machine.
 type Env struct {

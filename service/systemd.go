@@ -15,22 +15,50 @@ import (
 
 // systemd manages the daemon as a systemd user unit.
 type systemd struct {
-	env  Env
+	env Env
+	// path is cco's own unit: "" until Path asks the manager, or State
+	// finds it loaded.
 	path string
 }
 
 func newSystemd(env Env) (*systemd, error) {
-	if dir := managerUnitDir(env); dir != "" {
-		return &systemd{env: env, path: filepath.Join(dir, identity.UnitName)}, nil
-	}
 	// HOME is needed only where XDG_CONFIG_HOME does not name the place.
-	xdg := env.Getenv("XDG_CONFIG_HOME")
-	if !filepath.IsAbs(xdg) {
+	if !filepath.IsAbs(env.Getenv("XDG_CONFIG_HOME")) {
 		if _, err := env.home(); err != nil {
 			return nil, err
 		}
 	}
-	return &systemd{env: env, path: identity.Path("linux", env.Getenv("HOME"), xdg)}, nil
+	return &systemd{env: env}, nil
+}
+
+// Path is where install writes cco's own unit: asked of the manager the
+// first time (managerUnitDir), computed where there is none to ask.
+func (m *systemd) Path() string {
+	if m.path == "" {
+		if dir := m.managerUnitDir(); dir != "" {
+			m.path = filepath.Join(dir, identity.UnitName)
+		} else {
+			m.path = m.configPath(m.env.Getenv("XDG_CONFIG_HOME"))
+		}
+	}
+	return m.path
+}
+
+// configPath is cco's unit in a configuration directory of the user's:
+// XDG_CONFIG_HOME's, or ~/.config where it is empty.
+func (m *systemd) configPath(xdgConfigHome string) string {
+	return identity.Path("linux", m.env.Getenv("HOME"), xdgConfigHome)
+}
+
+// own reports whether a unit file the manager loaded is cco's own: one in
+// the user's configuration directory, which packages and administrators
+// never write into (they use /usr/lib, /etc or ~/.local/share). Judged
+// without asking the manager for its UnitPath, which would cost status a
+// second systemctl call: this shell's XDG_CONFIG_HOME, ~/.config (the
+// manager's own default), or the path already asked.
+func (m *systemd) own(fragment string) bool {
+	return fragment != "" && (fragment == m.path ||
+		fragment == m.configPath(m.env.Getenv("XDG_CONFIG_HOME")) || fragment == m.configPath(""))
 }
 
 // managerUnitDir asks the user's manager where it reads the user's own
@@ -38,8 +66,9 @@ func newSystemd(env Env) (*systemd, error) {
 // first entry of its UnitPath is that directory with ".control" appended
 // (systemd's lookup order). It is "" when the manager cannot be asked or
 // answers otherwise; the path is then computed as the manager would.
-func managerUnitDir(env Env) string {
-	if env.Getenv("XDG_RUNTIME_DIR") == "" && env.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
+func (m *systemd) managerUnitDir() string {
+	env := m.env
+	if !env.systemdBooted() || (env.Getenv("XDG_RUNTIME_DIR") == "" && env.Getenv("DBUS_SESSION_BUS_ADDRESS") == "") {
 		return ""
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -58,10 +87,13 @@ func managerUnitDir(env Env) string {
 }
 
 // dropInPath is where install puts the sandbox drop-in.
-func (m *systemd) dropInPath() string { return identity.DropInPath(m.path) }
+func (m *systemd) dropInPath() string { return identity.DropInPath(m.Path()) }
 
 func (m *systemd) Name() string { return "systemd user unit " + identity.UnitName }
-func (m *systemd) Path() string { return m.path }
+
+// healthPath is where install writes the health drop-in over a package's
+// unit.
+func (m *systemd) healthPath() string { return identity.HealthDropInPath(m.Path()) }
 
 func systemctl(args ...string) []string {
 	return append([]string{"systemctl", "--user"}, args...)
@@ -102,23 +134,28 @@ func isNoBus(o Output) bool {
 		strings.Contains(s, "DBUS_SESSION_BUS_ADDRESS")
 }
 
+// State asks the manager with one systemctl call: status runs it every
+// time. The unit is found wherever systemd loads it from, so a package's
+// is seen as well as cco's own.
 func (m *systemd) State(ctx context.Context) (State, error) {
 	var st State
-	content, err := readFile(m.path)
-	if err != nil {
-		return st, err
-	}
-	st.Content = content
-	if st.DropIn, err = readFile(m.dropInPath()); err != nil {
-		return st, err
-	}
-	if !m.env.systemdBooted() {
-		return st, m.noSystemd()
-	}
-	if m.env.Getenv("XDG_RUNTIME_DIR") == "" && m.env.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
+	if !m.env.systemdBooted() || (m.env.Getenv("XDG_RUNTIME_DIR") == "" && m.env.Getenv("DBUS_SESSION_BUS_ADDRESS") == "") {
+		// No manager to ask: cco's own files, for install --dry-run.
+		var err error
+		if st.Content, err = readFile(m.Path()); err != nil {
+			return st, err
+		}
+		if st.DropIn, err = readFile(m.dropInPath()); err != nil {
+			return st, err
+		}
+		if !m.env.systemdBooted() {
+			return st, m.noSystemd()
+		}
 		return st, m.noBus("neither XDG_RUNTIME_DIR nor DBUS_SESSION_BUS_ADDRESS is set")
 	}
-	args := systemctl("show", identity.UnitName, "--property=LoadState,ActiveState,SubState,MainPID,NRestarts")
+	// UnitFileState, not is-enabled: fresh after an enable or disable made
+	// through the manager, which reloads it.
+	args := systemctl("show", identity.UnitName, "--property=LoadState,ActiveState,SubState,MainPID,NRestarts,FragmentPath,UnitFileState,DropInPaths,StatusText")
 	out, err := m.run(ctx, args)
 	if err != nil {
 		return st, err
@@ -140,18 +177,34 @@ func (m *systemd) State(ctx context.Context) (State, error) {
 	}
 	st.PID, _ = strconv.Atoi(props["MainPID"])
 	st.Restarts, _ = strconv.Atoi(props["NRestarts"])
-	// Not show's UnitFileState: the manager caches it until the next
-	// daemon-reload, so it still says enabled after a disable.
-	args = systemctl("is-enabled", identity.UnitName)
-	out, err = m.env.Runner.Run(ctx, args[0], args[1:]...)
-	if err != nil {
-		return st, m.notFound(err)
+	st.Enabled = props["UnitFileState"] == "enabled"
+	st.Status = props["StatusText"]
+	// No FragmentPath: no unit file anywhere, cco's own included (systemd
+	// looks for a unit it was asked about on disk, without a reload).
+	switch frag := props["FragmentPath"]; {
+	case props["LoadState"] == "masked":
+		st.Masked = true
+	case m.own(frag):
+		m.path = frag
+		if st.Content, err = readFile(frag); err != nil {
+			return st, err
+		}
+		if st.DropIn, err = readFile(m.dropInPath()); err != nil {
+			return st, err
+		}
+	case frag != "":
+		st.Foreign = frag
+		if st.ForeignContent, err = readFile(frag); err != nil {
+			return st, err
+		}
 	}
-	if isNoBus(out) {
-		return st, m.noBus(strings.TrimSpace(out.Stderr))
+	for _, p := range strings.Fields(props["DropInPaths"]) {
+		if filepath.Base(p) == "health.conf" && m.own(strings.TrimSuffix(filepath.Dir(p), ".d")) {
+			if st.Health, err = readFile(p); err != nil {
+				return st, err
+			}
+		}
 	}
-	// is-enabled exits 1 for disabled and for not-found: its word decides.
-	st.Enabled = strings.TrimSpace(out.Stdout) == "enabled"
 	return st, nil
 }
 
@@ -200,15 +253,23 @@ func (m *systemd) step(done string, args ...string) Step {
 	return Step{Kind: Run, Args: systemctl(args...), Done: done}
 }
 
+// Install writes cco's own unit, or, where the manager has one from a
+// package and Override is not asked, uses that one and writes no unit.
 func (m *systemd) Install(cur State, content []byte, o InstallOptions) Plan {
+	if cur.Masked {
+		return Plan{Err: m.masked()}
+	}
+	if cur.Foreign != "" && !o.Override {
+		return m.usePackaged(cur, o)
+	}
 	var p Plan
 	changed := !equalContent(cur.Content, content)
 	if changed {
-		done := "installed " + m.path
+		done := "installed " + m.Path()
 		if cur.Installed() {
-			done = "updated " + m.path
+			done = "updated " + m.Path()
 		}
-		p.Steps = append(p.Steps, Step{Kind: Write, Path: m.path, Content: content, Old: cur.Content, Done: done})
+		p.Steps = append(p.Steps, Step{Kind: Write, Path: m.Path(), Content: content, Old: cur.Content, Done: done})
 	}
 	switch {
 	case o.DropIn != nil && !equalContent(cur.DropIn, o.DropIn):
@@ -222,6 +283,40 @@ func (m *systemd) Install(cur State, content []byte, o InstallOptions) Plan {
 		p.Steps = append(p.Steps, Step{Kind: Remove, Path: m.dropInPath(), Done: "removed the sandbox drop-in " + m.dropInPath()})
 		changed = true
 	}
+	// cco's own unit carries the health settings itself.
+	if cur.Health != nil {
+		p.Steps = append(p.Steps, Step{Kind: Remove, Path: m.healthPath(), Done: "removed " + m.healthPath() + ": your own unit carries the health settings"})
+		changed = true
+	}
+	if cur.Foreign != "" {
+		p.Notes = append(p.Notes, fmt.Sprintf("%s takes precedence over %s, which stays as its package installed it: `cco daemon uninstall` removes yours, and systemd uses the package's again", m.Path(), cur.Foreign))
+	}
+	return m.loginAndStart(p, cur, o, changed)
+}
+
+// usePackaged is install over a package's unit: no unit written; a drop-in
+// where the unit's health settings differ from the user's; then enabled or
+// disabled (auto_start) and started like cco's own.
+func (m *systemd) usePackaged(cur State, o InstallOptions) Plan {
+	var p Plan
+	changed := true
+	switch want := PackagedHealth(cur.ForeignContent, o.Health); {
+	case want != nil && !equalContent(cur.Health, want):
+		p.Steps = append(p.Steps, Step{Kind: Write, Path: m.healthPath(), Content: want, Old: cur.Health,
+			Done: "wrote " + m.healthPath() + ": the package's unit follows health_checks and health_check_interval"})
+	case want == nil && cur.Health != nil:
+		p.Steps = append(p.Steps, Step{Kind: Remove, Path: m.healthPath(),
+			Done: "removed " + m.healthPath() + ": the package's unit has your health settings"})
+	default:
+		changed = false
+	}
+	return m.loginAndStart(p, cur, o, changed)
+}
+
+// loginAndStart ends an install: systemd reloaded after a change, the unit
+// enabled or disabled as auto_start says, the daemon started, or restarted
+// to run what changed.
+func (m *systemd) loginAndStart(p Plan, cur State, o InstallOptions, changed bool) Plan {
 	if changed {
 		p.Steps = append(p.Steps, m.step("reloaded systemd's view of the unit", "daemon-reload"))
 	}
@@ -246,6 +341,44 @@ func (m *systemd) Install(cur State, content []byte, o InstallOptions) Plan {
 	return p
 }
 
+// PackagedHealth is the health drop-in a package's unit needs to watch the
+// daemon as h says: nil when the unit file itself already does (its
+// [Service] Type= and WatchdogSec=), else h.DropIn.
+func PackagedHealth(unit []byte, h Health) []byte {
+	typ, watchdog := serviceHealth(unit)
+	if h.Notify && typ == "notify" && watchdog == strconv.FormatInt(h.WatchdogSec, 10) {
+		return nil
+	}
+	if !h.Notify && typ != "notify" && (watchdog == "" || watchdog == "0") {
+		return nil
+	}
+	return h.DropIn
+}
+
+// serviceHealth reads a unit file's last Type= and WatchdogSec= of its
+// [Service] section (an empty assignment resets, as in systemd).
+func serviceHealth(unit []byte) (typ, watchdog string) {
+	section := ""
+	for _, line := range strings.Split(string(unit), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			section = line
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || section != "[Service]" {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "Type":
+			typ = strings.TrimSpace(v)
+		case "WatchdogSec":
+			watchdog = strings.TrimSpace(v)
+		}
+	}
+	return typ, watchdog
+}
+
 // lingerNote warns when the user's services stop at logout.
 func (m *systemd) lingerNote() string {
 	dir := m.env.LingerDir
@@ -258,29 +391,68 @@ func (m *systemd) lingerNote() string {
 	return fmt.Sprintf("lingering is off for %s, so systemd stops the daemon when you log out; to keep it running: loginctl enable-linger %s", m.env.Username, m.env.Username)
 }
 
+// Uninstall stops and disables the service and removes what cco wrote. A
+// package's unit file is left where the package put it.
 func (m *systemd) Uninstall(cur State) Plan {
-	if !cur.Installed() && !cur.Loaded {
+	if cur.Masked {
+		return Plan{Err: m.masked()}
+	}
+	if !cur.Found() && !cur.Loaded {
 		return Plan{Idle: identity.UnitName + " is not installed"}
 	}
-	p := Plan{Steps: []Step{
-		m.step("stopped", "stop", identity.UnitName),
-		m.step("disabled", "disable", identity.UnitName),
-		{Kind: Remove, Path: m.path, Done: "removed " + m.path},
-	}}
+	var p Plan
+	if cur.Active || cur.Enabled || cur.Installed() {
+		p.Steps = append(p.Steps, m.step("stopped", "stop", identity.UnitName), m.step("disabled", "disable", identity.UnitName))
+	}
+	if cur.Installed() {
+		p.Steps = append(p.Steps, Step{Kind: Remove, Path: m.Path(), Done: "removed " + m.Path()})
+	}
 	if cur.DropIn != nil {
 		p.Steps = append(p.Steps, Step{Kind: Remove, Path: m.dropInPath(), Done: "removed " + m.dropInPath()})
 	}
-	p.Steps = append(p.Steps, m.step("reloaded systemd's view of the unit", "daemon-reload"))
+	if cur.Health != nil {
+		p.Steps = append(p.Steps, Step{Kind: Remove, Path: m.healthPath(), Done: "removed " + m.healthPath()})
+	}
+	if cur.Installed() || cur.DropIn != nil || cur.Health != nil {
+		p.Steps = append(p.Steps, m.step("reloaded systemd's view of the unit", "daemon-reload"))
+	}
+	if cur.Foreign != "" {
+		p.Notes = append(p.Notes, "left "+cur.Foreign+" in place: a package installed it, and removing that package removes it")
+	}
+	if len(p.Steps) == 0 {
+		p.Idle = identity.UnitName + " is stopped and disabled, and cco installed nothing of it"
+	}
 	return p
 }
 
-func (m *systemd) notInstalled() error {
-	return fmt.Errorf("the %s is not installed (no %s): run `cco daemon install` first", m.Name(), m.path)
+// Find probes the manager (State: one systemctl call) for a unit to
+// control, cco's own or a package's. Without systemd or a user bus there
+// is none to ask: then only cco's own file counts, and the error is
+// returned only when there is one.
+func (m *systemd) Find(ctx context.Context) (State, bool, error) {
+	st, err := m.State(ctx)
+	if (errors.Is(err, ErrNoSystemd) || errors.Is(err, ErrNoUserBus)) && !st.Installed() {
+		return st, false, nil
+	}
+	return st, st.Found(), err
 }
 
-// one is the plan of a single systemctl verb on the installed unit.
+var _ Finder = (*systemd)(nil)
+
+// masked refuses to install over or uninstall a masked unit: the mask is
+// someone's decision that it must not run.
+func (m *systemd) masked() error {
+	return fmt.Errorf("%s is masked (linked to /dev/null), so systemd starts nothing under that name, and cco leaves the mask alone: unmask it first with `systemctl --user unmask %s`", identity.UnitName, identity.UnitName)
+}
+
+func (m *systemd) notInstalled() error {
+	return fmt.Errorf("the %s is not installed (no %s, and no unit of that name in any directory of the manager's): run `cco daemon install` first", m.Name(), m.Path())
+}
+
+// one is the plan of a single systemctl verb on the unit, cco's own or a
+// package's.
 func (m *systemd) one(cur State, done string, args ...string) (Plan, error) {
-	if !cur.Installed() {
+	if !cur.Found() {
 		return Plan{}, m.notInstalled()
 	}
 	return Plan{Steps: []Step{m.step(done, args...)}}, nil

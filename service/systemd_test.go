@@ -9,9 +9,7 @@ import (
 	"testing"
 )
 
-const showCmd = "systemctl --user show cco-daemon.service --property=LoadState,ActiveState,SubState,MainPID,NRestarts"
-
-const isEnabledCmd = "systemctl --user is-enabled cco-daemon.service"
+const showCmd = "systemctl --user show cco-daemon.service --property=LoadState,ActiveState,SubState,MainPID,NRestarts,FragmentPath,UnitFileState,DropInPaths,StatusText"
 
 const unitPathCmd = "systemctl --user show --property=UnitPath --value"
 
@@ -24,6 +22,8 @@ func newTestSystemd(t *testing.T) (*systemd, *recorder, Env) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	wantCalls(t, r)
+	m.Path()
 	wantCalls(t, r, unitPathCmd)
 	return m, r, env
 }
@@ -63,27 +63,160 @@ func TestSystemdPath(t *testing.T) {
 	}
 }
 
+// TestSystemdState: one systemctl call says everything status shows.
 func TestSystemdState(t *testing.T) {
-	m, r, _ := newTestSystemd(t)
-	r.answer(showCmd, Output{Stdout: "LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=4242\nNRestarts=2\n"})
-	r.answer(isEnabledCmd, Output{Stdout: "enabled\n"})
+	env, r, _ := testEnv(t)
+	m, _ := newSystemd(env)
+	own := filepath.Join(env.Getenv("HOME"), ".config/systemd/user/cco-daemon.service")
+	os.MkdirAll(filepath.Dir(own), 0o755)
+	os.WriteFile(own, []byte("unit\n"), 0o644)
+	r.answer(showCmd, Output{Stdout: "LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=4242\nNRestarts=2\nFragmentPath=" + own + "\nUnitFileState=enabled\nDropInPaths=\nStatusText=\n"})
 	st, err := m.State(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantCalls(t, r, showCmd, isEnabledCmd)
-	if st.Installed() || !st.Loaded || !st.Enabled || !st.Active || st.PID != 4242 || st.Restarts != 2 || st.Detail != "active (running)" {
+	wantCalls(t, r, showCmd)
+	if string(st.Content) != "unit\n" || st.Foreign != "" || !st.Loaded || !st.Enabled || !st.Active || st.PID != 4242 || st.Restarts != 2 || st.Detail != "active (running)" {
 		t.Errorf("state %+v", st)
 	}
+	if m.Path() != own {
+		t.Errorf("path %s, want the loaded unit %s", m.Path(), own)
+	}
+	wantCalls(t, r)
 
-	r.answer(showCmd, Output{Stdout: "LoadState=not-found\nActiveState=inactive\nSubState=dead\nMainPID=0\nNRestarts=0\n"})
-	r.answer(isEnabledCmd, Output{Code: 1, Stdout: "not-found\n", Stderr: "Failed to get unit file state for cco-daemon.service: No such file or directory\n"})
+	r.answer(showCmd, Output{Stdout: "LoadState=not-found\nActiveState=inactive\nSubState=dead\nMainPID=0\nNRestarts=0\nFragmentPath=\nUnitFileState=\nDropInPaths=\nStatusText=\n"})
 	st, err = m.State(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Loaded || st.Enabled || st.Active || st.Detail != "inactive (dead)" {
+	if st.Found() || st.Loaded || st.Enabled || st.Active || st.Detail != "inactive (dead)" {
 		t.Errorf("state %+v", st)
+	}
+}
+
+// TestSystemdStatePackaged: a unit in another directory of the manager's is
+// a package's; cco's health drop-in is found in the user's directory only.
+func TestSystemdStatePackaged(t *testing.T) {
+	env, r, _ := testEnv(t)
+	// The shell's XDG_CONFIG_HOME differs from the manager's ~/.config.
+	setenv(&env, "XDG_CONFIG_HOME", filepath.Join(t.TempDir(), "shell"))
+	m, _ := newSystemd(env)
+	pkg := filepath.Join(t.TempDir(), "usr/lib/systemd/user/cco-daemon.service")
+	os.MkdirAll(filepath.Dir(pkg), 0o755)
+	os.WriteFile(pkg, []byte("[Service]\nType=notify\nWatchdogSec=60\n"), 0o644)
+	health := filepath.Join(env.Getenv("HOME"), ".config/systemd/user/cco-daemon.service.d/health.conf")
+	os.MkdirAll(filepath.Dir(health), 0o755)
+	os.WriteFile(health, []byte("[Service]\nWatchdogSec=4\n"), 0o644)
+	r.answer(showCmd, Output{Stdout: "LoadState=loaded\nActiveState=failed\nSubState=failed\nMainPID=0\nFragmentPath=" + pkg +
+		"\nUnitFileState=disabled\nDropInPaths=/etc/systemd/user/cco-daemon.service.d/health.conf " + health + "\nStatusText=cannot listen\n"})
+	st, err := m.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, r, showCmd)
+	if st.Installed() || !st.Found() || st.Foreign != pkg || st.Enabled || st.Status != "cannot listen" ||
+		string(st.ForeignContent) != "[Service]\nType=notify\nWatchdogSec=60\n" || string(st.Health) != "[Service]\nWatchdogSec=4\n" {
+		t.Errorf("state %+v", st)
+	}
+}
+
+// TestSystemdInstallPackaged: install over a package's unit writes no unit:
+// a health drop-in only where the unit watches otherwise than the config
+// says; --override writes cco's own.
+func TestSystemdInstallPackaged(t *testing.T) {
+	m, r, _ := newTestSystemd(t)
+	const pkg = "/usr/lib/systemd/user/cco-daemon.service"
+	notify60 := "[Service]\nType=notify\nWatchdogSec=60\n"
+	cur := State{Foreign: pkg, ForeignContent: []byte(notify60), Loaded: true}
+	h := Health{Notify: true, WatchdogSec: 60, DropIn: []byte("health\n")}
+
+	p := m.Install(cur, []byte("own unit\n"), InstallOptions{AutoStart: true, Health: h})
+	apply1(t, m, p)
+	wantCalls(t, r, "systemctl --user enable cco-daemon.service", resetFailedCmd, "systemctl --user start cco-daemon.service")
+	if _, err := os.Stat(m.Path()); !os.IsNotExist(err) {
+		t.Fatalf("install wrote %s over a package's unit: %v", m.Path(), err)
+	}
+
+	// auto_start = false: disabled, and kept so.
+	enabled := cur
+	enabled.Enabled, enabled.Active = true, true
+	apply1(t, m, m.Install(enabled, []byte("own unit\n"), InstallOptions{Health: h}))
+	wantCalls(t, r, "systemctl --user disable cco-daemon.service")
+	if p := m.Install(cur, nil, InstallOptions{Health: h, NoStart: true}); len(p.Steps) != 0 {
+		t.Errorf("install with auto_start false over a disabled unit plans %+v", p.Steps)
+	}
+
+	h2 := Health{Notify: true, WatchdogSec: 4, DropIn: []byte("health 4\n")}
+	apply1(t, m, m.Install(enabled, nil, InstallOptions{AutoStart: true, Health: h2}))
+	wantCalls(t, r, "systemctl --user daemon-reload", resetFailedCmd, "systemctl --user restart cco-daemon.service")
+	healthPath := filepath.Join(m.Path()+".d", "health.conf")
+	wantFile(t, healthPath, "health 4\n")
+	withHealth := enabled
+	withHealth.Health = []byte("health 4\n")
+	if p := m.Install(withHealth, nil, InstallOptions{AutoStart: true, Health: h2}); len(p.Steps) != 0 {
+		t.Errorf("second install plans %+v", p.Steps)
+	}
+	// Back to the package's own settings: the drop-in goes.
+	apply1(t, m, m.Install(withHealth, nil, InstallOptions{AutoStart: true, Health: h}))
+	wantCalls(t, r, "systemctl --user daemon-reload", resetFailedCmd, "systemctl --user restart cco-daemon.service")
+	if _, err := os.Stat(healthPath); !os.IsNotExist(err) {
+		t.Errorf("health drop-in still there: %v", err)
+	}
+
+	os.WriteFile(healthPath, []byte("health 4\n"), 0o644)
+	p = m.Install(withHealth, []byte("own unit\n"), InstallOptions{AutoStart: true, Override: true, Health: h2})
+	apply1(t, m, p)
+	wantFile(t, m.Path(), "own unit\n")
+	if _, err := os.Stat(healthPath); !os.IsNotExist(err) {
+		t.Errorf("health drop-in beside cco's own unit: %v", err)
+	}
+	if len(p.Notes) == 0 || !strings.Contains(p.Notes[0], "takes precedence over "+pkg) {
+		t.Errorf("notes %q", p.Notes)
+	}
+}
+
+func TestSystemdUninstallPackaged(t *testing.T) {
+	m, r, _ := newTestSystemd(t)
+	pkg := filepath.Join(t.TempDir(), "cco-daemon.service")
+	os.WriteFile(pkg, []byte("unit\n"), 0o644)
+	healthPath := filepath.Join(m.Path()+".d", "health.conf")
+	os.MkdirAll(filepath.Dir(healthPath), 0o755)
+	os.WriteFile(healthPath, []byte("h\n"), 0o644)
+	p := m.Uninstall(State{Foreign: pkg, Loaded: true, Active: true, Enabled: true, Health: []byte("h\n")})
+	apply1(t, m, p)
+	wantCalls(t, r, "systemctl --user stop cco-daemon.service", "systemctl --user disable cco-daemon.service", "systemctl --user daemon-reload")
+	wantFile(t, pkg, "unit\n")
+	if _, err := os.Stat(healthPath); !os.IsNotExist(err) {
+		t.Errorf("health drop-in still there: %v", err)
+	}
+	if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "left "+pkg+" in place") {
+		t.Errorf("notes %q", p.Notes)
+	}
+	if p := m.Uninstall(State{Foreign: pkg, Loaded: true}); len(p.Steps) != 0 || p.Idle == "" {
+		t.Errorf("uninstall of a stopped, disabled package's unit plans %+v", p)
+	}
+}
+
+func TestPackagedHealth(t *testing.T) {
+	notify := Health{Notify: true, WatchdogSec: 60, DropIn: []byte("d")}
+	plain := Health{DropIn: []byte("d")}
+	for _, tc := range []struct {
+		unit string
+		h    Health
+		need bool
+	}{
+		{"[Service]\nType=notify\nWatchdogSec=60\n", notify, false},
+		{"[Service]\nType=notify\nWatchdogSec=30\n", notify, true},
+		{"[Service]\nType=notify\nWatchdogSec=60\nWatchdogSec=\n", notify, true},
+		{"[Unit]\nType=notify\nWatchdogSec=60\n[Service]\nType=exec\n", notify, true},
+		{"[Service]\nType=notify\nWatchdogSec=60\n", plain, true},
+		{"[Service]\nType=exec\n", plain, false},
+		{"[Service]\nType=simple\nWatchdogSec=0\n", plain, false},
+		{"[Service]\nType=exec\nWatchdogSec=10\n", plain, true},
+	} {
+		if got := PackagedHealth([]byte(tc.unit), tc.h); (got != nil) != tc.need {
+			t.Errorf("%q with %+v: drop-in %q, want needed=%v", tc.unit, tc.h, got, tc.need)
+		}
 	}
 }
 
@@ -178,6 +311,7 @@ func TestSystemdSandboxDropIn(t *testing.T) {
 	if len(done) != 3 || done[1] != "installed the sandbox drop-in "+path {
 		t.Errorf("done %q", done)
 	}
+	r.answer(showCmd, Output{Stdout: "LoadState=loaded\nFragmentPath=" + m.Path() + "\n"})
 	st, err := m.State(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -292,4 +426,29 @@ func TestUnsupported(t *testing.T) {
 	env, _, _ := testEnv(t)
 	_, err := For("windows", env)
 	wantErr(t, err, "not supported on windows", "cco daemon start")
+}
+
+// TestSystemdMasked: a masked unit is neither written over nor removed.
+func TestSystemdMasked(t *testing.T) {
+	env, r, _ := testEnv(t)
+	m, _ := newSystemd(env)
+	own := filepath.Join(env.Getenv("HOME"), ".config/systemd/user/cco-daemon.service")
+	os.MkdirAll(filepath.Dir(own), 0o755)
+	os.Symlink("/dev/null", own)
+	r.answer(showCmd, Output{Stdout: "LoadState=masked\nActiveState=inactive\nSubState=dead\nFragmentPath=" + own + "\nUnitFileState=masked\n"})
+	st, err := m.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Masked || !st.Found() || st.Installed() {
+		t.Errorf("state %+v", st)
+	}
+	for name, p := range map[string]Plan{"install": m.Install(st, []byte("unit\n"), InstallOptions{AutoStart: true}), "uninstall": m.Uninstall(st)} {
+		if err := m.Apply(context.Background(), p, nil); err == nil || !strings.Contains(err.Error(), "systemctl --user unmask cco-daemon.service") {
+			t.Errorf("%s of a masked unit: %v", name, err)
+		}
+	}
+	if target, err := os.Readlink(own); err != nil || target != "/dev/null" {
+		t.Errorf("the mask became %q, %v", target, err)
+	}
 }

@@ -600,7 +600,7 @@ func (s *sqliteStore) Days(ctx context.Context, zone string, from, to int64, pro
 		}
 		pid = id
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT d.day, d.model_id, d.input, d.output, d.c5, d.c1, d.cr,
+	rows, err := s.r.QueryContext(ctx, `SELECT d.day, d.model_id, d.calls, d.input, d.output, d.c5, d.c1, d.cr,
 		d.x_input, d.x_output, d.x_c5, d.x_c1, d.x_cr, d.cost, d.first
 		FROM days d JOIN zones z ON z.id = d.zone_id
 		WHERE z.name = ? AND d.project_id = ? AND d.day >= ? AND d.day < ? AND d.calls > 0
@@ -614,7 +614,7 @@ func (s *sqliteStore) Days(ctx context.Context, zone string, from, to int64, pro
 		var d Day
 		var mid int64
 		t, x := &d.Tokens, &d.Above
-		if err := rows.Scan(&d.Day, &mid, &t.Input, &t.Output, &t.Cache5m, &t.Cache1h, &t.CacheRead,
+		if err := rows.Scan(&d.Day, &mid, &d.Calls, &t.Input, &t.Output, &t.Cache5m, &t.Cache1h, &t.CacheRead,
 			&x.Input, &x.Output, &x.Cache5m, &x.Cache1h, &x.CacheRead, &d.Cost, &d.First); err != nil {
 			return nil, err
 		}

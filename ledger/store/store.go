@@ -140,6 +140,7 @@ type Batch struct {
 type Day struct {
 	Day    int64
 	Model  Model
+	Calls  int64
 	Tokens price.Tokens
 	Above  price.Tokens
 	Cost   float64

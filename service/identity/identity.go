@@ -43,3 +43,12 @@ func Path(goos, userHome, xdgConfigHome string) string {
 func DropInPath(unitPath string) string {
 	return filepath.Join(unitPath+".d", "sandbox.conf")
 }
+
+// HealthDropInPath is where install puts the drop-in that makes a unit from
+// a package follow the user's health_checks and health_check_interval:
+// cco-daemon.service.d/health.conf beside cco's own unit path, in the
+// user's unit directory, which systemd reads drop-ins from whichever
+// directory the unit itself is in.
+func HealthDropInPath(unitPath string) string {
+	return filepath.Join(unitPath+".d", "health.conf")
+}

@@ -25,7 +25,8 @@ func completionCases() []struct {
 		line string
 		want []string
 	}{
-		{"cco da", []string{"daemon"}},
+		{"cco da", []string{"daemon", "dashboard"}},
+		{"cco dashboard --n", []string{"--no-open"}},
 		{"cco daemon st", []string{"start", "status", "stop"}},
 		{"cco daemon config u", []string{"unset"}},
 		{"cco daemon install --os ", []string{"darwin", "linux"}},
@@ -36,7 +37,7 @@ func completionCases() []struct {
 		{"cco daemon config set log_level ", logLevel.Enum},
 		{"cco daemon config set auto_start ", []string{"false", "true"}},
 		// help completes the commands under what it was given.
-		{"cco help da", []string{"daemon"}},
+		{"cco help da", []string{"daemon", "dashboard"}},
 		{"cco help daemon con", []string{"config"}},
 		{"cco help daemon config s", []string{"set", "show"}},
 		{"cco daemon config get log_", []string{"log_level", "log_max_files", "log_rotation_size"}},
