@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -44,10 +43,7 @@ func configureLifecycleCmds(daemon *kingpin.CmdClause, e *Env) {
 	stsc := daemon.Command("status", "Say whether the daemon runs and answers. Exit 0 running and healthy, 1 running but not answering, 3 not running.").Action(action(e, status.run))
 	stsc.Flag("json", "Print JSON (schema in cco-daemon(1)).").BoolVar(&status.json)
 
-	logs := &logsCmd{env: e}
-	lc := daemon.Command("logs", "Print the end of the daemon's log, or follow it.").Action(action(e, logs.run))
-	lc.Flag("lines", "How many lines to print from the end.").Short('n').Default("50").PlaceHolder("N").SetValue(countValue{name: "-n", n: &logs.lines})
-	lc.Flag("follow", "Keep printing new lines as they are written, across rotation, until interrupted.").Short('f').BoolVar(&logs.follow)
+	configureLogsCmd(daemon, e)
 
 	run := &runCmd{env: e, overrides: config.Overrides{}}
 	runc := daemon.Command("run", "Run the daemon in the foreground: what start, systemd and launchd execute. It takes start's flags, and on a terminal it prints its log lines there too.").Action(action(e, run.run))
@@ -412,45 +408,6 @@ func (c *statusCmd) print(s *lifecycle.Status, svc *serviceState) {
 	if svc != nil {
 		fmt.Fprintf(w, "  %s\n", svc)
 	}
-}
-
-type logsCmd struct {
-	env    *Env
-	lines  int
-	follow bool
-}
-
-// followInterval is how often logs --follow looks for new lines where it
-// is not told of them (no inotify) and while it passes from one file to
-// the next.
-const followInterval = 100 * time.Millisecond
-
-func (c *logsCmd) run(ctx context.Context) error {
-	paths, err := c.env.Paths()
-	if err != nil {
-		return err
-	}
-	path := paths.LogFile()
-	// Under launchd, what the daemon prints before it opens its log (a
-	// configuration error, a port taken) goes to launchd.log.
-	early := paths.LaunchdLog()
-	log, _ := os.Stat(path)
-	if fi, err := os.Stat(early); err == nil && fi.Size() > 0 && (log == nil || fi.ModTime().After(log.ModTime())) {
-		if log == nil {
-			fmt.Fprintf(c.env.Stderr, "cco: the daemon has not opened %s yet; what it printed under launchd:\n", path)
-			_, err := lifecycle.Tail(c.env.Stdout, early, c.lines)
-			return err
-		}
-		defer fmt.Fprintf(c.env.Stderr, "cco: %s is newer than the log: the daemon printed there under launchd before its log opened\n", early)
-	}
-	end, err := lifecycle.Tail(c.env.Stdout, path, c.lines)
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s does not exist: the daemon has not run with this CCO_HOME yet (start it with `cco daemon start`)", path)
-	}
-	if err != nil || !c.follow {
-		return err
-	}
-	return lifecycle.Follow(ctx, c.env.Stdout, path, end, followInterval)
 }
 
 // ignoreTermEnv is for tests only: when set to 1, `daemon run` ignores

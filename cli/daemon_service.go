@@ -389,8 +389,19 @@ func installedService(ctx context.Context, e *Env) (serviceControl, error) {
 		return nil, err
 	}
 	if f, ok := m.(service.Finder); ok {
-		if _, found, err := f.Find(ctx); !found || err != nil {
-			return nil, err
+		_, found, err := f.Find(ctx)
+		if err == nil && !found {
+			return nil, nil
+		}
+		if err == nil {
+			return managed{m}, nil
+		}
+		// The manager cannot be asked (no user bus, no systemd): cco's own
+		// unit file still says the service is there, and start, stop and
+		// restart say its state is unknown; without one, they act on the
+		// daemon directly.
+		if _, serr := os.Stat(m.Path()); serr != nil {
+			return nil, nil
 		}
 		return managed{m}, nil
 	}

@@ -29,6 +29,8 @@ var applies = map[string]string{
 	"host": Restart, "port": Restart, "database_url": Restart,
 	// The ledger reads its transcript roots once, as it opens.
 	"claude_config_dirs": Restart, "health_checks": Restart,
+	// Whether the dashboard is served is settled as the daemon starts.
+	"dashboard":  Restart,
 	"auto_start": Service, "sandbox": Service,
 }
 

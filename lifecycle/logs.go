@@ -42,106 +42,10 @@ func openRead(path string) (*os.File, os.FileInfo, error) {
 	return f, fi, nil
 }
 
-// Tail writes the last n lines of the log at path to w, reaching back into
-// the rotated files when the current one holds fewer, and returns where it
-// stopped. It reads backwards from the end, so its cost depends on n and
-// the length of the lines, not on the size of the files.
-func Tail(w io.Writer, path string, n int) (Mark, error) {
-	f, fi, err := openRead(path)
-	if err != nil {
-		return Mark{}, err
-	}
-	defer f.Close()
-	rotated, err := config.RotatedLogs(path)
-	if err != nil {
-		return Mark{}, err
-	}
-	// Rotated files before the current one: all, unless it was itself
-	// rotated since it was opened.
-	older, base := rotated, int64(0)
-	if len(rotated) > 0 {
-		base = rotated[len(rotated)-1].N
-	}
-	if !same(path, fi) {
-		for i := len(rotated) - 1; i >= 0; i-- {
-			if same(rotated[i].Path, fi) {
-				older, base = rotated[:i], rotated[i].N
-				break
-			}
-		}
-	}
-	size := fi.Size()
-	start, got := tailStart(f, size, n)
-	type part struct {
-		f     *os.File
-		start int64
-		size  int64
-	}
-	var parts []part // newest first
-	defer func() {
-		for _, p := range parts {
-			p.f.Close()
-		}
-	}()
-	for i := len(older) - 1; i >= 0 && got < n; i-- {
-		rf, rfi, err := openRead(older[i].Path)
-		if err != nil {
-			continue // removed meanwhile
-		}
-		s, k := tailStart(rf, rfi.Size(), n-got)
-		parts = append(parts, part{rf, s, rfi.Size()})
-		got += k
-	}
-	for i := len(parts) - 1; i >= 0; i-- {
-		lw := &lineWriter{w: w}
-		if _, err := io.Copy(lw, io.NewSectionReader(parts[i].f, parts[i].start, parts[i].size-parts[i].start)); err != nil {
-			return Mark{}, err
-		}
-		if err := lw.flush(); err != nil {
-			return Mark{}, err
-		}
-	}
-	if _, err := io.Copy(w, io.NewSectionReader(f, start, size-start)); err != nil {
-		return Mark{}, err
-	}
-	return Mark{file: fi, offset: size, base: base}, nil
-}
-
 // same reports whether path names the file fi describes.
 func same(path string, fi os.FileInfo) bool {
 	named, err := os.Stat(path)
 	return err == nil && os.SameFile(named, fi)
-}
-
-// tailStart finds the offset of the n-th line from the end of f's first size
-// bytes, and how many lines follow it: n, or fewer when the file holds
-// fewer. A last line without a newline counts as a line.
-func tailStart(f *os.File, size int64, n int) (int64, int) {
-	if n <= 0 || size == 0 {
-		return size, 0
-	}
-	buf := make([]byte, tailBlock)
-	pos, seen := size, 0
-	for pos > 0 {
-		k := int64(len(buf))
-		if pos < k {
-			k = pos
-		}
-		pos -= k
-		if _, err := f.ReadAt(buf[:k], pos); err != nil && !errors.Is(err, io.EOF) {
-			return pos + k, seen
-		}
-		b := buf[:k]
-		for i := bytes.LastIndexByte(b, '\n'); i >= 0; i = bytes.LastIndexByte(b[:i], '\n') {
-			if pos+int64(i) == size-1 {
-				continue // the newline that ends the last line
-			}
-			if seen++; seen == n {
-				return pos + int64(i) + 1, n
-			}
-		}
-	}
-	return 0, seen + 1
 }
 
 // Follow writes whole lines appended to the log at path after from, until

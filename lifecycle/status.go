@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -54,15 +55,12 @@ type Status struct {
 	CPUSeconds  float64 `json:"cpu_seconds"`
 	Connections int     `json:"connections"`
 	// RecentProblems are the last lines of the log at warning or above
-	// (at most recentProblems of the last recentLines lines).
+	// since the daemon started (at most recentProblems).
 	RecentProblems []string `json:"recent_problems"`
 }
 
-// What status reads of the log's end for recent problems.
-const (
-	recentLines    = 200
-	recentProblems = 5
-)
+// recentProblems is how many of the log's last problems status shows.
+const recentProblems = 5
 
 // Status inspects the daemon and asks it GET /health. It waits at most
 // healthTimeout for a lock holder without proof to prove itself (a daemon
@@ -159,27 +157,16 @@ func (c *Controller) WaitRunning(ctx context.Context, wait time.Duration) (*Runn
 	return r, err
 }
 
-// recentProblemLines returns the last lines at level WARN or ERROR among the
-// log's last recentLines lines, written since the daemon started: what a
-// person looks at first.
+// recentProblemLines returns the last lines at level WARN or above that
+// the log holds since the daemon started: what a person looks at first.
 func recentProblemLines(path string, since time.Time) []string {
 	var buf bytes.Buffer
-	if _, err := Tail(&buf, path, recentLines); err != nil {
+	if _, err := Select(NewLines(&buf, slog.LevelWarn, nil), path, Selection{Since: since.Truncate(time.Second), Lines: recentProblems}); err != nil {
 		return nil
 	}
-	var out []string
-	for _, line := range strings.Split(buf.String(), "\n") {
-		if !strings.Contains(line, " level=WARN ") && !strings.Contains(line, " level=ERROR ") {
-			continue
-		}
-		stamp, _, _ := strings.Cut(strings.TrimPrefix(line, "time="), " ")
-		if t, err := time.Parse(time.RFC3339Nano, stamp); err == nil && t.Before(since.Truncate(time.Second)) {
-			continue
-		}
-		out = append(out, line)
+	text := strings.TrimRight(buf.String(), "\n")
+	if text == "" {
+		return nil
 	}
-	if len(out) > recentProblems {
-		out = out[len(out)-recentProblems:]
-	}
-	return out
+	return strings.Split(text, "\n")
 }

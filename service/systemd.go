@@ -157,6 +157,15 @@ func (m *systemd) State(ctx context.Context) (State, error) {
 	// through the manager, which reloads it.
 	args := systemctl("show", identity.UnitName, "--property=LoadState,ActiveState,SubState,MainPID,NRestarts,FragmentPath,UnitFileState,DropInPaths,StatusText")
 	out, err := m.run(ctx, args)
+	if errors.Is(err, ErrNoUserBus) {
+		// The manager cannot be asked: cco's own files, as above.
+		var rerr error
+		if st.Content, rerr = readFile(m.Path()); rerr != nil {
+			return st, rerr
+		}
+		st.DropIn, _ = readFile(m.dropInPath())
+		return st, err
+	}
 	if err != nil {
 		return st, err
 	}

@@ -45,7 +45,8 @@ func completionCases() []struct {
 		// Hidden flags (--completion-bash, --help-long, --help-man, …) are
 		// never offered.
 		{"cco -", []string{"--help", "--version"}},
-		{"cco daemon logs --", []string{"--help", "--version", "--lines", "--follow"}},
+		{"cco daemon logs --", []string{"--help", "--version", "--lines", "--follow", "--since", "--until", "--level"}},
+		{"cco daemon logs --level=", []string{"debug", "info", "warn", "error"}},
 		{"cco daemon start --l", []string{"--log-level"}},
 		// --flag=value completes the value.
 		{"cco daemon install --os=", []string{"darwin", "linux"}},
