@@ -157,6 +157,7 @@ func New(e *Env) *kingpin.Application {
 	daemon := app.Command("daemon", "Start, stop, watch, install and configure the CCO daemon.")
 	configureLifecycleCmds(daemon, e)
 	configureSupervisionCmds(daemon, e)
+	configureReloadCmd(daemon, e)
 	configureServiceCmds(daemon, e)
 	configureRenderCmd(daemon, e)
 	configureConfigCmd(daemon, e)

@@ -160,14 +160,20 @@ func (c *configSetCmd) run(ctx context.Context) error {
 	if !c.unset {
 		text = &c.value
 	}
+	paths, err := c.env.Paths()
+	if err != nil {
+		return err
+	}
+	pid, gen := runningReload(ctx, paths)
 	next, paths, err := editConfig(ctx, c.env, k, text)
 	if err != nil {
 		return err
 	}
+	daemonSays := appliedByDaemon(ctx, paths, k.Name, pid, gen)
 	if c.unset {
-		fmt.Fprintf(c.env.Stdout, "%s unset in %s; it takes its default, %s\n", k.Name, paths.Config(), config.FormatValue(k.Default))
+		fmt.Fprintf(c.env.Stdout, "%s unset in %s; it takes its default, %s%s\n", k.Name, paths.Config(), config.FormatValue(k.Default), daemonSays)
 	} else {
-		fmt.Fprintf(c.env.Stdout, "%s = %s in %s\n", k.Name, config.FormatValue(next.Values[k.Name]), paths.Config())
+		fmt.Fprintf(c.env.Stdout, "%s = %s in %s%s\n", k.Name, config.FormatValue(next.Values[k.Name]), paths.Config(), daemonSays)
 	}
 	if v := c.env.Getenv(k.EnvVar()); v != "" {
 		fmt.Fprintf(c.env.Stderr, "note: %s=%s in this environment overrides the file\n", k.EnvVar(), v)

@@ -414,6 +414,7 @@ func (c *statusCmd) print(s *lifecycle.Status, svc *serviceState) {
 		}
 		fmt.Fprintf(w, "    %s\n", paint(line))
 	}
+	printReload(w, s.Health)
 	if svc != nil {
 		fmt.Fprintf(w, "  %s\n", svc)
 	}
@@ -422,6 +423,10 @@ func (c *statusCmd) print(s *lifecycle.Status, svc *serviceState) {
 // ignoreTermEnv is for tests only: when set to 1, `daemon run` ignores
 // SIGTERM, so that tests can see stop escalate to SIGKILL.
 const ignoreTermEnv = "CCO_TEST_IGNORE_SIGTERM"
+
+// wedgeEnv is for tests only: while the file it names exists, the daemon's
+// HTTP server hangs every request, as a deadlocked one would.
+const wedgeEnv = "CCO_TEST_WEDGE_FILE"
 
 // neverReadyEnv is for tests only: when set to 1, `daemon run` serves but
 // never answers on start's readiness pipe (it keeps it open), so that tests
@@ -454,9 +459,11 @@ func (c *runCmd) run(ctx context.Context) error {
 		Getenv:      c.env.Getenv,
 		RedirectStd: true,
 		IgnoreTERM:  c.env.Getenv(ignoreTermEnv) == "1",
+		WedgeFile:   c.env.Getenv(wedgeEnv),
 	}
 	// launchd has no start limit: under it the daemon keeps its own.
 	limited := c.env.Getenv("XPC_SERVICE_NAME") == identity.LaunchdLabel
+	o.Launchd = limited
 	record := paths.FailedStarts()
 	if limited {
 		n, over, err := startlimit.Check(record, c.env.Now(), startlimit.Default)

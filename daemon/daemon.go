@@ -73,6 +73,12 @@ type Options struct {
 	// IgnoreTERM is for tests only: the daemon ignores SIGTERM, so that
 	// stop's escalation to SIGKILL can be seen.
 	IgnoreTERM bool
+	// Launchd says launchd runs the daemon: with no watchdog there, the
+	// daemon exits when its own health probe keeps failing.
+	Launchd bool
+	// WedgeFile is for tests only: while it exists, every request hangs,
+	// as in a deadlocked server.
+	WedgeFile string
 }
 
 // Run runs the daemon until SIGTERM or SIGINT, or ctx is done. Any failure
@@ -118,6 +124,10 @@ type daemon struct {
 	notify  *notifier
 	usage   *usage
 	metrics *metrics
+	probe   *prober // nil when health checks are off
+	reloads reloads
+	watch   *configWatcher // nil when config.toml cannot be watched
+	cancel  context.CancelFunc
 	stopped bool
 }
 
@@ -195,6 +205,7 @@ func start(o Options) (d *daemon, err error) {
 	m.reg.MustRegister(newLedgerCollector(d.usage), prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "cco_log_rotations_total", Help: "Rotations of daemon.log since the daemon started.",
 	}, func() float64 { return float64(log.Rotations()) }))
+	d.startWatching(bound)
 	idle := IdleTimeout
 	if o.IdleTimeout != 0 {
 		idle = o.IdleTimeout
@@ -203,7 +214,7 @@ func start(o Options) (d *daemon, err error) {
 		ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout, IdleTimeout: idle,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	d.srv.Handler = d.routes() // after the server: the dashboard's streams end with it
+	d.srv.Handler = wedgeable(d.routes(), o.WedgeFile) // after the server: the dashboard's streams end with it
 	go func() { d.served <- d.srv.Serve(ln) }()
 	log.ForgetStd()
 	if o.Serving != nil {
@@ -218,6 +229,7 @@ func start(o Options) (d *daemon, err error) {
 	if err := n.send("READY=1\nMAINPID=" + strconv.Itoa(d.state.PID)); err != nil {
 		logger.Warn("systemd notify", "err", err)
 	}
+	d.probe.begin()
 	return d, nil
 }
 
@@ -230,6 +242,7 @@ func (d *daemon) routes() http.Handler {
 			UptimeSeconds: int64(time.Since(s.StartedAt) / time.Second),
 			StartedAt:     s.StartedAt, Host: s.Host, Port: s.Port,
 			Ledger: d.usage.state(),
+			Probe:  d.probe.state(), Reload: d.reloads.state(),
 		})
 	})
 	d.mountDashboard(mux)
@@ -242,7 +255,11 @@ func (d *daemon) routes() http.Handler {
 	})
 	counted := d.metrics.countRequests(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d.logger.Debug("request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		// The daemon's own probe is counted, not logged: a line every
+		// health_check_interval would say nothing.
+		if r.UserAgent() != protocol.ProbeUserAgent {
+			d.logger.Debug("request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
+		}
 		counted.ServeHTTP(w, r)
 	})
 }
@@ -253,15 +270,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// loop handles signals and the systemd watchdog until the daemon stops.
+// loop handles signals, changes of config.toml and the health probe's
+// verdict until the daemon stops.
 func (d *daemon) loop(ctx context.Context, sigs <-chan os.Signal) error {
-	var watchdog <-chan time.Time
-	if d.notify.watchdog > 0 {
-		t := time.NewTicker(d.notify.watchdog)
-		defer t.Stop()
-		watchdog = t.C
-		d.ping()
-	}
 	home := time.NewTicker(HomeCheckInterval)
 	defer home.Stop()
 	for {
@@ -271,7 +282,7 @@ func (d *daemon) loop(ctx context.Context, sigs <-chan os.Signal) error {
 				if !d.keepHome() {
 					return d.shutdown()
 				}
-				d.reload()
+				d.reload("signal")
 				continue
 			}
 			if sig == syscall.SIGTERM && d.o.IgnoreTERM {
@@ -286,19 +297,18 @@ func (d *daemon) loop(ctx context.Context, sigs <-chan os.Signal) error {
 			d.logger.Error("the HTTP server failed", "err", err)
 			d.shutdown()
 			return fmt.Errorf("the HTTP server failed: %w", err)
-		case <-watchdog:
-			d.ping()
+		case <-d.watch.changes():
+			d.reload("file")
+		case err := <-d.probe.gaveUp():
+			d.logger.Error("stopping", "err", err)
+			d.shutdown()
+			return err
 		case <-home.C:
 			if !d.keepHome() {
 				return d.shutdown()
 			}
+			d.watch.rewatch()
 		}
-	}
-}
-
-func (d *daemon) ping() {
-	if err := d.notify.send("WATCHDOG=1"); err != nil {
-		d.logger.Warn("systemd watchdog", "err", err)
 	}
 }
 
@@ -343,27 +353,6 @@ func (d *daemon) keepHome() bool {
 	return true
 }
 
-// reload applies config.toml again: log level and rotation at once; a new
-// address only at the next start. It also reopens the log file.
-func (d *daemon) reload() {
-	if err := d.log.Reopen(); err != nil {
-		d.logger.Error("reopening the log", "err", err)
-	}
-	cfg, err := d.o.Reload()
-	d.metrics.reloaded(err == nil, time.Now())
-	if err != nil {
-		d.logger.Error("reload failed; keeping the running configuration", "err", err)
-		return
-	}
-	d.level.Set(parseLevel(cfg.LogLevel))
-	d.log.SetLimits(cfg.LogRotationSize, cfg.LogMaxFiles)
-	if cfg.Addr() != d.cfg.Addr() {
-		d.logger.Warn("the address changed; it applies at the next restart (`cco daemon restart`)", "serving", d.cfg.Addr(), "configured", cfg.Addr())
-	}
-	d.cfg.LogLevel, d.cfg.LogRotationSize, d.cfg.LogMaxFiles = cfg.LogLevel, cfg.LogRotationSize, cfg.LogMaxFiles
-	d.logger.Info("reloaded", "log_level", cfg.LogLevel, "log_rotation_size", cfg.LogRotationSize, "log_max_files", cfg.LogMaxFiles)
-}
-
 // shutdown stops accepting, lets in-flight requests finish within
 // ShutdownGrace, removes the state file and releases the lock, in that
 // order, so that a successor's state file is never removed.
@@ -372,6 +361,7 @@ func (d *daemon) shutdown() error {
 		return nil
 	}
 	d.stopped = true
+	d.cancel()
 	if err := d.notify.send("STOPPING=1"); err != nil {
 		d.logger.Warn("systemd notify", "err", err)
 	}

@@ -53,6 +53,8 @@ func TestMetricsPassPromtool(t *testing.T) {
 	body := get(t, base+"/metrics")
 	for _, series := range []string{
 		`cco_http_requests_total{code="200",route="GET /health"} `,
+		"cco_health_probe_failures_total 0",
+		"cco_health_probe_last_success_timestamp_seconds ",
 		`cco_http_requests_total{code="404",route="/"} 1`,
 		`cco_log_lines_total{level="info"}`,
 		"cco_log_bytes_total ",

@@ -28,6 +28,11 @@ type usage struct {
 	err    error
 	cancel context.CancelFunc
 	done   sync.WaitGroup
+
+	// limits are cache limits a reload set; limitsMu orders them with the
+	// ledger's opening, so that the latest reaches the ledger.
+	limitsMu sync.Mutex
+	limits   func(*ledger.Ledger)
 }
 
 // usageOptions is what the ledger needs of the daemon's configuration.
@@ -58,7 +63,12 @@ func startUsage(p config.Paths, cfg config.DaemonConfig, getenv func(string) str
 			logger.Error("ledger: no transcript roots; reports answer from the database only", "err", err)
 		}
 		u.l, u.err = ledger.Open(ctx, cfg.DatabaseURL, p.Home, opts)
+		u.limitsMu.Lock()
 		close(u.isOpen)
+		if u.limits != nil && u.err == nil {
+			u.limits(u.l)
+		}
+		u.limitsMu.Unlock()
 		if u.err != nil {
 			logger.Error("ledger: cannot open the database; usage reports are off", "database_url", cfg.DatabaseURL, "err", u.err)
 			return

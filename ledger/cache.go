@@ -77,6 +77,19 @@ func (c *cache) remove(el *list.Element) {
 	c.st.Entries--
 }
 
+// setLimits changes the budget and the lifetime of the entries: entries
+// over the new budget go at once, least recently used first; the lifetime
+// applies to the entries already held too.
+func (c *cache) setLimits(budget int64, ttl time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.budget, c.ttl = budget, ttl
+	for c.st.Bytes > max(c.budget, 0) && c.order.Len() > 0 {
+		c.remove(c.order.Back())
+		c.st.Evictions++
+	}
+}
+
 // invalidate drops every entry: the ledger changed.
 func (c *cache) invalidate() {
 	c.mu.Lock()

@@ -484,6 +484,14 @@ func (l *Ledger) Sync(ctx context.Context) (SyncStats, error) {
 	return st, err
 }
 
+// SetCacheLimits changes the report cache's budget (bytes <= 0 disables
+// it) and its entries' lifetime (ttl <= 0: until ingest invalidates them)
+// while the ledger runs, as Options.CacheBytes and CacheTTL set them at
+// Open.
+func (l *Ledger) SetCacheLimits(bytes int64, ttl time.Duration) {
+	l.cache.setLimits(bytes, ttl)
+}
+
 // ModelTotal is every stored call of one model, summed.
 type ModelTotal struct {
 	Model                                   string // as reports name it ("<model>-fast"); "synthetic" for calls without a model

@@ -71,6 +71,12 @@ func (c *Controller) Stop(ctx context.Context, timeout time.Duration) (*Stopped,
 		} else if err != nil {
 			return nil, err
 		}
+		// A killed daemon's main thread shows as gone before its last
+		// thread has exited and released the lock: wait for the lock too
+		// (bounded; a daemon started since may hold it).
+		if err := c.WaitStopped(ctx, killWait); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return nil, err
+		}
 	}
 	res.Took = c.Now().Sub(begin)
 	// A killed daemon could not remove its state file.
