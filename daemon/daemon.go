@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -129,6 +130,8 @@ type daemon struct {
 	watch   *configWatcher // nil when config.toml cannot be watched
 	cancel  context.CancelFunc
 	stopped bool
+	// conns counts the client connections the server holds open.
+	conns atomic.Int64
 }
 
 func start(o Options) (d *daemon, err error) {
@@ -212,7 +215,8 @@ func start(o Options) (d *daemon, err error) {
 	}
 	d.srv = &http.Server{
 		ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout, IdleTimeout: idle,
-		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ConnState: d.countConn,
+		ErrorLog:  slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	d.srv.Handler = wedgeable(d.routes(), o.WedgeFile) // after the server: the dashboard's streams end with it
 	go func() { d.served <- d.srv.Serve(ln) }()
@@ -243,6 +247,7 @@ func (d *daemon) routes() http.Handler {
 			StartedAt:     s.StartedAt, Host: s.Host, Port: s.Port,
 			Ledger: d.usage.state(),
 			Probe:  d.probe.state(), Reload: d.reloads.state(),
+			Connections: d.conns.Load(),
 		})
 	})
 	d.mountDashboard(mux)
@@ -403,4 +408,15 @@ func listenError(cfg config.DaemonConfig, err error) error {
 		return fmt.Errorf("cannot listen on %s: %w: %s is not an address of this machine; set host to one, such as 127.0.0.1, with --host or `cco daemon config set host ADDR`", cfg.Addr(), syscall.EADDRNOTAVAIL, cfg.Host)
 	}
 	return fmt.Errorf("cannot listen on %s: %w; choose another port with --port or `cco daemon config set port N`", cfg.Addr(), errors.Unwrap(err))
+}
+
+// countConn keeps d.conns: a connection counts from its first byte until it
+// is closed or taken over.
+func (d *daemon) countConn(_ net.Conn, state http.ConnState) {
+	switch state {
+	case http.StateNew:
+		d.conns.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		d.conns.Add(-1)
+	}
 }

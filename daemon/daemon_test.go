@@ -240,3 +240,24 @@ func TestRunBindErrorNamesTheHost(t *testing.T) {
 		t.Fatalf("Run on a foreign address: %v", err)
 	}
 }
+
+// TestHealthCountsConnections: /health says how many client connections
+// the daemon holds open, the asking one included.
+func TestHealthCountsConnections(t *testing.T) {
+	o := testOptions(t, nil)
+	runDaemon(t, o)
+	idle, err := net.Dial("tcp", o.Config.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	var h protocol.Health
+	testhost.Eventually(t, "the idle connection counted", func() bool {
+		resp, err := http.Get("http://" + o.Config.Addr() + "/health")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return json.NewDecoder(resp.Body).Decode(&h) == nil && h.Connections == 2
+	})
+}

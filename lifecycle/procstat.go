@@ -5,7 +5,6 @@ import "time"
 // ProcStats is what status shows of a running process, as ps and systemctl
 // status do.
 type ProcStats struct {
-	RSS         uint64        // resident memory, bytes
-	CPU         time.Duration // user + system time since it started
-	Connections int           // established TCP connections to its port; -1 when unknown
+	RSS uint64        // resident memory, bytes
+	CPU time.Duration // user + system time since it started
 }

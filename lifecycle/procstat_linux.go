@@ -1,7 +1,6 @@
 package lifecycle
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -14,9 +13,8 @@ import (
 // Linux this runs on.
 const clockTicks = 100
 
-// Stats reads pid's memory and CPU time from /proc, and counts the
-// established TCP connections whose local port is port.
-func Stats(pid, port int) (ProcStats, error) {
+// Stats reads pid's memory and CPU time from /proc.
+func Stats(pid int) (ProcStats, error) {
 	var s ProcStats
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -38,32 +36,5 @@ func Stats(pid, port int) (ProcStats, error) {
 		stime, _ := strconv.ParseUint(fields[12], 10, 64) // field 15
 		s.CPU = time.Duration(utime+stime) * time.Second / clockTicks
 	}
-	s.Connections = established(port)
 	return s, nil
-}
-
-// established counts the ESTABLISHED TCP connections (state 01) whose local
-// port is port, in /proc/net/tcp and tcp6; -1 when neither can be read.
-func established(port int) int {
-	n, read := 0, false
-	hexPort := fmt.Sprintf(":%04X", port)
-	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		f, err := os.Open(table)
-		if err != nil {
-			continue
-		}
-		read = true
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) > 3 && strings.HasSuffix(fields[1], hexPort) && fields[3] == "01" {
-				n++
-			}
-		}
-		f.Close()
-	}
-	if !read {
-		return -1
-	}
-	return n
 }

@@ -5,7 +5,7 @@ package lifecycle
 import "errors"
 
 // Stats is not implemented where there is no /proc (macOS): status leaves
-// memory, CPU time and connections out.
-func Stats(pid, port int) (ProcStats, error) {
-	return ProcStats{Connections: -1}, errors.New("process statistics need Linux's /proc")
+// memory and CPU time out.
+func Stats(pid int) (ProcStats, error) {
+	return ProcStats{}, errors.New("process statistics need Linux's /proc")
 }

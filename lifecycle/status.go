@@ -49,8 +49,9 @@ type Status struct {
 	Health        *protocol.Health `json:"health"`
 	HealthError   string           `json:"health_error"`
 	Stale         string           `json:"stale"`
-	// Of the running daemon, as ps and systemctl status show them; 0 and
-	// -1 when unknown (not running, or no /proc).
+	// Of the running daemon, as ps and systemctl status show them; 0 when
+	// unknown (not running, or no /proc). Connections are the clients the
+	// daemon holds open besides status's own request; -1 when unknown.
 	MemoryBytes uint64  `json:"memory_bytes"`
 	CPUSeconds  float64 `json:"cpu_seconds"`
 	Connections int     `json:"connections"`
@@ -87,8 +88,8 @@ func (c *Controller) Status(ctx context.Context, healthTimeout time.Duration) (*
 	st := r.State
 	s.Address, s.URL, s.Version = st.Addr(), st.URL(), st.Version
 	s.RecentProblems = recentProblemLines(c.Paths.LogFile(), st.StartedAt)
-	if ps, err := Stats(r.PID, st.Port); err == nil {
-		s.MemoryBytes, s.CPUSeconds, s.Connections = ps.RSS, ps.CPU.Seconds(), ps.Connections
+	if ps, err := Stats(r.PID); err == nil {
+		s.MemoryBytes, s.CPUSeconds = ps.RSS, ps.CPU.Seconds()
 	}
 	started := st.StartedAt
 	s.StartedAt = &started
@@ -99,6 +100,7 @@ func (c *Controller) Status(ctx context.Context, healthTimeout time.Duration) (*
 		return s, nil
 	}
 	s.Health = h
+	s.Connections = int(h.Connections) - 1 // not status's own
 	if h.Status == "ok" && h.PID == r.PID {
 		s.State = StateRunning
 	} else {

@@ -129,6 +129,9 @@ type Health struct {
 	// Ledger is the usage ledger's state (files, calls, malformed lines,
 	// ingest lag, …; see cco-daemon(1)), or {"status": "opening"|"error"}.
 	Ledger any `json:"ledger,omitempty"`
+	// Connections is how many client connections the daemon holds open,
+	// the one asking included.
+	Connections int64 `json:"connections"`
 	// Probe is the daemon's probe of its own /health; Reload its last
 	// reload of config.toml. Absent from daemons before they existed.
 	Probe  *ProbeState  `json:"probe,omitempty"`
