@@ -461,6 +461,10 @@ func (s managed) do(ctx context.Context, plan func(service.State) (service.Plan,
 
 // serviceState is what `cco daemon status` says about the service.
 type serviceState struct {
+	// raw is the manager's own answer (service.State.Raw), for the
+	// history's reading of how the daemon last exited.
+	raw string
+
 	Name      string `json:"name"`
 	Path      string `json:"path"`
 	Installed bool   `json:"installed"`
@@ -585,6 +589,7 @@ func serviceStatus(ctx context.Context, e *Env) (*serviceState, error) {
 		s.UpToDate = string(cur.Content) == string(f.Data)
 	}
 	s.Detail, s.PID, s.Restarts = cur.Detail, cur.PID, cur.Restarts
+	s.raw = cur.Raw
 	if cur.Masked {
 		s.Detail, s.UpToDate = "masked (systemctl --user unmask cco-daemon.service)", true
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/anthropics/cco/history"
 	"github.com/anthropics/cco/lifecycle"
 	"github.com/anthropics/cco/protocol"
-	"github.com/anthropics/cco/service/identity"
 	"github.com/anthropics/cco/supervisor"
 )
 
@@ -243,37 +242,21 @@ func supervisionStatus(ctx context.Context, e *Env, paths config.Paths, svc *ser
 		t := c.Time
 		s.CrashLoop, s.CrashLoopAt, s.CrashLoopWhy = true, &t, c.Error
 	}
-	if svc != nil && svc.Installed {
-		s.Manager = managerView(ctx, e)
+	if svc != nil && svc.raw != "" {
+		s.Manager = managerView(svc.raw)
 	}
 	return s
 }
 
-// managerView asks systemd or launchd how the daemon's last run ended; nil
-// when it cannot tell.
-func managerView(ctx context.Context, e *Env) *history.ManagerView {
+// managerView reads how the daemon's last run ended from what systemd or
+// launchd answered status (no second call); nil where neither runs it.
+func managerView(raw string) *history.ManagerView {
 	var v history.ManagerView
 	switch runtime.GOOS {
 	case "linux":
-		out, err := e.Runner.Run(ctx, "systemctl", "--user", "show", identity.UnitName, "-p", history.SystemdShowProperties)
-		if err != nil || out.Code != 0 {
-			return nil
-		}
-		v = history.ParseSystemdShow(out.Stdout)
+		v = history.ParseSystemdShow(raw)
 	case "darwin":
-		u, err := e.User()
-		if err != nil {
-			return nil
-		}
-		domain := "gui/"
-		if e.Getenv("SSH_CONNECTION") != "" {
-			domain = "user/"
-		}
-		out, err := e.Runner.Run(ctx, "launchctl", "print", domain+strconv.Itoa(u.UID)+"/"+identity.LaunchdLabel)
-		if err != nil || out.Code != 0 {
-			return nil
-		}
-		v = history.ParseLaunchctlPrint(out.Stdout)
+		v = history.ParseLaunchctlPrint(raw)
 	default:
 		return nil
 	}

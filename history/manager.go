@@ -55,11 +55,9 @@ type ManagerView struct {
 	ExitTime *time.Time `json:"exit_time"`
 }
 
-// SystemdShowProperties are the properties ParseSystemdShow reads, for
-// `systemctl --user show -p`.
-const SystemdShowProperties = "NRestarts,Result,ExecMainStatus,ExecMainCode,ExecMainExitTimestamp"
-
-// ParseSystemdShow reads `systemctl --user show -p SystemdShowProperties`.
+// ParseSystemdShow reads `systemctl --user show` output with the
+// properties NRestarts, Result, ExecMainStatus, ExecMainCode and
+// ExecMainExitTimestamp (the service manager's State asks for them).
 // ExecMainCode is a CLD_* code of waitid(2): 1 exited (ExecMainStatus is the
 // exit status), 2 killed and 3 dumped (ExecMainStatus is the signal); 0 while
 // the main process runs or never ran.

@@ -105,6 +105,7 @@ func (m *launchd) domain(ctx context.Context) (string, error) {
 type job struct {
 	path, state, lastExit string
 	pid, runs             int
+	raw                   string // launchctl's whole answer
 }
 
 // parsePrint reads the top level of `launchctl print` output for a service:
@@ -157,6 +158,7 @@ func (m *launchd) lookup(ctx context.Context, domain string) (*job, error) {
 	switch out.Code {
 	case 0:
 		j := parsePrint(out.Stdout)
+		j.raw = out.Stdout
 		return &j, nil
 	case lcNoSuchProc, lcNoService, lcNoDomain:
 		return nil, nil
@@ -194,6 +196,7 @@ func (m *launchd) State(ctx context.Context) (State, error) {
 		st.PID = j.pid
 		st.Restarts = max(j.runs-1, 0)
 		st.LastExit = j.lastExit
+		st.Raw = j.raw
 		break
 	}
 	args := []string{"print-disabled", st.Domain}

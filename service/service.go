@@ -137,6 +137,11 @@ type State struct {
 	// LastExit is the manager's word on how the daemon last exited
 	// (launchd's "last exit code"); empty when it does not say.
 	LastExit string
+	// Raw is the manager's answer State was read from (systemctl show,
+	// launchctl print of the loaded job), for readers of what State does
+	// not keep (history.ParseSystemdShow, ParseLaunchctlPrint); "" when it
+	// was not asked.
+	Raw string
 }
 
 // Installed reports whether cco's own service file is in place.

@@ -155,7 +155,8 @@ func (m *systemd) State(ctx context.Context) (State, error) {
 	}
 	// UnitFileState, not is-enabled: fresh after an enable or disable made
 	// through the manager, which reloads it.
-	args := systemctl("show", identity.UnitName, "--property=LoadState,ActiveState,SubState,MainPID,NRestarts,FragmentPath,UnitFileState,DropInPaths,StatusText")
+	args := systemctl("show", identity.UnitName, "--property=LoadState,ActiveState,SubState,MainPID,NRestarts,FragmentPath,UnitFileState,DropInPaths,StatusText,"+
+		"Result,ExecMainStatus,ExecMainCode,ExecMainExitTimestamp")
 	out, err := m.run(ctx, args)
 	if errors.Is(err, ErrNoUserBus) {
 		// The manager cannot be asked: cco's own files, as above.
@@ -169,6 +170,7 @@ func (m *systemd) State(ctx context.Context) (State, error) {
 	if err != nil {
 		return st, err
 	}
+	st.Raw = out.Stdout
 	props := map[string]string{}
 	for _, line := range strings.Split(out.Stdout, "\n") {
 		if k, v, ok := strings.Cut(line, "="); ok {

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-const showCmd = "systemctl --user show cco-daemon.service --property=LoadState,ActiveState,SubState,MainPID,NRestarts,FragmentPath,UnitFileState,DropInPaths,StatusText"
+const showCmd = "systemctl --user show cco-daemon.service --property=LoadState,ActiveState,SubState,MainPID,NRestarts,FragmentPath,UnitFileState,DropInPaths,StatusText,Result,ExecMainStatus,ExecMainCode,ExecMainExitTimestamp"
 
 const unitPathCmd = "systemctl --user show --property=UnitPath --value"
 
