@@ -151,9 +151,11 @@ func cmdDaemon(ts *testscript.TestScript, neg bool, args []string) {
 			})
 		}
 		if sig == syscall.SIGKILL || sig == syscall.SIGQUIT {
-			testhost.Eventually(ts, "the lock is free", func() bool {
+			// The kernel tears a killed process down thread by thread: wait
+			// until it is gone (a zombie at most) and its lock is free.
+			testhost.Eventually(ts, "the daemon gone and the lock free", func() bool {
 				p, _ := protocol.LockHolder(lock)
-				return p == 0
+				return p == 0 && !protocol.Alive(pid)
 			})
 		}
 	default:
