@@ -29,7 +29,7 @@ func (c *configEditCmd) run(ctx context.Context) error {
 	if err := paths.Ensure(); err != nil {
 		return err
 	}
-	orig, err := os.ReadFile(paths.Config())
+	orig, err := config.ReadText(paths.Config())
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// A new file starts as the documented template.
@@ -59,8 +59,10 @@ func (c *configEditCmd) run(ctx context.Context) error {
 		}
 		if _, err := config.Parse(paths.Config(), edited); err != nil {
 			fmt.Fprintf(c.env.Stderr, "%s has problems:\n%v\nEdit again? [Y/n] ", paths.Config(), err)
-			answer, _ := in.ReadString('\n')
-			if a := strings.ToLower(strings.TrimSpace(answer)); a == "n" || a == "no" {
+			answer, rerr := in.ReadString('\n')
+			// No answer at all (the end of its input) is no: a script
+			// never loops on an editor that writes the same mistake.
+			if a := strings.ToLower(strings.TrimSpace(answer)); a == "n" || a == "no" || rerr != nil && a == "" {
 				return fmt.Errorf("%s is left as it was; your edit was dropped", paths.Config())
 			}
 			continue
@@ -77,7 +79,7 @@ func (c *configEditCmd) install(ctx context.Context, paths config.Paths, orig, e
 		return err
 	}
 	defer unlock()
-	now, err := os.ReadFile(paths.Config())
+	now, err := config.ReadText(paths.Config())
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}

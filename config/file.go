@@ -43,6 +43,10 @@ func ReadFile(path string) (*File, error) {
 	return Parse(path, data)
 }
 
+// ReadText returns config.toml's text as it is, through a link, refusing
+// what is not a regular file (a FIFO never blocks the read): for an editor.
+func ReadText(path string) ([]byte, error) { return readRegular(path) }
+
 // readRegular reads a regular file; O_NONBLOCK keeps the open of a FIFO
 // from waiting for a writer.
 func readRegular(path string) ([]byte, error) {

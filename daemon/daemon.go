@@ -239,7 +239,11 @@ func start(o Options) (d *daemon, err error) {
 
 func (d *daemon) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+	// Every route refuses what the dashboard's do (a Host that is not the
+	// daemon's: DNS rebinding; a foreign Origin): /health tells a ledger's
+	// state, /metrics its tokens and costs.
+	guard := d.mountDashboard(mux)
+	mux.Handle("GET /health", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := d.state
 		writeJSON(w, http.StatusOK, protocol.Health{
 			Status: "ok", Version: s.Version, PID: s.PID,
@@ -249,12 +253,11 @@ func (d *daemon) routes() http.Handler {
 			Probe:  d.probe.state(), Reload: d.reloads.state(),
 			Connections: d.conns.Load(),
 		})
-	})
-	d.mountDashboard(mux)
-	mux.Handle("GET /metrics", d.metrics.handler())
-	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, r *http.Request) {
+	})))
+	mux.Handle("GET /metrics", guard(d.metrics.handler()))
+	mux.Handle("GET /ready", guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
-	})
+	})))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found: " + r.Method + " " + r.URL.Path})
 	})

@@ -261,3 +261,35 @@ func TestHealthCountsConnections(t *testing.T) {
 		return json.NewDecoder(resp.Body).Decode(&h) == nil && h.Connections == 2
 	})
 }
+
+// TestEveryRouteRefusesAForeignHost: /health and /metrics tell what the
+// dashboard shows; a page that rebinds its name to 127.0.0.1 (DNS
+// rebinding) or sends a foreign Origin gets nothing from them either.
+func TestEveryRouteRefusesAForeignHost(t *testing.T) {
+	o := testOptions(t, nil)
+	runDaemon(t, o)
+	for _, path := range []string{"/health", "/metrics", "/ready", "/api/usage/daily"} {
+		for _, c := range []struct {
+			host, origin string
+			code         int
+		}{
+			{"attacker.example:" + strconv.Itoa(o.Config.Port), "", http.StatusMisdirectedRequest},
+			{o.Config.Addr(), "http://attacker.example", http.StatusForbidden},
+			{o.Config.Addr(), "", http.StatusOK},
+		} {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+o.Config.Addr()+path, nil)
+			req.Host = c.host
+			if c.origin != "" {
+				req.Header.Set("Origin", c.origin)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != c.code {
+				t.Errorf("GET %s with Host %s, Origin %q: %s, want %d", path, c.host, c.origin, resp.Status, c.code)
+			}
+		}
+	}
+}

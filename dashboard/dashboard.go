@@ -103,6 +103,10 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/events", d.guard.wrap(http.HandlerFunc(d.serveEvents)))
 }
 
+// Guard wraps a handler of the daemon's in the dashboard's refusals and
+// security headers (see guard).
+func (d *Dashboard) Guard(h http.Handler) http.Handler { return d.guard.wrap(h) }
+
 // Close ends every event stream, so that the server's shutdown need not
 // wait for open pages.
 func (d *Dashboard) Close() { d.close.Do(func() { close(d.closing) }) }

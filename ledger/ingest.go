@@ -106,6 +106,10 @@ const (
 	headBytes  = 4096      // how much of a file's start identifies its contents
 	readChunk  = 256 << 10 // read size; a longer line grows the buffer
 	pieceBytes = 1 << 20   // a piece covers at most this much of a file
+	// maxLine bounds the memory one line may take: a longer one (no
+	// transcript line is near it; a runaway write, a file that is no
+	// transcript) is skipped whole and counted as malformed.
+	maxLine = 16 << 20
 )
 
 // reader reads transcript files; each worker owns one.
@@ -203,6 +207,28 @@ func (r *reader) read(ctx context.Context, j job, emit func(piece) bool) {
 		if ctx.Err() != nil {
 			return
 		}
+		if n == len(buf) && len(buf) >= maxLine {
+			skipped, complete, err := skipLine(f, off+int64(n), buf)
+			if err != nil {
+				p.err = err
+				flush(true)
+				return
+			}
+			if !complete {
+				// Its newline has not come yet: the offset stays at the
+				// line's start, which is looked at again then.
+				flush(true)
+				return
+			}
+			consumed := int64(n) + skipped
+			p.malformed++
+			p.bytes += consumed
+			off += consumed
+			pos.Offset = off
+			n = 0
+			buf = r.buf[:cap(r.buf)]
+			continue
+		}
 		if n == len(buf) { // one line longer than the buffer
 			bigger := make([]byte, 2*len(buf))
 			copy(bigger, buf[:n])
@@ -236,6 +262,26 @@ func (r *reader) read(ctx context.Context, j job, emit func(piece) bool) {
 			if !flush(false) {
 				return
 			}
+		}
+	}
+}
+
+// skipLine reads f from off, through buf, to the end of the line under way:
+// it returns how many bytes that took (its newline included), and false
+// when the file ends first.
+func skipLine(f *os.File, off int64, buf []byte) (int64, bool, error) {
+	var skipped int64
+	for {
+		m, err := f.ReadAt(buf, off+skipped)
+		if i := bytes.IndexByte(buf[:m], '\n'); i >= 0 {
+			return skipped + int64(i) + 1, true, nil
+		}
+		skipped += int64(m)
+		if err == io.EOF || m == 0 {
+			return skipped, false, nil
+		}
+		if err != nil {
+			return skipped, false, err
 		}
 	}
 }

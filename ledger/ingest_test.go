@@ -248,3 +248,25 @@ func TestZoneNames(t *testing.T) {
 		}
 	}
 }
+
+// TestOverlongLineIsSkipped: a line longer than maxLine (a runaway write)
+// is not held in memory: it is skipped whole, counted as malformed, and
+// the lines after it are read. While its newline has not come, nothing
+// after it is taken for a line.
+func TestOverlongLineIsSkipped(t *testing.T) {
+	tr := newTree(t)
+	// A call of its own, but padded past maxLine: it must not count.
+	call := line("s", "m0", "r0", false, ts, 1000, 2000)
+	head, tail := `{"pad":"`+strings.Repeat("x", maxLine+readChunk), `",`+call[1:]
+	tr.write("p/s.jsonl", head)
+	l, _ := open(t, []string{tr.root})
+	if st := syncOK(t, l); st.Malformed != 0 {
+		t.Fatalf("an unfinished line counted malformed: %+v", st)
+	}
+	tr.write("p/s.jsonl", head+tail, line("s", "m1", "r1", false, ts, 10, 20))
+	st := syncOK(t, l)
+	want(t, l, 1, 10, 20)
+	if st.Malformed != 1 {
+		t.Fatalf("malformed %d, want the long line's 1", st.Malformed)
+	}
+}

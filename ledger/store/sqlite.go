@@ -79,8 +79,16 @@ func dsn(path string, params string) string {
 func openSQLite(ctx context.Context, path string, readOnly bool) (Store, error) {
 	s := &sqliteStore{path: path, readOnly: readOnly}
 	if readOnly {
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		fi, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w at %s: the daemon builds it when it runs (cco daemon start)", ErrMissing, path)
+		}
+		if err == nil {
+			// SQLite would block opening a FIFO for reading.
+			err = homefile.NotRegular(path, fi)
+		}
+		if err != nil {
+			return nil, err
 		}
 		r, err := sql.Open("sqlite", dsn(path, "mode=ro&_pragma=busy_timeout(5000)&_pragma=query_only(1)"))
 		if err != nil {

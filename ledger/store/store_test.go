@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/anthropics/cco/ledger/price"
 )
@@ -209,5 +211,27 @@ func TestDaysUpsert(t *testing.T) {
 	}
 	if none, err := s.Days(ctx, "UTC", 6, 10, ""); err != nil || len(none) != 0 {
 		t.Fatalf("days 6…9: %+v %v", none, err)
+	}
+}
+
+// TestReadOnlyRefusesAFIFO: a FIFO where the database belongs is refused,
+// naming it, instead of blocking the reader forever.
+func TestReadOnlyRefusesAFIFO(t *testing.T) {
+	home := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(home, "analytics.db"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := OpenReadOnly(context.Background(), "sqlite://analytics.db", home)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "analytics.db is a FIFO") {
+			t.Fatalf("a FIFO database: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("opening a FIFO database blocked")
 	}
 }
