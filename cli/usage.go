@@ -55,6 +55,9 @@ type usageCmd struct {
 	breakdown    bool
 }
 
+// dateKey makes YYYYMMDD and YYYY-MM-DD compare as dates.
+func dateKey(d string) string { return strings.ReplaceAll(d, "-", "") }
+
 // dateValue is a --since or --until date: YYYYMMDD or YYYY-MM-DD.
 type dateValue struct {
 	name string
@@ -105,6 +108,9 @@ func localZone(getenv func(string) string) string {
 }
 
 func (c *usageCmd) run(ctx context.Context) error {
+	if c.since != "" && c.until != "" && dateKey(c.since) > dateKey(c.until) {
+		return &ExitError{Code: exitUsage, Err: fmt.Errorf("--since %s is after --until %s: give the earlier day first", c.since, c.until)}
+	}
 	eff, paths, err := loadEffective(c.env, nil)
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	"github.com/anthropics/cco/internal/tooltest"
 	"github.com/anthropics/cco/internal/transcripts"
 	"github.com/anthropics/cco/protocol"
+	"golang.org/x/sys/unix"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -89,6 +90,7 @@ func TestScripts(t *testing.T) {
 			"holdport":    cmdHoldPort,
 			"waitlog":     cmdWaitLog,
 			"waitreader":  cmdWaitReader,
+			"holdflock":   cmdHoldFlock,
 			"cmpmode":     testhost.CmpMode,
 			"transcripts": cmdTranscripts,
 			"ccusage":     cmdCCUsage,
@@ -370,4 +372,16 @@ func cmdSameUsage(ts *testscript.TestScript, neg bool, args []string) {
 	if (len(diffs) == 0) == neg {
 		ts.Fatalf("%s and %s differ:\n%s", args[0], args[1], strings.Join(diffs, "\n"))
 	}
+}
+
+// holdflock: hold a flock on daemon.lock, as flock(1) would, until the
+// script ends. A flock of this process conflicts with the daemon's flock
+// (flocks belong to open files, not processes).
+func cmdHoldFlock(ts *testscript.TestScript, neg bool, args []string) {
+	paths := config.Paths{Home: ts.Getenv("CCO_HOME")}
+	ts.Check(paths.Ensure())
+	f, err := os.OpenFile(paths.LockFile(), os.O_RDWR|os.O_CREATE, 0o600)
+	ts.Check(err)
+	ts.Check(unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB))
+	ts.Defer(func() { f.Close() })
 }

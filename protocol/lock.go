@@ -71,6 +71,10 @@ func AcquireLock(path string) (*Lock, error) {
 	}
 	if err := flockToo(f); err != nil {
 		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			// A cco daemon holds both locks: this is someone's flock(1).
+			return nil, fmt.Errorf("%s is locked with flock by a process that is not a cco daemon (no daemon holds its record lock): end that process (see `fuser %s`), then start again", path, path)
+		}
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
 	return &Lock{f: f}, nil
