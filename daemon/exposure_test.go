@@ -16,7 +16,7 @@ import (
 // getOn sends GET path on the keep-alive connection c and reads the answer.
 func getOn(t *testing.T, c net.Conn, r *bufio.Reader, path string) {
 	t.Helper()
-	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: cco\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: "+c.RemoteAddr().String()+"\r\n\r\n"); err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
 	resp, err := http.ReadResponse(r, nil)
