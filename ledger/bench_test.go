@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 
+	_ "github.com/anthropics/cco/internal/golden" // its -update flag: `go test ./... -update` works from the root
+
 	"github.com/anthropics/cco/internal/transcripts"
 	"github.com/anthropics/cco/ledger"
 )

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	_ "github.com/anthropics/cco/internal/golden" // its -update flag: `go test ./... -update` works from the root
+
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/lifecycle"
 	. "github.com/anthropics/cco/protocol"

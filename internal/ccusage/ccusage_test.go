@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/anthropics/cco/internal/golden" // its -update flag: `go test ./... -update` works from the root
+
 	"github.com/anthropics/cco/internal/transcripts"
 )
 

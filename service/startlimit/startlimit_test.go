@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	_ "github.com/anthropics/cco/internal/golden" // its -update flag: `go test ./... -update` works from the root
 )
 
 func TestLimit(t *testing.T) {
