@@ -196,7 +196,9 @@ func Main(args []string, e *Env) (code int) {
 	withCtx := *e
 	withCtx.ctx = ctx
 	app := New(&withCtx)
-	completeHelp(app, args)
+	if len(args) > 0 && (args[0] == "--completion-bash" || args[0] == describedFlag) {
+		completeHelp(app, args) // only a Tab asks for help's candidates
+	}
 	if len(args) > 0 && args[0] == describedFlag {
 		if err := completeDescribed(app, args[1:], e.Stdout); err != nil {
 			fmt.Fprintf(e.Stderr, "cco: %v\n", err)
