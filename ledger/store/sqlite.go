@@ -364,6 +364,10 @@ func (s *sqliteStore) Calls(ctx context.Context, fn func(Loc, *Call) error) erro
 	defer rows.Close()
 	var data []byte
 	var c Call
+	// A chunk's calls are mostly of one session, project and model: the
+	// names of the last call serve the next while its ids are the same.
+	last := ids{-1, -1, -1}
+	var names Call
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id, &data); err != nil {
@@ -371,8 +375,13 @@ func (s *sqliteStore) Calls(ctx context.Context, fn func(Loc, *Call) error) erro
 		}
 		for i := 0; i+recSize <= len(data); i += recSize {
 			n := decode(data[i:i+recSize], &c)
-			if err := s.named(ctx, &c, n); err != nil {
-				return err
+			if n == last {
+				c.Session, c.Project, c.Model = names.Session, names.Project, names.Model
+			} else {
+				if err := s.named(ctx, &c, n); err != nil {
+					return err
+				}
+				last, names = n, c
 			}
 			if err := fn(Loc{id, int32(i / recSize)}, &c); err != nil {
 				return err
