@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	_ "github.com/anthropics/cco/internal/golden" // its -update flag: `go test ./... -update` works from the root
+	"github.com/anthropics/cco/internal/tooltest"
 
 	"github.com/anthropics/cco/internal/testhost"
 	"github.com/anthropics/cco/protocol"
@@ -147,7 +148,7 @@ func BenchmarkIdleRSS(b *testing.B) {
 	}
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.PID))
 	if err != nil {
-		b.Skipf("no /proc: %v", err)
+		tooltest.Missing(b, "no /proc: %v", err)
 	}
 	var kb float64
 	for _, line := range strings.Split(string(data), "\n") {

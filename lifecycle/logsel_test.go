@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/anthropics/cco/daemon"
+	"github.com/anthropics/cco/internal/tooltest"
 )
 
 // record is one line the test wrote, with the time and level of the
@@ -195,7 +196,7 @@ func bigLog(t testing.TB, path string, size int64) time.Time {
 func readBytes(t testing.TB) int64 {
 	data, err := os.ReadFile("/proc/self/io")
 	if err != nil {
-		t.Skip("no /proc/self/io:", err)
+		tooltest.Missing(t, "no /proc/self/io: %v", err)
 	}
 	for _, l := range strings.Split(string(data), "\n") {
 		if v, ok := strings.CutPrefix(l, "rchar: "); ok {

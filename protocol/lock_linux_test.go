@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	_ "github.com/anthropics/cco/internal/golden" // its -update flag: `go test ./... -update` works from the root
+	"github.com/anthropics/cco/internal/tooltest"
 
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/lifecycle"
@@ -27,7 +28,7 @@ func TestLockHeldOutside(t *testing.T) {
 	defer f.Close()
 	lk := unix.Flock_t{Type: unix.F_WRLCK}
 	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk); err != nil {
-		t.Skipf("no open file description locks here: %v", err)
+		tooltest.Missing(t, "no open file description locks here: %v", err)
 	}
 	if pid, err := LockHolder(path); err != nil || pid != Outside {
 		t.Fatalf("LockHolder = %d, %v; want %d", pid, err, Outside)

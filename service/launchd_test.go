@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/anthropics/cco/internal/tooltest"
 )
 
 const (
@@ -374,7 +376,7 @@ func TestLaunchdRefusesRoot(t *testing.T) {
 	setenv(&m.env, "SUDO_USER", "")
 	home := m.env.Getenv("HOME")
 	if err := os.Chown(home, 501, 20); err != nil {
-		t.Skipf("cannot chown %s (not root): %v", home, err)
+		tooltest.Missing(t, "cannot chown %s (not root): %v", home, err)
 	}
 	wantErr(t, m.Apply(context.Background(), p, nil), "it belongs to the owner of "+home)
 	wantCalls(t, r)

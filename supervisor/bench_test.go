@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/anthropics/cco/internal/tooltest"
 )
 
 // The benchmarks run the real binary, as a user would.
@@ -74,7 +76,7 @@ func BenchmarkSupervisorRSS(b *testing.B) {
 func cpuTicks(b *testing.B, pid int) float64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		b.Skipf("no /proc: %v", err)
+		tooltest.Missing(b, "no /proc: %v", err)
 	}
 	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
 	utime, _ := strconv.ParseFloat(f[11], 64) // field 14
@@ -88,7 +90,7 @@ func ticksToMs(t float64) float64 { return t * 10 }
 func rssKB(b *testing.B, pid int) float64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		b.Skipf("no /proc: %v", err)
+		tooltest.Missing(b, "no /proc: %v", err)
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
