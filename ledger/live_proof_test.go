@@ -208,6 +208,24 @@ func TestAnswerReflectsLinesWrittenBeforeTheQuestion(t *testing.T) {
 		}
 	}
 	partials := 0
+	// expect checks the next answer holds what was written before it (what):
+	// an answer marked partial may lag, and is asked again until it holds it.
+	expect := func(what string) {
+		t.Helper()
+		got, partial := get()
+		if partial {
+			partials++
+			deadline := time.Now().Add(10 * time.Second)
+			for ; partial || !got.is(want); got, partial = get() {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s never arrived: %+v, want %+v", what, got, want)
+				}
+			}
+		}
+		if !got.is(want) {
+			t.Fatalf("%s, written before the query, is missing from its answer: %+v, want %+v", what, got, want)
+		}
+	}
 	const rounds = 50
 	for i := range rounds {
 		c := opus("s1", fmt.Sprintf("msg_L%03d", i), fmt.Sprintf("req_L%03d", i), 30+i, 100, 10) // $0.00075
@@ -215,19 +233,7 @@ func TestAnswerReflectsLinesWrittenBeforeTheQuestion(t *testing.T) {
 			t.Fatal(err)
 		}
 		want = answer{want.in + 100, want.out + 10, want.total + 110, want.cost + 0.00075}
-		got, partial := get()
-		if partial {
-			partials++
-			deadline := time.Now().Add(10 * time.Second)
-			for ; partial || !got.is(want); got, partial = get() {
-				if time.Now().After(deadline) {
-					t.Fatalf("round %d: the appended line never arrived: %+v, want %+v", i, got, want)
-				}
-			}
-		}
-		if !got.is(want) {
-			t.Fatalf("round %d: a line appended before the query is missing from its answer: %+v, want %+v", i, got, want)
-		}
+		expect(fmt.Sprintf("round %d: the appended line", i))
 	}
 	// New directories and files appear while it runs: a project, a
 	// session, a subagent's nested directory.
@@ -235,19 +241,7 @@ func TestAnswerReflectsLinesWrittenBeforeTheQuestion(t *testing.T) {
 		c := opus("s1", fmt.Sprintf("msg_N%d", i), fmt.Sprintf("req_N%d", i), 90+i, 100, 10)
 		tr.write(rel, c.AssistantLine())
 		want = answer{want.in + 100, want.out + 10, want.total + 110, want.cost + 0.00075}
-		got, partial := get()
-		if partial {
-			partials++
-			deadline := time.Now().Add(10 * time.Second)
-			for ; partial || !got.is(want); got, partial = get() {
-				if time.Now().After(deadline) {
-					t.Fatalf("%s: the new file never arrived: %+v, want %+v", rel, got, want)
-				}
-			}
-		}
-		if !got.is(want) {
-			t.Fatalf("%s: a file written before the query is missing from its answer: %+v, want %+v", rel, got, want)
-		}
+		expect(rel + ": the new file")
 	}
 	t.Logf("%d of %d answers were partial", partials, rounds+3)
 }
