@@ -72,11 +72,17 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
-			if cond != "ccusage" {
+			// [ccusage], [systemctl]: the real tool is here; in CI it
+			// must be.
+			var err error
+			switch cond {
+			case "ccusage":
+				_, err = ccusage.Find()
+			case "systemctl":
+				_, err = exec.LookPath("systemctl")
+			default:
 				return false, fmt.Errorf("unknown condition %q", cond)
 			}
-			// [ccusage]: the real ccusage is here; in CI it must be.
-			_, err := ccusage.Find()
 			if err != nil && tooltest.InCI() {
 				return false, err
 			}
