@@ -356,6 +356,31 @@ func (s *sqliteStore) named(ctx context.Context, c *Call, n ids) error {
 	return nil
 }
 
+// reader decodes stored calls with their names. A chunk's calls are
+// mostly of one session, project and model: the last call's names serve
+// the next while its ids are the same.
+type reader struct {
+	s     *sqliteStore
+	last  ids
+	names Call
+}
+
+func (s *sqliteStore) reader() *reader { return &reader{s: s, last: ids{-1, -1, -1}} }
+
+// read decodes the record b into c, names and all.
+func (r *reader) read(ctx context.Context, b []byte, c *Call) error {
+	n := decode(b, c)
+	if n == r.last {
+		c.Session, c.Project, c.Model = r.names.Session, r.names.Project, r.names.Model
+		return nil
+	}
+	if err := r.s.named(ctx, c, n); err != nil {
+		return err
+	}
+	r.last, r.names = n, *c
+	return nil
+}
+
 func (s *sqliteStore) Calls(ctx context.Context, fn func(Loc, *Call) error) error {
 	rows, err := s.r.QueryContext(ctx, `SELECT id, data FROM chunks ORDER BY id`)
 	if err != nil {
@@ -364,24 +389,15 @@ func (s *sqliteStore) Calls(ctx context.Context, fn func(Loc, *Call) error) erro
 	defer rows.Close()
 	var data []byte
 	var c Call
-	// A chunk's calls are mostly of one session, project and model: the
-	// names of the last call serve the next while its ids are the same.
-	last := ids{-1, -1, -1}
-	var names Call
+	r := s.reader()
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id, &data); err != nil {
 			return err
 		}
 		for i := 0; i+recSize <= len(data); i += recSize {
-			n := decode(data[i:i+recSize], &c)
-			if n == last {
-				c.Session, c.Project, c.Model = names.Session, names.Project, names.Model
-			} else {
-				if err := s.named(ctx, &c, n); err != nil {
-					return err
-				}
-				last, names = n, c
+			if err := r.read(ctx, data[i:i+recSize], &c); err != nil {
+				return err
 			}
 			if err := fn(Loc{id, int32(i / recSize)}, &c); err != nil {
 				return err
@@ -397,9 +413,9 @@ func (s *sqliteStore) Chunk(ctx context.Context, id int64) ([]Call, error) {
 		return nil, fmt.Errorf("reading chunk %d: %w", id, err)
 	}
 	calls := make([]Call, len(data)/recSize)
+	r := s.reader()
 	for i := range calls {
-		n := decode(data[i*recSize:(i+1)*recSize], &calls[i])
-		if err := s.named(ctx, &calls[i], n); err != nil {
+		if err := r.read(ctx, data[i*recSize:(i+1)*recSize], &calls[i]); err != nil {
 			return nil, err
 		}
 	}
