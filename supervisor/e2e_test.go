@@ -291,11 +291,20 @@ func takePort(t testhost.Fataler, paths config.Paths, port int) net.Listener {
 			t.Fatalf("pid %d is not a process of %s", pid, paths.Home)
 		}
 		syscall.Kill(pid, syscall.SIGKILL)
-		testhost.Eventually(t, "the killed daemon's lock released", func() bool {
+		// A killed Go process shows as a zombie, and can drop its lock,
+		// before its last thread has closed the listening socket: try the
+		// port until it is free or a restarted daemon holds the lock. Every
+		// kill counts toward the crash loop, so none may be spent early.
+		var ln net.Listener
+		testhost.Eventually(t, "the port free, or a restarted daemon", func() bool {
+			var err error
+			if ln, err = net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+				return true
+			}
 			holder, _ := protocol.LockHolder(paths.LockFile())
-			return holder != pid
+			return holder != 0 && holder != pid
 		})
-		if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+		if ln != nil {
 			return ln
 		}
 	}
