@@ -232,7 +232,7 @@ func supervisionStatus(ctx context.Context, e *Env, paths config.Paths, svc *ser
 	now := e.Now()
 	sum := history.Summarize(events, now, func(pid int, start uint64) bool {
 		p, err := protocol.ProcInfo(pid)
-		return err == nil && !p.Zombie && (start == 0 || p.Start == start)
+		return err == nil && !p.Exiting && (start == 0 || p.Start == start)
 	})
 	s.Restarts24h = sum.Restarts24h
 	if x := sum.LastExit; x != nil {

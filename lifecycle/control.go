@@ -149,7 +149,7 @@ func (c *Controller) inspect() (*Inspection, error) {
 		return nil, errChanged // a daemon started between the probe and the read
 	}
 	why := fmt.Sprintf("pid %d is not running", st.PID)
-	if perr == nil && !p.Zombie {
+	if perr == nil && !p.Exiting {
 		why = fmt.Sprintf("pid %d is now another process, left alone", st.PID)
 	}
 	return &Inspection{Stale: c.removeState(read, why)}, nil
@@ -169,7 +169,7 @@ func (c *Controller) orphan() (*Inspection, error) {
 		return &Inspection{}, nil
 	}
 	p, err := protocol.ProcInfo(pid)
-	if err != nil || p.Zombie {
+	if err != nil || p.Exiting {
 		return nil, errChanged
 	}
 	return &Inspection{Running: &Running{PID: pid, proc: p}}, nil
@@ -183,7 +183,7 @@ func (c *Controller) disagree(holder int, st *protocol.State, p protocol.Proc, p
 	switch {
 	case st == nil:
 		return fmt.Sprintf("%s, but there is no state file %s: a daemon that is still starting, or a process that is not the daemon", held, state)
-	case st.PID != holder && (perr != nil || p.Zombie):
+	case st.PID != holder && (perr != nil || p.Exiting):
 		return fmt.Sprintf("%s, but %s names pid %d, which is not running", held, state, st.PID)
 	case st.PID != holder:
 		return fmt.Sprintf("%s, but %s names pid %d", held, state, st.PID)

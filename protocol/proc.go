@@ -15,24 +15,30 @@ type Proc struct {
 	// ExeID names the executable's file itself, "<device>:<inode>", which a
 	// replaced, removed or moved binary keeps; "" where the platform does
 	// not tell.
-	ExeID  string
-	Zombie bool
+	ExeID string
+	// Exiting says the process is ending or has ended and awaits its
+	// reaping (a zombie): it holds no lock, or will not for long. The
+	// kernel drops a killed daemon's lock before its pid shows as a
+	// zombie, so a zombie test alone would see a daemon that holds
+	// nothing but still runs.
+	Exiting bool
 }
 
-// Alive reports whether pid is a running process (not a zombie).
+// Alive reports whether pid is a running process (not exiting, not a
+// zombie).
 func Alive(pid int) bool {
 	p, err := ProcInfo(pid)
-	return err == nil && !p.Zombie
+	return err == nil && !p.Exiting
 }
 
 // Self is what identifies this process, for the state file.
 func Self() (Proc, error) { return ProcInfo(os.Getpid()) }
 
 // Running reports whether pid is still the live process that p described:
-// not a zombie, and the same start time.
+// not exiting, and the same start time.
 func Running(pid int, p Proc) bool {
 	now, err := ProcInfo(pid)
-	return err == nil && !now.Zombie && now.Start == p.Start
+	return err == nil && !now.Exiting && now.Start == p.Start
 }
 
 // Describes reports whether the live process p, found at s.PID, is the
@@ -41,7 +47,7 @@ func Running(pid int, p Proc) bool {
 // where both tell it (a binary replaced or moved in place is still the
 // file the daemon runs), else the same path.
 func (s *State) Describes(p Proc) bool {
-	if p.Zombie || p.Start != s.ProcStart {
+	if p.Exiting || p.Start != s.ProcStart {
 		return false
 	}
 	switch {

@@ -2,11 +2,16 @@ package protocol
 
 import "golang.org/x/sys/unix"
 
-// szomb is p_stat of a zombie (sys/proc.h SZOMB).
-const szomb = 5
+// szomb is p_stat of a zombie (sys/proc.h SZOMB); pWexit is the p_flag bit
+// set as a process starts to exit, before its files are closed (P_WEXIT).
+const (
+	szomb  = 5
+	pWexit = 0x00002000
+)
 
 // ProcInfo reads what identifies a live process: its kernel start time in
-// microseconds since the epoch (kern.proc.pid) and whether it is a zombie.
+// microseconds since the epoch (kern.proc.pid) and whether it is exiting (a
+// zombie, or past the start of exit).
 // macOS offers no executable path without cgo, so Exe stays empty and is not
 // compared.
 func ProcInfo(pid int) (Proc, error) {
@@ -18,5 +23,5 @@ func ProcInfo(pid int) (Proc, error) {
 		return Proc{}, unix.ESRCH
 	}
 	t := k.Proc.P_starttime
-	return Proc{Start: uint64(t.Sec)*1e6 + uint64(t.Usec), Zombie: k.Proc.P_stat == szomb}, nil
+	return Proc{Start: uint64(t.Sec)*1e6 + uint64(t.Usec), Exiting: k.Proc.P_stat == szomb || k.Proc.P_flag&pWexit != 0}, nil
 }

@@ -9,10 +9,16 @@ import (
 	"syscall"
 )
 
+// pfExiting is PF_EXITING (include/linux/sched.h), set as a task starts
+// to exit.
+const pfExiting = 0x4
+
 // ProcInfo reads what identifies a live process: its kernel start time
 // (clock ticks since boot, /proc/<pid>/stat field 22), its executable (the
 // path, and the file itself: a stat of /proc/<pid>/exe reaches it even once
-// replaced, removed or moved), and whether it is a zombie.
+// replaced, removed or moved), and whether it is exiting: a zombie (field
+// 3), or past the start of exit (PF_EXITING in field 9), which comes before
+// the kernel closes its files and so drops its locks.
 func ProcInfo(pid int) (Proc, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -32,7 +38,11 @@ func ProcInfo(pid int) (Proc, error) {
 	if err != nil {
 		return Proc{}, fmt.Errorf("/proc/%d/stat: start time: %w", pid, err)
 	}
-	p := Proc{Start: start, Zombie: fields[0] == "Z"}
+	flags, err := strconv.ParseUint(fields[6], 10, 64) // field 9
+	if err != nil {
+		return Proc{}, fmt.Errorf("/proc/%d/stat: flags: %w", pid, err)
+	}
+	p := Proc{Start: start, Exiting: fields[0] == "Z" || flags&pfExiting != 0}
 	link := fmt.Sprintf("/proc/%d/exe", pid)
 	if exe, err := os.Readlink(link); err == nil {
 		p.Exe = strings.TrimSuffix(exe, deletedSuffix)

@@ -23,7 +23,7 @@ func TestDescribes(t *testing.T) {
 		{"binary moved: same file", st, Proc{Start: 100, Exe: "/opt/cco", ExeID: "8:42"}, true},
 		{"another start time: a reused pid", st, Proc{Start: 101, Exe: "/usr/bin/cco", ExeID: "8:42"}, false},
 		{"another executable", st, Proc{Start: 100, Exe: "/usr/bin/cco", ExeID: "8:43"}, false},
-		{"a zombie", st, Proc{Start: 100, ExeID: "8:42", Zombie: true}, false},
+		{"a zombie", st, Proc{Start: 100, ExeID: "8:42", Exiting: true}, false},
 		{"old state file: path, replaced binary", &State{ProcStart: 100, Executable: "/usr/bin/cco"}, Proc{Start: 100, Exe: "/usr/bin/cco"}, true},
 		{"old state file: another path", &State{ProcStart: 100, Executable: "/usr/bin/cco"}, Proc{Start: 100, Exe: "/usr/bin/python3"}, false},
 		{"macOS: no executable told", &State{ProcStart: 100, Executable: "/usr/bin/cco"}, Proc{Start: 100}, true},

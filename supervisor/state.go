@@ -36,7 +36,7 @@ func Find(p config.Paths) (*Running, error) {
 		return nil, err
 	}
 	proc, err := protocol.ProcInfo(holder)
-	if err != nil || proc.Zombie {
+	if err != nil || proc.Exiting {
 		return nil, nil // it exited between the probe and now
 	}
 	st, err := protocol.ReadState(p.SupervisorPIDFile())
