@@ -206,8 +206,9 @@ func TestDaysInZones(t *testing.T) {
 	}
 }
 
-// A database made before days were kept (schema 1: calls only) opens,
-// upgrades, and reports from the calls it holds.
+// A database made before days were kept (schema 1: calls only, with no
+// time bounds per chunk) opens, upgrades, and reports from the calls it
+// holds.
 func TestUpgradeFromSchema1(t *testing.T) {
 	ctx := context.Background()
 	tr := newTree(t)
@@ -219,7 +220,8 @@ func TestUpgradeFromSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`DROP TABLE days; DROP TABLE zones; UPDATE schema_version SET version = 1`); err != nil {
+	if _, err := db.Exec(`DROP TABLE days; DROP TABLE zones; DROP INDEX chunks_by_time;
+		ALTER TABLE chunks DROP COLUMN min_ts; ALTER TABLE chunks DROP COLUMN max_ts; UPDATE schema_version SET version = 1`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -268,5 +270,32 @@ func TestOverlongLineIsSkipped(t *testing.T) {
 	want(t, l, 1, 10, 20)
 	if st.Malformed != 1 {
 		t.Fatalf("malformed %d, want the long line's 1", st.Malformed)
+	}
+}
+
+// A session's models are listed in the order ccusage meets them, reading
+// files in path order: a transcript that appears later but sorts first
+// puts its model first, and a report made before it appeared does not
+// keep the ledger from naming its file.
+func TestSessionModelsInPathOrder(t *testing.T) {
+	tr := newTree(t)
+	tr.write("p/b.jsonl", line("s", "m1", "r1", false, ts, 10, 20))
+	l, _ := open(t, []string{tr.root})
+	syncOK(t, l)
+	models := func() string {
+		t.Helper()
+		rep, err := l.Sessions(context.Background(), Query{})
+		if err != nil || len(rep.Sessions) != 1 {
+			t.Fatalf("sessions: %+v %v", rep, err)
+		}
+		return strings.Join(rep.Sessions[0].ModelsUsed, " ")
+	}
+	if got := models(); got != "claude-haiku-4-5" {
+		t.Fatalf("models %q", got)
+	}
+	tr.write("p/a.jsonl", strings.Replace(line("s", "m2", "r2", false, ts, 1, 2), "claude-haiku-4-5", "claude-sonnet-4-5", 1))
+	syncOK(t, l)
+	if got := models(); got != "claude-sonnet-4-5 claude-haiku-4-5" {
+		t.Fatalf("models %q, want a.jsonl's first", got)
 	}
 }

@@ -105,6 +105,9 @@ type Ledger struct {
 
 	priceCache sync.Map // model name → *price.Price (Key "" when unknown)
 
+	namesMu sync.Mutex
+	names   map[int64]string // stored files' paths by id (see fileName)
+
 	hotMu sync.Mutex
 	hot   map[string]time.Time // transcripts changed lately, by path
 }
@@ -207,7 +210,7 @@ func (l *Ledger) load(ctx context.Context) error {
 		l.paths[f.ID] = f.Path
 		l.lastFileID = max(l.lastFileID, f.ID)
 	}
-	if err := l.st.Calls(ctx, func(at store.Loc, c *store.Call) error {
+	if err := l.st.Calls(ctx, store.Always, func(at store.Loc, c *store.Call) error {
 		l.idx.add(c.Key, c.Msg, (&cand{Call: *c, total: c.Total()}).survivor(at))
 		return nil
 	}); err != nil {
@@ -358,7 +361,7 @@ func (l *Ledger) keep(ctx context.Context, z zone) error {
 	}
 	w := l.newWriter()
 	w.zones = []zone{z}
-	if err := l.st.Calls(ctx, func(_ store.Loc, c *store.Call) error {
+	if err := l.st.Calls(ctx, store.Always, func(_ store.Loc, c *store.Call) error {
 		w.count(c, 1)
 		return nil
 	}); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/anthropics/cco/ledger/price"
@@ -156,6 +157,22 @@ func dayOf(ts int64, loc *time.Location) int64 {
 	return civilDay(time.UnixMicro(ts).In(loc).Date())
 }
 
+// daysSpan is the calls that local days [from, to) may hold, in any zone:
+// their UTC days and one more on each side, since no zone is a day or more
+// from UTC. Days past the ends of int64 microseconds leave that side open.
+func daysSpan(from, to int64) store.Span {
+	const dayUS = int64(86400 * 1e6)
+	const maxDay = math.MaxInt64 / dayUS
+	sp := store.Always
+	if from-1 > -maxDay && from-1 < maxDay {
+		sp.From = (from - 1) * dayUS
+	}
+	if to+1 > -maxDay && to+1 < maxDay {
+		sp.To = (to + 1) * dayUS
+	}
+	return sp
+}
+
 func dayString(day int64) string {
 	return time.Unix(day*86400, 0).UTC().Format("2006-01-02")
 }
@@ -177,10 +194,11 @@ type modelSum struct {
 func newGroup() *group { return &group{models: map[string]*modelSum{}} }
 
 // pos is a first-seen position: a key from the store (path and offset), or
-// a file's rank in path order and an offset (when adding up calls), or a
-// rank alone (a month's models). One report uses one kind.
+// a file's path and an offset (when adding up calls), or a rank alone (a
+// month's models). One report uses one kind.
 type pos struct {
 	key       []byte
+	path      string
 	rank, off int64
 	set       bool
 }
@@ -195,7 +213,7 @@ func (a pos) less(b pos) bool {
 	if a.key != nil || b.key != nil {
 		return bytes.Compare(a.key, b.key) < 0
 	}
-	return a.rank < b.rank || a.rank == b.rank && a.off < b.off
+	return cmp.Or(strings.Compare(a.path, b.path), cmp.Compare(a.rank, b.rank), cmp.Compare(a.off, b.off)) < 0
 }
 
 func (a pos) compare(b pos) int {
@@ -392,34 +410,62 @@ func (l *Ledger) eachDay(ctx context.Context, q Query, fn func(day int64, m stor
 		}
 		return nil
 	}
-	position, err := l.positions(ctx)
-	if err != nil {
-		return err
-	}
-	return l.st.Calls(ctx, func(_ store.Loc, c *store.Call) error {
+	position := l.positions(ctx)
+	return l.st.Calls(ctx, daysSpan(from, to), func(_ store.Loc, c *store.Call) error {
 		if q.Project != "" && c.Project != q.Project {
 			return nil
 		}
 		if day := dayOf(c.TS, loc); day >= from && day < to {
-			fn(day, c.Model, c.Tokens, c.Tokens.Above(), c.Cost, 1, position(c.OrderFile, c.OrderOff))
+			first, err := position(c.OrderFile, c.OrderOff)
+			if err != nil {
+				return err
+			}
+			fn(day, c.Model, c.Tokens, c.Tokens.Above(), c.Cost, 1, first)
 		}
 		return nil
 	})
 }
 
-// positions returns a function giving a call's first-seen position, from
-// the files the store knows, ranked in path order.
-func (l *Ledger) positions(ctx context.Context) (func(file, off int64) pos, error) {
+// positions returns a function giving a call's first-seen position: its
+// file's path, then its place in the file.
+func (l *Ledger) positions(ctx context.Context) func(file, off int64) (pos, error) {
+	var last int64 = -1
+	var path string
+	return func(file, off int64) (pos, error) {
+		if file != last {
+			p, err := l.fileName(ctx, file)
+			if err != nil {
+				return pos{}, err
+			}
+			last, path = file, p
+		}
+		return pos{path: path, off: off, set: true}, nil
+	}
+}
+
+// fileName returns the path of a stored file. A file's id names one path
+// for good, so the names are read from the store once, and again only
+// for a file new since.
+func (l *Ledger) fileName(ctx context.Context, id int64) (string, error) {
+	l.namesMu.Lock()
+	defer l.namesMu.Unlock()
+	if p, ok := l.names[id]; ok {
+		return p, nil
+	}
 	files, err := l.st.Files(ctx)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	slices.SortFunc(files, func(a, b store.File) int { return cmp.Compare(a.Path, b.Path) })
-	rank := make(map[int64]int64, len(files))
-	for i, f := range files {
-		rank[f.ID] = int64(i)
+	if l.names == nil {
+		l.names = make(map[int64]string, len(files))
 	}
-	return func(file, off int64) pos { return pos{rank: rank[file], off: off, set: true} }, nil
+	for _, f := range files {
+		l.names[f.ID] = f.Path
+	}
+	if p, ok := l.names[id]; ok {
+		return p, nil
+	}
+	return "", fmt.Errorf("the ledger holds a call from file %d, which it does not list (the database is damaged)", id)
 }
 
 // Daily reports usage per local day.
@@ -489,10 +535,7 @@ func (l *Ledger) Sessions(ctx context.Context, q Query) (*SessionReport, error) 
 	if from >= to {
 		return rep, nil
 	}
-	pos, err := l.positions(ctx)
-	if err != nil {
-		return nil, err
-	}
+	position := l.positions(ctx)
 	type key struct{ session, project string }
 	type sess struct {
 		g           *group
@@ -500,7 +543,7 @@ func (l *Ledger) Sessions(ctx context.Context, q Query) (*SessionReport, error) 
 	}
 	byKey := map[key]*sess{}
 	var order []key
-	if err := l.st.Calls(ctx, func(_ store.Loc, c *store.Call) error {
+	if err := l.st.Calls(ctx, daysSpan(from, to), func(_ store.Loc, c *store.Call) error {
 		if q.Project != "" && c.Project != q.Project {
 			return nil
 		}
@@ -514,8 +557,12 @@ func (l *Ledger) Sessions(ctx context.Context, q Query) (*SessionReport, error) 
 			byKey[k] = s
 			order = append(order, k)
 		}
+		first, err := position(c.OrderFile, c.OrderOff)
+		if err != nil {
+			return err
+		}
 		s.first, s.last = min(s.first, c.TS), max(s.last, c.TS)
-		l.add(s.g, c.Model, c.Tokens, c.Tokens.Above(), c.Cost, pos(c.OrderFile, c.OrderOff))
+		l.add(s.g, c.Model, c.Tokens, c.Tokens.Above(), c.Cost, first)
 		return nil
 	}); err != nil {
 		return nil, err

@@ -18,11 +18,18 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver: pure Go, no cgo
 )
 
+// migration takes the schema from one version to the next: its SQL, then
+// fill, when the rows already stored need values only Go can compute.
+type migration struct {
+	sql  string
+	fill func(ctx context.Context, tx *sql.Tx) error
+}
+
 // migrations[i] takes the schema from version i to i+1. Never edit one
 // that has shipped: add the next.
-var migrations = []string{
+var migrations = []migration{
 	// 1: files and their positions, interned names, the calls in chunks.
-	`CREATE TABLE files (
+	{sql: `CREATE TABLE files (
 		id INTEGER PRIMARY KEY,
 		path TEXT NOT NULL UNIQUE,
 		dev INTEGER NOT NULL, ino INTEGER NOT NULL,
@@ -34,11 +41,11 @@ var migrations = []string{
 	CREATE TABLE projects (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 	CREATE TABLE sessions (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 	CREATE TABLE chunks (id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL);
-	CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
+	CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);`},
 	// 2: per-day sums in the time zones reports are asked in, so that a
 	// daily report reads a row per day and model, not every call. The
 	// ledger fills a zone from the chunks when it first needs it.
-	`CREATE TABLE zones (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+	{sql: `CREATE TABLE zones (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 	CREATE TABLE days (
 		zone_id INTEGER NOT NULL, project_id INTEGER NOT NULL, day INTEGER NOT NULL, model_id INTEGER NOT NULL,
 		calls INTEGER NOT NULL,
@@ -46,7 +53,48 @@ var migrations = []string{
 		x_input INTEGER NOT NULL, x_output INTEGER NOT NULL, x_c5 INTEGER NOT NULL, x_c1 INTEGER NOT NULL, x_cr INTEGER NOT NULL,
 		cost REAL NOT NULL, first BLOB,
 		PRIMARY KEY (zone_id, project_id, day, model_id)
-	) WITHOUT ROWID;`,
+	) WITHOUT ROWID;`},
+	// 3: the earliest and latest call of each chunk, so that a report of
+	// a few days (the dashboard's today, updated live) reads the chunks
+	// that hold them, not the whole ledger.
+	{sql: `ALTER TABLE chunks ADD COLUMN min_ts INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE chunks ADD COLUMN max_ts INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX chunks_by_time ON chunks (max_ts, min_ts);`, fill: fillChunkTimes},
+}
+
+// fillChunkTimes sets every stored chunk's min_ts and max_ts.
+func fillChunkTimes(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, data FROM chunks`)
+	if err != nil {
+		return err
+	}
+	type bounds struct{ id, lo, hi int64 }
+	var all []bounds
+	for rows.Next() {
+		var b bounds
+		var data []byte
+		if err := rows.Scan(&b.id, &data); err != nil {
+			rows.Close()
+			return err
+		}
+		b.lo, b.hi = timeBounds(data)
+		all = append(all, b)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	up, err := tx.PrepareContext(ctx, `UPDATE chunks SET min_ts = ?, max_ts = ? WHERE id = ?`)
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+	for _, b := range all {
+		if _, err := up.ExecContext(ctx, b.lo, b.hi, b.id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Version is the schema version this build writes.
@@ -182,7 +230,12 @@ func (s *sqliteStore) migrate(ctx context.Context) error {
 		return fmt.Errorf("schema version %d is newer than this cco knows (%d): run the newer cco, or move the database aside", v, len(migrations))
 	}
 	for i := v; i < len(migrations); i++ {
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+		m := migrations[i]
+		_, err := tx.ExecContext(ctx, m.sql)
+		if err == nil && m.fill != nil {
+			err = m.fill(ctx, tx)
+		}
+		if err != nil {
 			return fmt.Errorf("migration %d: %w", i+1, err)
 		}
 	}
@@ -319,13 +372,27 @@ func encode(b []byte, c *Call, n ids) {
 	}
 }
 
+// recTS is the time of the call encoded in b.
+func recTS(b []byte) int64 { return int64(binary.LittleEndian.Uint64(b[40:])) }
+
+// timeBounds returns the earliest and latest call time of a chunk's data;
+// for no calls, an empty range no span meets.
+func timeBounds(data []byte) (lo, hi int64) {
+	lo, hi = math.MaxInt64, math.MinInt64
+	for i := 0; i+recSize <= len(data); i += recSize {
+		ts := recTS(data[i:])
+		lo, hi = min(lo, ts), max(hi, ts)
+	}
+	return lo, hi
+}
+
 func decode(b []byte, c *Call) ids {
 	le := binary.LittleEndian
 	copy(c.Key[:], b[0:16])
 	c.Msg = int64(le.Uint64(b[16:]))
 	c.FileID = int64(le.Uint64(b[24:]))
 	c.Offset = int64(le.Uint64(b[32:]))
-	c.TS = int64(le.Uint64(b[40:]))
+	c.TS = recTS(b)
 	n := ids{int64(le.Uint32(b[48:])), int64(le.Uint32(b[52:])), int64(le.Uint32(b[56:]))}
 	c.Tokens = price.Tokens{
 		Input: int64(le.Uint64(b[64:])), Output: int64(le.Uint64(b[72:])), Cache5m: int64(le.Uint64(b[80:])),
@@ -381,8 +448,12 @@ func (r *reader) read(ctx context.Context, b []byte, c *Call) error {
 	return nil
 }
 
-func (s *sqliteStore) Calls(ctx context.Context, fn func(Loc, *Call) error) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, data FROM chunks ORDER BY id`)
+func (s *sqliteStore) Calls(ctx context.Context, span Span, fn func(Loc, *Call) error) error {
+	q, args := `SELECT id, data FROM chunks ORDER BY id`, []any(nil)
+	if span != Always {
+		q, args = `SELECT id, data FROM chunks WHERE max_ts >= ? AND min_ts < ? ORDER BY id`, []any{span.From, span.To}
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -396,6 +467,9 @@ func (s *sqliteStore) Calls(ctx context.Context, fn func(Loc, *Call) error) erro
 			return err
 		}
 		for i := 0; i+recSize <= len(data); i += recSize {
+			if !span.Holds(recTS(data[i:])) {
+				continue
+			}
 			if err := r.read(ctx, data[i:i+recSize], &c); err != nil {
 				return err
 			}
@@ -488,7 +562,9 @@ func (s *sqliteStore) Commit(ctx context.Context, b *Batch) error {
 			}
 			encode(data[i*recSize:], &ch.Calls[i], n)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO chunks (id, file_id, n, data) VALUES (?, ?, ?, ?)`, ch.ID, ch.FileID, len(ch.Calls), data); err != nil {
+		lo, hi := timeBounds(data)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO chunks (id, file_id, n, data, min_ts, max_ts) VALUES (?, ?, ?, ?, ?, ?)`,
+			ch.ID, ch.FileID, len(ch.Calls), data, lo, hi); err != nil {
 			return err
 		}
 	}
@@ -513,7 +589,8 @@ func (s *sqliteStore) Commit(ctx context.Context, b *Batch) error {
 		encode(data[i:], &u.Call, n)
 	}
 	for id, data := range touched {
-		if _, err := tx.ExecContext(ctx, `UPDATE chunks SET data = ? WHERE id = ?`, data, id); err != nil {
+		lo, hi := timeBounds(data)
+		if _, err := tx.ExecContext(ctx, `UPDATE chunks SET data = ?, min_ts = ?, max_ts = ? WHERE id = ?`, data, lo, hi, id); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 
@@ -23,8 +24,10 @@ var ErrMissing = errors.New("no ledger database yet")
 type Store interface {
 	// Files returns every transcript file the store has read from.
 	Files(ctx context.Context) ([]File, error)
-	// Calls calls fn for every stored call, chunk by chunk.
-	Calls(ctx context.Context, fn func(Loc, *Call) error) error
+	// Calls calls fn for every stored call made in span, chunk by chunk
+	// (in the order they were stored). Chunks with no call in span are
+	// not read.
+	Calls(ctx context.Context, span Span, fn func(Loc, *Call) error) error
 	// Chunk returns the calls of one chunk.
 	Chunk(ctx context.Context, id int64) ([]Call, error)
 	// Commit applies a batch atomically: its calls and the file positions
@@ -56,6 +59,15 @@ func (m Model) Label() string {
 	}
 	return m.Name
 }
+
+// Span is the calls made from From up to, not including, To (Call.TS).
+type Span struct{ From, To int64 }
+
+// Always is every call.
+var Always = Span{math.MinInt64, math.MaxInt64}
+
+// Holds reports whether a call made at ts is in the span.
+func (s Span) Holds(ts int64) bool { return ts >= s.From && ts < s.To }
 
 // Loc is where a call is stored: its chunk and its place in it.
 type Loc struct {

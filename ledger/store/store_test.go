@@ -110,7 +110,7 @@ func TestChunksRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	var all []Call
-	if err := s.Calls(ctx, func(at Loc, c *Call) error {
+	if err := s.Calls(ctx, Always, func(at Loc, c *Call) error {
 		all = append(all, *c)
 		return nil
 	}); err != nil {
@@ -122,7 +122,8 @@ func TestChunksRoundTrip(t *testing.T) {
 }
 
 // A database made by migration 1 (before days were kept) opens and
-// upgrades; its calls are still there, and days can be kept.
+// upgrades; its calls are still there, found by their time, and days can
+// be kept.
 func TestMigrationFromVersion1(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
@@ -133,7 +134,7 @@ func TestMigrationFromVersion1(t *testing.T) {
 	data := make([]byte, recSize)
 	c := call(1e15, "claude-opus-4-6", 300000)
 	encode(data, &c, ids{1, 1, 1})
-	if _, err := db.Exec(`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);` + migrations[0] + `
+	if _, err := db.Exec(`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);` + migrations[0].sql + `
 		INSERT INTO models VALUES (1, 'claude-opus-4-6', 0, 0);
 		INSERT INTO projects VALUES (1, 'p');
 		INSERT INTO sessions VALUES (1, 's');`); err != nil {
@@ -159,12 +160,69 @@ func TestMigrationFromVersion1(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0] != c {
 		t.Fatalf("the old call: %+v %v", got, err)
 	}
+	for _, sp := range []struct {
+		span Span
+		want int
+	}{{Span{c.TS, c.TS + 1}, 1}, {Span{c.TS - 10, c.TS}, 0}, {Span{c.TS + 1, c.TS + 10}, 0}} {
+		if n := count(t, s, sp.span); n != sp.want {
+			t.Errorf("the old chunk gives %d calls in %+v, want %d", n, sp.span, sp.want)
+		}
+	}
 	if err := s.Commit(ctx, &Batch{Zones: []string{"UTC"}, Days: []DayDelta{{Zone: "UTC", Day: 11574, Model: c.Model, Calls: 1, Tokens: c.Tokens, First: []byte("a")}}}); err != nil {
 		t.Fatal(err)
 	}
 	days, err := s.Days(ctx, "UTC", 0, 1<<40, "")
 	if err != nil || len(days) != 1 || days[0].Tokens != c.Tokens || string(days[0].First) != "a" {
 		t.Fatalf("days %+v %v", days, err)
+	}
+}
+
+// count counts the calls s gives for span.
+func count(t *testing.T, s Store, span Span) int {
+	t.Helper()
+	n := 0
+	if err := s.Calls(context.Background(), span, func(Loc, *Call) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A span gives exactly the calls made in it, whichever chunks hold them,
+// also once an update moved a call's time.
+func TestCallsInSpan(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, "sqlite://a.db", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Commit(ctx, &Batch{Chunks: []Chunk{
+		{ID: 1, FileID: 1, Calls: []Call{call(100, "m", 1), call(300, "m", 2)}},
+		{ID: 2, FileID: 1, Calls: []Call{call(200, "m", 3)}},
+		{ID: 3, FileID: 1, Calls: []Call{call(1000, "m", 4), call(-50, "m", 5)}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		span Span
+		want int
+	}{
+		{Always, 5}, {Span{100, 301}, 3}, {Span{101, 300}, 1}, {Span{200, 201}, 1}, {Span{301, 1000}, 0},
+		{Span{-50, -49}, 1}, {Span{-100, 1001}, 5}, {Span{400, 999}, 0}, {Span{1000, 1001}, 1},
+	} {
+		if n := count(t, s, c.span); n != c.want {
+			t.Errorf("%+v gives %d calls, want %d", c.span, n, c.want)
+		}
+	}
+	moved := call(5000, "m", 3)
+	if err := s.Commit(ctx, &Batch{Updates: []Update{{At: Loc{2, 0}, Call: moved}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s, Span{5000, 5001}); n != 1 {
+		t.Errorf("the moved call: %d calls at its new time, want 1", n)
+	}
+	if n := count(t, s, Span{200, 201}); n != 0 {
+		t.Errorf("the moved call: %d calls at its old time, want 0", n)
 	}
 }
 
