@@ -62,32 +62,35 @@ func Start(t testing.TB) *Browser {
 	}
 	b := &Browser{cmd: cmd}
 	t.Cleanup(b.stop)
-	found := make(chan string, 1)
+	// The endpoint, or "" and what chromium said instead when it ended
+	// before naming one.
+	type endpoint struct {
+		addr string
+		said []string
+	}
+	found := make(chan endpoint, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		var said []string
 		for sc.Scan() {
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-				break
+				found <- endpoint{addr: m[1]}
+				for sc.Scan() { // drain: a full pipe would stall the browser
+				}
+				return
 			}
 			said = append(said, sc.Text())
 		}
-		if sc.Err() != nil || len(said) > 0 && b.addr == "" {
-			select {
-			case found <- "":
-			default:
-			}
-		}
-		for sc.Scan() { // drain: a full pipe would stall the browser
-		}
+		found <- endpoint{said: said}
 	}()
 	select {
-	case b.addr = <-found:
+	case e := <-found:
+		if e.addr == "" {
+			t.Fatalf("chromium ended before opening its DevTools endpoint; it said:\n%s", strings.Join(e.said, "\n"))
+		}
+		b.addr = e.addr
 	case <-time.After(30 * time.Second):
-	}
-	if b.addr == "" {
-		t.Fatalf("chromium did not open its DevTools endpoint")
+		t.Fatalf("chromium did not open its DevTools endpoint within 30 s")
 	}
 	return b
 }
