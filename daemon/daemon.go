@@ -370,6 +370,7 @@ func (d *daemon) shutdown() error {
 	}
 	d.stopped = true
 	d.cancel()
+	d.watch.unwatch() // first, so that its close, last, is immediate
 	if err := d.notify.send("STOPPING=1"); err != nil {
 		d.logger.Warn("systemd notify", "err", err)
 	}
@@ -385,6 +386,7 @@ func (d *daemon) shutdown() error {
 	if err := protocol.RemoveStateOf(d.o.Paths.PIDFile(), d.state.PID); err != nil {
 		d.logger.Error("removing the state file", "err", err)
 	}
+	d.watch.close()
 	d.logger.Info("stopped")
 	d.notify.close()
 	d.log.Close()

@@ -109,6 +109,22 @@ func TestRunServesAndCleansUp(t *testing.T) {
 	}
 }
 
+// A stopped daemon leaves no inotify instance open: its watchers
+// (config.toml's, the ledger's) are closed by its shutdown.
+func TestRunClosesItsWatchers(t *testing.T) {
+	before := testhost.InotifyFDs(t)
+	stop := runDaemon(t, testOptions(t, nil))
+	if n := testhost.InotifyFDs(t) - before; n < 1 {
+		t.Fatalf("the running daemon has %d inotify instances open, want its watch on config.toml at least", n)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := testhost.InotifyFDs(t) - before; n != 0 {
+		t.Errorf("the stopped daemon left %d inotify instances open", n)
+	}
+}
+
 func TestRunBindFailureLeavesNothing(t *testing.T) {
 	o := testOptions(t, nil)
 	ln, err := net.Listen("tcp", o.Config.Addr())

@@ -43,7 +43,7 @@ func TestWatcherDebounces(t *testing.T) {
 	}
 	done := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); <-done }()
+	defer func() { cancel(); <-done; w.close() }()
 	go func() { w.run(ctx); close(done) }()
 	var changes atomic.Int64
 	go func() {
@@ -99,6 +99,36 @@ func TestWatcherRelevant(t *testing.T) {
 	}
 	if w.watched != elsewhere {
 		t.Errorf("watching %q besides config.toml's directory, want the link target's %q", w.watched, elsewhere)
+	}
+}
+
+// TestWatcherUnwatch: unwatch removes every watch (config.toml's directory
+// and a link target's), ahead of close, which releases the instance.
+func TestWatcherUnwatch(t *testing.T) {
+	before := testhost.InotifyFDs(t)
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	path := filepath.Join(dir, "config.toml")
+	target := filepath.Join(elsewhere, "cco.toml")
+	if err := os.WriteFile(target, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	w, err := watchConfig(path, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(w.w.WatchList()); n != 2 {
+		t.Fatalf("watching %v, want config.toml's directory and the link target's", w.w.WatchList())
+	}
+	w.unwatch()
+	if left := w.w.WatchList(); len(left) != 0 {
+		t.Errorf("still watching %v after unwatch", left)
+	}
+	w.close()
+	if n := testhost.InotifyFDs(t) - before; n != 0 {
+		t.Errorf("close left %d inotify instances open", n)
 	}
 }
 

@@ -88,9 +88,9 @@ func (c *configWatcher) relevant(ev fsnotify.Event) bool {
 }
 
 // run delivers a change on c.changed once no relevant event came for
-// ConfigDebounce, until ctx is done.
+// ConfigDebounce, until ctx is done. It leaves the watcher open: close
+// closes it.
 func (c *configWatcher) run(ctx context.Context) {
-	defer c.w.Close()
 	quiet := time.NewTimer(time.Hour)
 	quiet.Stop()
 	for {
@@ -136,6 +136,31 @@ func (c *configWatcher) rewatch() {
 	}
 	c.dir = fi
 	c.logger.Info("watching config.toml again", "dir", filepath.Dir(c.path))
+}
+
+// unwatch stops watching, ahead of close. Closing an inotify instance that
+// still watches makes the kernel wait out a grace period (milliseconds, at
+// times tens of them) before close returns, and a process's exit waits for
+// it too; watches removed a moment before the close are let go of in the
+// background, and the close is then immediate. The daemon's shutdown
+// unwatches first and closes last.
+func (c *configWatcher) unwatch() {
+	if c == nil {
+		return
+	}
+	for _, p := range c.w.WatchList() {
+		_ = c.w.Remove(p)
+	}
+}
+
+// close releases the watcher (see unwatch).
+func (c *configWatcher) close() {
+	if c == nil {
+		return
+	}
+	if err := c.w.Close(); err != nil {
+		c.logger.Warn("closing the watch on config.toml", "err", err)
+	}
 }
 
 // changes delivers each change; nil (never) without a watcher.

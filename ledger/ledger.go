@@ -6,6 +6,7 @@ package ledger
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fsnotify/fsnotify"
 
 	"github.com/anthropics/cco/ledger/price"
 	"github.com/anthropics/cco/ledger/store"
@@ -110,6 +113,9 @@ type Ledger struct {
 
 	hotMu sync.Mutex
 	hot   map[string]time.Time // transcripts changed lately, by path
+
+	retiredMu sync.Mutex
+	retired   []*fsnotify.Watcher // Run's watchers, for Close (see retire)
 }
 
 // Open opens (creating and migrating if needed) the database at databaseURL
@@ -592,10 +598,17 @@ func (l *Ledger) State() State {
 	return s
 }
 
-// Close releases the database; it waits for an ingest under way to end
-// (cancel Run's context first).
+// Close releases the database and the watcher a finished Run left; it
+// waits for an ingest under way to end (cancel Run's context first).
 func (l *Ledger) Close() error {
 	l.ingestMu.Lock()
 	defer l.ingestMu.Unlock()
-	return l.st.Close()
+	err := l.st.Close()
+	l.retiredMu.Lock()
+	defer l.retiredMu.Unlock()
+	for _, w := range l.retired {
+		err = errors.Join(err, w.Close())
+	}
+	l.retired = nil
+	return err
 }

@@ -138,7 +138,7 @@ func (l *Ledger) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer w.Close()
+	defer l.retire(w)
 	watched := map[string]bool{}
 	watch := func(dirs []string) {
 		for _, d := range dirs {
@@ -307,6 +307,21 @@ func (l *Ledger) Run(ctx context.Context) error {
 			l.rescan(ctx, watch)
 		}
 	}
+}
+
+// retire stops w watching and leaves it for Close to close. Closing an
+// inotify instance that still watches makes the kernel wait out a grace
+// period (milliseconds, at times tens of them) before close returns, and a
+// process's exit waits for it too; watches removed a moment before the
+// close are let go of in the background, and the close is then immediate.
+// Close closes the database first, which is that moment.
+func (l *Ledger) retire(w *fsnotify.Watcher) {
+	for _, p := range w.WatchList() {
+		_ = w.Remove(p)
+	}
+	l.retiredMu.Lock()
+	l.retired = append(l.retired, w)
+	l.retiredMu.Unlock()
 }
 
 func (l *Ledger) rescan(ctx context.Context, watch func([]string)) {
