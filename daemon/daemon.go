@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/anthropics/cco/config"
+	"github.com/anthropics/cco/internal/resident"
 	"github.com/anthropics/cco/protocol"
 	"github.com/anthropics/cco/version"
 	"github.com/prometheus/client_golang/prometheus"
@@ -234,6 +235,12 @@ func start(o Options) (d *daemon, err error) {
 		logger.Warn("systemd notify", "err", err)
 	}
 	d.probe.begin()
+	// Start-up is over once the ledger is open: the pages of the binary
+	// that only start-up touched are given back.
+	go func() {
+		<-d.usage.isOpen
+		resident.Trim()
+	}()
 	return d, nil
 }
 

@@ -30,6 +30,7 @@ import (
 
 	"github.com/anthropics/cco/config"
 	"github.com/anthropics/cco/history"
+	"github.com/anthropics/cco/internal/resident"
 	"github.com/anthropics/cco/protocol"
 	"github.com/anthropics/cco/version"
 )
@@ -358,7 +359,7 @@ func (s *supervisor) runOnce(ctx context.Context, sigs <-chan os.Signal) *life {
 				if l.stopping {
 					terminate(history.ReasonStop, "") // the stop that came during the start
 				}
-				trimResident()
+				resident.Trim()
 				if s.o.HealthInterval > 0 {
 					t := time.NewTicker(s.o.HealthInterval)
 					defer t.Stop()

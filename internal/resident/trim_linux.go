@@ -1,4 +1,4 @@
-package supervisor
+package resident
 
 import (
 	"bufio"
@@ -10,16 +10,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// trimResident gives back the pages of cco's code and read-only data that
-// only start-up touched. The supervisor is the same binary as every other
-// cco command: the package initialisers of the whole program, and the
-// kernel's fault-around, leave about 7 MiB of the executable resident
-// before main runs, of which the supervisor's loop uses a small part. A
+// Trim gives back the pages of cco's code and read-only data that only
+// start-up touched. The supervisor and the daemon are the same binary as
+// every other cco command: the package initialisers of the whole program,
+// start-up's own work and the kernel's fault-around leave most of the
+// executable resident, of which a process's loop uses a small part. A
 // private file mapping that is not writable and holds no copied-on-write
 // page (smaps Anonymous: 0) is identical to the file, so dropping it
 // (MADV_DONTNEED) loses nothing: what the loop touches again is mapped
 // back from the page cache. Nothing is trimmed when smaps cannot be read.
-func trimResident() {
+func Trim() {
 	exe, err := os.Executable()
 	if err != nil {
 		return
