@@ -6,12 +6,13 @@ import (
 )
 
 // The backoff of Poll: the first look again after pollFirst, each next one
-// half as late again, at most pollMax apart. A daemon exits within
-// milliseconds of SIGTERM, so the first looks come quickly; a slow one costs
-// a probe every pollMax.
+// a quarter as late again, at most pollMax apart. A daemon exits within
+// milliseconds of SIGTERM, so the looks of the first ten milliseconds come
+// at most 2 ms apart, and what is waited for is seen within a fraction of
+// the wait; a slow one costs a probe every pollMax.
 const (
 	pollFirst = 250 * time.Microsecond
-	pollMax   = 10 * time.Millisecond
+	pollMax   = 5 * time.Millisecond
 )
 
 // Poll calls cond until it reports true or an error, or ctx is done (then
@@ -31,6 +32,6 @@ func Poll(ctx context.Context, cond func() (bool, error)) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		d = min(d*3/2, pollMax)
+		d = min(d*5/4, pollMax)
 	}
 }
