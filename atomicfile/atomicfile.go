@@ -16,12 +16,25 @@ import (
 // Option changes how WriteFile writes.
 type Option func(*options)
 
-type options struct{ dirMode os.FileMode }
+type options struct {
+	dirMode  os.FileMode
+	volatile bool
+}
 
 // DirMode is the mode of the parent directories WriteFile creates (0700
 // unless given): 0755 suits a packager's output directory.
 func DirMode(m os.FileMode) Option {
 	return func(o *options) { o.dirMode = m }
+}
+
+// Volatile writes a file whose content a power loss makes meaningless,
+// such as one describing a running process: the data is not flushed to
+// disk before the rename (about a millisecond spared). A reader still sees
+// the old file or the new one, and a writer killed at any moment still
+// leaves the old file whole; only a crash of the whole system may leave
+// the file empty or old.
+func Volatile() Option {
+	return func(o *options) { o.volatile = true }
 }
 
 // WriteFile replaces path with data atomically. Missing parent directories
@@ -41,7 +54,11 @@ func WriteFile(path string, data []byte, perm os.FileMode, opts ...Option) error
 	if err := os.MkdirAll(dir, o.dirMode); err != nil {
 		return fmt.Errorf("creating the directory of %s: %w", path, err)
 	}
-	if err := replace(dir, path, data, perm); err != nil {
+	write := replace
+	if o.volatile {
+		write = replaceVolatile
+	}
+	if err := write(dir, path, data, perm); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	removeAbandonedTemps(path, time.Now().Add(-abandonedAfter))
@@ -61,6 +78,32 @@ func replace(dir, path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	return pf.CloseAtomicallyReplace()
+}
+
+// replaceVolatile is replace without the flush to disk: a temporary file
+// named as renameio names them (".<name><digits>" beside path), its mode
+// set, written, closed and renamed over path.
+func replaceVolatile(dir, path string, data []byte, perm os.FileMode) (err error) {
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := f.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 // abandonedAfter is how old a temporary file of WriteFile must be before it

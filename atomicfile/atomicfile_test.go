@@ -10,13 +10,25 @@ import (
 	_ "github.com/anthropics/cco/internal/golden" // its -update flag: `go test ./... -update` works from the root
 )
 
+// ways are the ways WriteFile writes: each test runs for each.
+var ways = map[string][]Option{"flushed": nil, "volatile": {Volatile()}}
+
 func TestWriteFileModesAndDirs(t *testing.T) {
+	for way, opts := range ways {
+		t.Run(way, func(t *testing.T) { testModesAndDirs(t, opts) })
+	}
+}
+
+func testModesAndDirs(t *testing.T, opts []Option) {
 	path := filepath.Join(t.TempDir(), "new", "config.toml")
-	if err := WriteFile(path, []byte("a"), 0o600); err != nil {
+	if err := WriteFile(path, []byte("a"), 0o600, opts...); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteFile(path, []byte("b"), 0o600); err != nil {
+	if err := WriteFile(path, []byte("b"), 0o600, opts...); err != nil {
 		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
+		t.Errorf("the directory holds %v, want config.toml alone (no temporary file left)", entries)
 	}
 	fi, err := os.Stat(path)
 	if err != nil || fi.Mode().Perm() != 0o600 {
@@ -34,6 +46,12 @@ func TestWriteFileModesAndDirs(t *testing.T) {
 // before their rename are removed once they are old; a fresh one (a writer
 // at work right now) and other files are left alone.
 func TestWriteFileRemovesAbandonedTemps(t *testing.T) {
+	for way, opts := range ways {
+		t.Run(way, func(t *testing.T) { testRemovesAbandonedTemps(t, opts) })
+	}
+}
+
+func testRemovesAbandonedTemps(t *testing.T, opts []Option) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.toml")
 	old := time.Now().Add(-2 * abandonedAfter)
@@ -53,7 +71,7 @@ func TestWriteFileRemovesAbandonedTemps(t *testing.T) {
 			os.Chtimes(p, old, old)
 		}
 	}
-	if err := WriteFile(path, []byte("new"), 0o600); err != nil {
+	if err := WriteFile(path, []byte("new"), 0o600, opts...); err != nil {
 		t.Fatal(err)
 	}
 	for name, survive := range files {
@@ -68,6 +86,12 @@ func TestWriteFileRemovesAbandonedTemps(t *testing.T) {
 // user's chmod, another tool's write) is replaced by one with exactly perm,
 // and the umask cannot take bits away from perm either.
 func TestWriteFileSetsModeWhateverTheOldFileHad(t *testing.T) {
+	for way, opts := range ways {
+		t.Run(way, func(t *testing.T) { testSetsMode(t, opts) })
+	}
+}
+
+func testSetsMode(t *testing.T, opts []Option) {
 	path := filepath.Join(t.TempDir(), "config.toml")
 	if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
 		t.Fatal(err)
@@ -75,7 +99,7 @@ func TestWriteFileSetsModeWhateverTheOldFileHad(t *testing.T) {
 	if err := os.Chmod(path, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteFile(path, []byte("new"), 0o600); err != nil {
+	if err := WriteFile(path, []byte("new"), 0o600, opts...); err != nil {
 		t.Fatal(err)
 	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
@@ -83,7 +107,7 @@ func TestWriteFileSetsModeWhateverTheOldFileHad(t *testing.T) {
 	}
 	old := syscall.Umask(0o077)
 	defer syscall.Umask(old)
-	if err := WriteFile(path, []byte("shared"), 0o644); err != nil {
+	if err := WriteFile(path, []byte("shared"), 0o644, opts...); err != nil {
 		t.Fatal(err)
 	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o644 {
@@ -94,6 +118,12 @@ func TestWriteFileSetsModeWhateverTheOldFileHad(t *testing.T) {
 // TestWriteFileReplacesASymlink: a link planted at path is replaced, and
 // what it pointed to is untouched.
 func TestWriteFileReplacesASymlink(t *testing.T) {
+	for way, opts := range ways {
+		t.Run(way, func(t *testing.T) { testReplacesASymlink(t, opts) })
+	}
+}
+
+func testReplacesASymlink(t *testing.T, opts []Option) {
 	dir := t.TempDir()
 	victim := filepath.Join(dir, "victim")
 	if err := os.WriteFile(victim, []byte("keep"), 0o600); err != nil {
@@ -103,7 +133,7 @@ func TestWriteFileReplacesASymlink(t *testing.T) {
 	if err := os.Symlink(victim, path); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteFile(path, []byte("state"), 0o600); err != nil {
+	if err := WriteFile(path, []byte("state"), 0o600, opts...); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(victim); string(b) != "keep" {

@@ -92,13 +92,16 @@ type BadStateError struct{ Path, Why string }
 
 func (e *BadStateError) Error() string { return e.Path + ": " + e.Why }
 
-// WriteState replaces the state file atomically, mode 0600.
+// WriteState replaces the state file atomically, mode 0600. It describes a
+// running process, which a crash of the whole system ends, so it is not
+// flushed to disk (atomicfile.Volatile): after such a crash nobody holds the
+// lock, and its readers take the file for stale whatever it holds.
 func WriteState(path string, s *State) error {
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(path, append(data, '\n'), 0o600)
+	return atomicfile.WriteFile(path, append(data, '\n'), 0o600, atomicfile.Volatile())
 }
 
 // RemoveStateOf removes the state file if it still names pid, so that a
