@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -86,13 +87,17 @@ func ParseSystemdShow(out string) ManagerView {
 	return v
 }
 
-var (
-	launchdRuns     = regexp.MustCompile(`(?m)^\s*runs = (\d+)\s*$`)
-	launchdExitCode = regexp.MustCompile(`(?m)^\s*last exit code = (-?\d+)`)
+// launchdPatterns are the lines ParseLaunchctlPrint reads, compiled on first
+// use: only status on macOS reads launchctl's output, and every cco command
+// would otherwise compile them at start-up.
+var launchdPatterns = sync.OnceValue(func() (p struct{ runs, exitCode, signal *regexp.Regexp }) {
+	p.runs = regexp.MustCompile(`(?m)^\s*runs = (\d+)\s*$`)
+	p.exitCode = regexp.MustCompile(`(?m)^\s*last exit code = (-?\d+)`)
 	// "last terminating signal = Killed: 9" (strsignal and number) or a
 	// bare number, as launchd versions print it.
-	launchdSignal = regexp.MustCompile(`(?m)^\s*last terminating signal = (?:[^:\n]*: )?(\d+)\s*$`)
-)
+	p.signal = regexp.MustCompile(`(?m)^\s*last terminating signal = (?:[^:\n]*: )?(\d+)\s*$`)
+	return p
+})
 
 // ParseLaunchctlPrint reads `launchctl print <domain>/<label>`: runs (how
 // many times launchd started the job), last exit code ("(never exited)",
@@ -100,14 +105,15 @@ var (
 // prints one of the last two for the last run, never both.
 func ParseLaunchctlPrint(out string) ManagerView {
 	v := ManagerView{Manager: "launchd"}
-	if m := launchdRuns.FindStringSubmatch(out); m != nil {
+	p := launchdPatterns()
+	if m := p.runs.FindStringSubmatch(out); m != nil {
 		runs, _ := strconv.Atoi(m[1])
 		v.Restarts = max(runs-1, 0)
 	}
-	if m := launchdSignal.FindStringSubmatch(out); m != nil {
+	if m := p.signal.FindStringSubmatch(out); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		v.LastExit = "killed by " + signalName(n)
-	} else if m := launchdExitCode.FindStringSubmatch(out); m != nil {
+	} else if m := p.exitCode.FindStringSubmatch(out); m != nil {
 		v.LastExit = "exited " + m[1]
 	}
 	return v
