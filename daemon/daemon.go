@@ -109,6 +109,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		NotifyFailure(o.Getenv, err)
 		return err
 	}
+	d.usage.start()
 	return d.loop(ctx, sigs)
 }
 
@@ -131,6 +132,7 @@ type daemon struct {
 	watch   *configWatcher // nil when config.toml cannot be watched
 	cancel  context.CancelFunc
 	stopped bool
+	trimmed bool // trimAfterStart has trimmed
 	// conns counts the client connections the server holds open.
 	conns atomic.Int64
 }
@@ -205,7 +207,7 @@ func start(o Options) (d *daemon, err error) {
 		ln.Close()
 		return nil, err
 	}
-	d.usage = startUsage(o.Paths, cfg, o.Getenv, logger)
+	d.usage = newUsage(o.Paths, cfg, o.Getenv, logger)
 	m.reg.MustRegister(newLedgerCollector(d.usage), prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "cco_log_rotations_total", Help: "Rotations of daemon.log since the daemon started.",
 	}, func() float64 { return float64(log.Rotations()) }))
@@ -235,12 +237,6 @@ func start(o Options) (d *daemon, err error) {
 		logger.Warn("systemd notify", "err", err)
 	}
 	d.probe.begin()
-	// Start-up is over once the ledger is open: the pages of the binary
-	// that only start-up touched are given back.
-	go func() {
-		<-d.usage.isOpen
-		resident.Trim()
-	}()
 	return d, nil
 }
 
@@ -323,8 +319,22 @@ func (d *daemon) loop(ctx context.Context, sigs <-chan os.Signal) error {
 				return d.shutdown()
 			}
 			d.watch.rewatch()
+			d.trimAfterStart()
 		}
 	}
+}
+
+// trimAfterStart gives back, once, the pages of the binary that only
+// start-up touched (resident.Trim): at the first home check after the
+// ledger opened, when start-up is over and the start that waited for the
+// daemon long done, so that the work (a read of /proc/self/smaps, the page
+// tables) never competes with it.
+func (d *daemon) trimAfterStart() {
+	if d.trimmed || !d.usage.settled() {
+		return
+	}
+	d.trimmed = true
+	resident.Trim()
 }
 
 // keepHome restores what the daemon keeps in CCO_HOME when someone removed

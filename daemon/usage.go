@@ -19,10 +19,13 @@ import (
 const ledgerOpenWait = 5 * time.Second
 
 // usage is the daemon's own job: the usage ledger of Claude Code. It is
-// opened and run in the background once the daemon serves, so that a large
-// database never delays readiness; a query that comes before it is open
-// waits for it (bounded).
+// opened and run in the background once the daemon serves and has said so
+// (start, after the readiness line or READY=1), so that neither a large
+// database nor the work of opening one delays readiness; a query that comes
+// before it is open waits for it (bounded).
 type usage struct {
+	// start opens the ledger and runs it in the background; once.
+	start  func()
 	isOpen chan struct{} // closed once l or err is set
 	l      *ledger.Ledger
 	err    error
@@ -52,9 +55,16 @@ func usageOptions(cfg config.DaemonConfig, getenv func(string) string, logger *s
 	}, err
 }
 
-func startUsage(p config.Paths, cfg config.DaemonConfig, getenv func(string) string, logger *slog.Logger) *usage {
+// newUsage returns the daemon's usage ledger, not yet open: start opens it.
+func newUsage(p config.Paths, cfg config.DaemonConfig, getenv func(string) string, logger *slog.Logger) *usage {
 	ctx, cancel := context.WithCancel(context.Background())
 	u := &usage{isOpen: make(chan struct{}), cancel: cancel}
+	u.start = sync.OnceFunc(func() { u.open(ctx, p, cfg, getenv, logger) })
+	return u
+}
+
+// open opens the ledger and runs it in the background.
+func (u *usage) open(ctx context.Context, p config.Paths, cfg config.DaemonConfig, getenv func(string) string, logger *slog.Logger) {
 	u.done.Add(1)
 	go func() {
 		defer u.done.Done()
@@ -78,7 +88,6 @@ func startUsage(p config.Paths, cfg config.DaemonConfig, getenv func(string) str
 			logger.Error("ledger: ingest stopped", "err", err)
 		}
 	}()
-	return u
 }
 
 // dbPath shows where a sqlite:// URL points, for the log.
@@ -123,6 +132,16 @@ func (u *usage) opened() *ledger.Ledger {
 		return u.l
 	default:
 		return nil
+	}
+}
+
+// settled reports whether opening the ledger is over, done or failed.
+func (u *usage) settled() bool {
+	select {
+	case <-u.isOpen:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -153,6 +153,12 @@ func Run(ctx context.Context, o Options) error {
 	}
 }
 
+// trimAfter is how long after its daemon serves the supervisor gives back
+// the pages of the binary that only start-up touched (resident.Trim): the
+// start it relayed the readiness to is long done by then, so that the work
+// (a read of /proc/self/smaps, the page tables) never competes with it.
+const trimAfter = time.Second
+
 // predecessorWait bounds the wait for another supervisor's lock: start
 // runs a supervisor only when no daemon runs, and a supervisor that has
 // just stopped its daemon exits within moments; one still holding its lock
@@ -327,6 +333,7 @@ func (s *supervisor) runOnce(ctx context.Context, sigs <-chan os.Signal) *life {
 		deadline = t.C
 	}
 	var kill <-chan time.Time // SIGKILL once TermGrace has passed
+	var trim <-chan time.Time // trimAfter the daemon served
 	fails := 0
 	terminate := func(reason, why string) {
 		if l.reason == "" {
@@ -359,7 +366,7 @@ func (s *supervisor) runOnce(ctx context.Context, sigs <-chan os.Signal) *life {
 				if l.stopping {
 					terminate(history.ReasonStop, "") // the stop that came during the start
 				}
-				resident.Trim()
+				trim = time.After(trimAfter)
 				if s.o.HealthInterval > 0 {
 					t := time.NewTicker(s.o.HealthInterval)
 					defer t.Stop()
@@ -382,6 +389,8 @@ func (s *supervisor) runOnce(ctx context.Context, sigs <-chan os.Signal) *life {
 			}
 		case <-deadline:
 			terminate(history.ReasonUnhealthy, fmt.Sprintf("did not serve within %v of its start", s.o.Policy.ReadyWithin))
+		case <-trim:
+			resident.Trim()
 		case <-kill:
 			cmd.Process.Signal(syscall.SIGKILL)
 		case <-ctx.Done():
