@@ -66,10 +66,10 @@ func TestWatcherDebounces(t *testing.T) {
 	}
 }
 
-// TestWatcherRelevant: the events that count are those on config.toml and
-// on the file it links to, wherever that is; not the daemon's own files.
-func TestWatcherRelevant(t *testing.T) {
-	dir, elsewhere := t.TempDir(), t.TempDir()
+// watchLinkedConfig watches dir/config.toml, a link to elsewhere/cco.toml.
+func watchLinkedConfig(t *testing.T) (w *configWatcher, dir, elsewhere string) {
+	t.Helper()
+	dir, elsewhere = t.TempDir(), t.TempDir()
 	path := filepath.Join(dir, "config.toml")
 	target := filepath.Join(elsewhere, "cco.toml")
 	if err := os.WriteFile(target, nil, 0o600); err != nil {
@@ -82,6 +82,14 @@ func TestWatcherRelevant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return w, dir, elsewhere
+}
+
+// TestWatcherRelevant: the events that count are those on config.toml and
+// on the file it links to, wherever that is; not the daemon's own files.
+func TestWatcherRelevant(t *testing.T) {
+	w, dir, elsewhere := watchLinkedConfig(t)
+	path, target := filepath.Join(dir, "config.toml"), filepath.Join(elsewhere, "cco.toml")
 	defer w.w.Close()
 	for name, want := range map[string]bool{
 		path: true, target: true,
@@ -106,19 +114,7 @@ func TestWatcherRelevant(t *testing.T) {
 // and a link target's), ahead of close, which releases the instance.
 func TestWatcherUnwatch(t *testing.T) {
 	before := testhost.InotifyFDs(t)
-	dir, elsewhere := t.TempDir(), t.TempDir()
-	path := filepath.Join(dir, "config.toml")
-	target := filepath.Join(elsewhere, "cco.toml")
-	if err := os.WriteFile(target, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(target, path); err != nil {
-		t.Fatal(err)
-	}
-	w, err := watchConfig(path, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, _, _ := watchLinkedConfig(t)
 	if n := len(w.w.WatchList()); n != 2 {
 		t.Fatalf("watching %v, want config.toml's directory and the link target's", w.w.WatchList())
 	}
