@@ -24,6 +24,11 @@ const debounce = 100 * time.Millisecond
 // a query looks at it itself rather than trust that its events arrived.
 const hotWindow = 10 * time.Minute
 
+// recentDirWindow is how long a query lists a directory discovered while
+// Run watches, besides the hot files' (see Run's look): far longer than
+// an event takes to arrive.
+const recentDirWindow = time.Minute
+
 // freshness tracks ingest requested against ingest done, so that a query
 // can wait for the changes made before it was asked.
 type freshness struct {
@@ -211,6 +216,10 @@ func (l *Ledger) Run(ctx context.Context) error {
 		}
 		l.fresh.done(seq)
 	}
+	// recent are the directories discovered lately, by when: the event of
+	// a file made in one just after its listing may not have reached this
+	// loop when a query comes, so queries list them too, for a while.
+	recent := map[string]time.Time{}
 	// discover watches a new directory and everything below it, then reads
 	// what is in it: watches first, then the listing, so that a file made
 	// meanwhile is seen one way or the other.
@@ -223,15 +232,27 @@ func (l *Ledger) Run(ctx context.Context) error {
 				break
 			}
 		}
-		files, _ := walkDir(dir)
+		files, dirs := walkDir(dir)
 		for _, f := range files {
 			mark(f)
 		}
+		for _, d := range dirs {
+			recent[d] = l.now()
+		}
 	}
-	// look lists the directories around the hot files for what no event
-	// has announced yet: new session directories, new files.
+	// look lists the directories around the hot files and those discovered
+	// lately for what no event has announced yet: new session directories,
+	// new files.
 	look := func() {
-		for _, d := range l.hotDirs() {
+		dirs := l.hotDirs()
+		for d, at := range recent {
+			if l.now().Sub(at) > recentDirWindow {
+				delete(recent, d)
+				continue
+			}
+			dirs = append(dirs, d)
+		}
+		for _, d := range dirs {
 			ents, err := os.ReadDir(d)
 			if err != nil {
 				continue
