@@ -232,16 +232,29 @@ func cmdWaitLog(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // waitreader: wait up to 5 s for a process other than the daemon to hold
-// daemon.log open (Linux): `logs --follow` is following it.
+// daemon.log open and to watch its directory (Linux): `logs --follow` has
+// read what it shows of the past and is following from there. Holding the
+// file open is not enough: a line written before the reader settled where
+// to start would be the past to it.
 func cmdWaitReader(ts *testscript.TestScript, neg bool, args []string) {
 	home := ts.Getenv("CCO_HOME")
 	logPath := config.Paths{Home: home}.LogFile()
 	daemon, _ := protocol.LockHolder(config.Paths{Home: home}.LockFile())
-	testhost.Eventually(ts, "a reader of daemon.log", func() bool {
+	testhost.Eventually(ts, "a reader of daemon.log that follows it", func() bool {
 		links, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+		reads, watches := map[int]bool{}, map[int]bool{}
 		for _, l := range links {
 			pid, _ := strconv.Atoi(strings.Split(l, "/")[2])
-			if target, err := os.Readlink(l); err == nil && target == logPath && pid != daemon {
+			switch target, _ := os.Readlink(l); {
+			case pid == daemon:
+			case target == logPath:
+				reads[pid] = true
+			case target == "anon_inode:inotify":
+				watches[pid] = true
+			}
+		}
+		for pid := range reads {
+			if watches[pid] {
 				return true
 			}
 		}
