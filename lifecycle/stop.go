@@ -31,7 +31,8 @@ type Stopped struct {
 // Stop stops the running daemon: proof of identity (see Inspect; a lock
 // holder without proof is given up to timeout to prove itself or exit),
 // SIGTERM,
-// a wait for the process to exit (a zombie counts as exited), and SIGKILL
+// a wait for the process to exit (one exiting or a zombie counts as exited:
+// a daemon that ends on SIGTERM has released its lock by then), and SIGKILL
 // after timeout. With no daemon running it only cleans a stale state file.
 // Once the daemon is gone Stop returns no error: what it could not clean up
 // after is a Warning.
