@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/anthropics/cco/internal/testhost"
 )
 
 func get(t *testing.T, h http.Handler, url string) *httptest.ResponseRecorder {
@@ -95,19 +97,6 @@ func TestHandlerPartialBeforeFirstSync(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds (the ledger under Run ingests in the
-// background), failing after a generous deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // Under Run, new project and session directories are watched as they
 // appear, and an appended line arrives without a rescan.
 func TestRunFollowsNewDirectories(t *testing.T) {
@@ -128,16 +117,16 @@ func TestRunFollowsNewDirectories(t *testing.T) {
 		}
 	}()
 	calls := func(n int64) func() bool { return func() bool { return l.State().Calls == n } }
-	waitFor(t, "the first sync", calls(1))
+	testhost.Eventually(t, "the first sync", calls(1))
 	if err := os.MkdirAll(filepath.Join(tr.root, "projects", "q", "s2", "subagents"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	tr.write("q/s2/subagents/agent-a.jsonl", line("s2", "m2", "r2", true, ts, 1, 1))
-	waitFor(t, "a file in a new directory tree", calls(2))
+	testhost.Eventually(t, "a file in a new directory tree", calls(2))
 	tr.append("q/s2/subagents/agent-a.jsonl", line("s2", "m3", "r3", true, ts, 1, 1))
-	waitFor(t, "a line appended in a new directory", calls(3))
+	testhost.Eventually(t, "a line appended in a new directory", calls(3))
 	tr.write("q/s3.jsonl", line("s3", "m4", "r4", false, ts, 1, 1))
-	waitFor(t, "a new file in a new project", calls(4))
+	testhost.Eventually(t, "a new file in a new project", calls(4))
 }
 
 // Totals follow every commit and agree with a fresh load.

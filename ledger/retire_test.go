@@ -21,7 +21,7 @@ func TestRunRetiresItsWatcher(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx) }()
-	waitFor(t, "the first sync", func() bool { return l.State().Calls == 1 })
+	testhost.Eventually(t, "the first sync", func() bool { return l.State().Calls == 1 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
